@@ -1,0 +1,140 @@
+"""Small BERT encoders built from a ``transformers.BertConfig`` with random weights.
+
+Sizes follow Turc et al., 2019, "Well-Read Students Learn Better: On the Importance
+of Pre-training Compact Models" (the BERT miniatures): ``bert-tiny`` L=2/H=128,
+``bert-mini`` L=4/H=256, ``bert-small`` L=4/H=512, with H/64 attention heads and a
+4H feed-forward layer, as in BERT (Devlin et al., 2019). Nothing is downloaded.
+
+The encoder holds no pretraining head and no tanh pooler (those belong to tasks);
+its ``pooled`` output is either the masked mean of the last layer over real tokens
+(``[CLS]`` and ``[SEP]`` included) or the last layer at ``[CLS]``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+from transformers import BertConfig, BertModel
+
+Batch = dict[str, Tensor]
+
+
+class EncoderOutput(NamedTuple):
+    """What every encoder returns (the core will export the same field names).
+
+    Shape:
+        sequence: (B, T, D) float; pooled: (B, D) float; mask: (B, T) bool, True = real token
+    """
+
+    sequence: Tensor
+    pooled: Tensor
+    mask: Tensor
+
+
+class BertSize(NamedTuple):
+    layers: int
+    hidden: int
+    heads: int
+
+
+BERT_SIZES = {
+    "bert-tiny": BertSize(layers=2, hidden=128, heads=2),
+    "bert-mini": BertSize(layers=4, hidden=256, heads=4),
+    "bert-small": BertSize(layers=4, hidden=512, heads=8),
+}
+
+POOLINGS = ("mean", "cls")
+
+
+def bert_config(
+    name: str,
+    vocab_size: int,
+    *,
+    max_positions: int = 512,
+    dropout: float = 0.1,
+    pad_token_id: int = 0,
+) -> BertConfig:
+    """A ``BertConfig`` for one of ``BERT_SIZES`` (intermediate size 4 × hidden)."""
+    if name not in BERT_SIZES:
+        raise ValueError(f"unknown BERT size {name!r}; choose one of {sorted(BERT_SIZES)}")
+    if vocab_size < 1 or max_positions < 1:
+        raise ValueError(f"vocab_size={vocab_size} and max_positions={max_positions} must be >= 1; take vocab_size from len(tokenizer)")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout={dropout} must be in [0, 1); BERT uses 0.1")
+    size = BERT_SIZES[name]
+    return BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=size.hidden,
+        num_hidden_layers=size.layers,
+        num_attention_heads=size.heads,
+        intermediate_size=4 * size.hidden,
+        max_position_embeddings=max_positions,
+        type_vocab_size=2,
+        hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout,
+        pad_token_id=pad_token_id,
+    )
+
+
+class BertTextEncoder(nn.Module):
+    """BERT body (embeddings + transformer layers) with mean or [CLS] pooling.
+
+    Shape:
+        batch: input_ids, attention_mask, token_type_ids (optional) (B, T) long
+        output: EncoderOutput(sequence (B, T, D), pooled (B, D), mask (B, T) bool)
+    """
+
+    def __init__(self, config: BertConfig, pooling: str = "mean") -> None:
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling={pooling!r} is not one of {list(POOLINGS)}")
+        self.config = config
+        self.pooling = pooling
+        self.embed_dim: int = config.hidden_size
+        self.bert = BertModel(config, add_pooling_layer=False)
+
+    @property
+    def word_embeddings(self) -> nn.Embedding:
+        """Input token embeddings (MLM decoders tie their weight to this)."""
+        return self.bert.embeddings.word_embeddings
+
+    def forward(self, batch: Batch) -> EncoderOutput:
+        input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]
+        if input_ids.shape[1] > self.config.max_position_embeddings:
+            raise ValueError(
+                f"sequence length {input_ids.shape[1]} exceeds max_positions={self.config.max_position_embeddings}; "
+                f"build the encoder with a larger max_positions or cut shorter segments"
+            )
+        token_type_ids = batch.get("token_type_ids")
+        if token_type_ids is None:
+            token_type_ids = torch.zeros_like(input_ids)
+        sequence = self.bert(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+        ).last_hidden_state
+        mask = attention_mask.bool()
+        if self.pooling == "cls":
+            pooled = sequence[:, 0]
+        else:
+            weights = mask.unsqueeze(-1).to(sequence.dtype)
+            pooled = (sequence * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        return EncoderOutput(sequence, pooled, mask)
+
+
+def create_bert_encoder(
+    name: str,
+    vocab_size: int,
+    *,
+    pooling: str = "mean",
+    max_positions: int = 512,
+    dropout: float = 0.1,
+    pad_token_id: int = 0,
+) -> BertTextEncoder:
+    """Build ``bert-tiny`` / ``bert-mini`` / ``bert-small`` with random weights.
+
+    ``vocab_size`` should be ``len(tokenizer)``; ``max_positions`` must cover the
+    longest input (``2L + 3`` for NSP pairs of segment length L).
+    """
+    config = bert_config(name, vocab_size, max_positions=max_positions, dropout=dropout, pad_token_id=pad_token_id)
+    return BertTextEncoder(config, pooling=pooling)

@@ -1,0 +1,73 @@
+"""BERT encoders: sizes, output contract, pooling semantics, padding invariance, errors."""
+
+import pytest
+import torch
+
+from sslbench_text import models
+
+VOCAB = 97
+
+
+def batch_of(rows=3, width=10, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    ids = torch.randint(5, VOCAB, (rows, width), generator=gen)
+    lengths = torch.tensor([width, width - 3, 4])[:rows]
+    attention = (torch.arange(width) < lengths[:, None]).long()
+    return {"input_ids": ids * attention, "attention_mask": attention, "token_type_ids": torch.zeros_like(ids)}
+
+
+@pytest.mark.parametrize("name", sorted(models.BERT_SIZES))
+def test_every_size_meets_the_encoder_contract(name):
+    size = models.BERT_SIZES[name]
+    encoder = models.create_bert_encoder(name, VOCAB, max_positions=32).eval()
+    config = encoder.config
+    assert (config.num_hidden_layers, config.hidden_size, config.num_attention_heads) == tuple(size)
+    assert config.intermediate_size == 4 * size.hidden and config.vocab_size == VOCAB
+    assert encoder.embed_dim == size.hidden and encoder.word_embeddings.weight.shape == (VOCAB, size.hidden)
+    assert encoder.bert.pooler is None  # the tanh pooler belongs to the NSP task
+    out = encoder(batch_of())
+    assert isinstance(out, models.EncoderOutput)
+    assert out.sequence.shape == (3, 10, size.hidden) and out.pooled.shape == (3, size.hidden)
+    assert out.mask.dtype == torch.bool and out.mask.sum(1).tolist() == [10, 7, 4]
+    assert out.sequence.dtype == out.pooled.dtype == torch.float32
+
+
+def test_pooling_modes_and_padding_invariance():
+    torch.manual_seed(0)
+    mean = models.create_bert_encoder("bert-tiny", VOCAB, max_positions=32).eval()
+    cls = models.BertTextEncoder(mean.config, pooling="cls").eval()
+    cls.load_state_dict(mean.state_dict())
+    batch = batch_of()
+    with torch.no_grad():
+        out, out_cls = mean(batch), cls(batch)
+        m = batch["attention_mask"].unsqueeze(-1).float()
+        assert torch.allclose(out.pooled, (out.sequence * m).sum(1) / m.sum(1), atol=1e-6)
+        assert torch.equal(out_cls.pooled, out_cls.sequence[:, 0])
+        # padding further, or changing what sits under padding, changes no real output
+        wider = {k: torch.nn.functional.pad(v, (0, 6)) for k, v in batch.items()}
+        wider["input_ids"][:, 10:] = 7
+        out_wide = mean(wider)
+        assert torch.allclose(out_wide.pooled, out.pooled, atol=1e-5)
+        assert torch.allclose(out_wide.sequence[2, :4], out.sequence[2, :4], atol=1e-5)
+        # token types default to 0 when absent
+        no_types = {k: v for k, v in batch.items() if k != "token_type_ids"}
+        assert torch.allclose(mean(no_types).pooled, out.pooled)
+
+
+def test_seeded_random_init_is_reproducible():
+    torch.manual_seed(1)
+    a = models.create_bert_encoder("bert-tiny", VOCAB)
+    torch.manual_seed(1)
+    b = models.create_bert_encoder("bert-tiny", VOCAB)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert a.word_embeddings.weight.std().item() == pytest.approx(0.02, rel=0.1)  # BERT's init
+
+
+def test_errors_name_the_fix():
+    with pytest.raises(ValueError, match=r"unknown BERT size 'bert-huge'; choose one of \['bert-mini', 'bert-small', 'bert-tiny'\]"):
+        models.create_bert_encoder("bert-huge", VOCAB)
+    with pytest.raises(ValueError, match="pooling='max' is not one of"):
+        models.create_bert_encoder("bert-tiny", VOCAB, pooling="max")
+    encoder = models.create_bert_encoder("bert-tiny", VOCAB, max_positions=8)
+    with pytest.raises(ValueError, match="sequence length 10 exceeds max_positions=8"):
+        encoder(batch_of())
