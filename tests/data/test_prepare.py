@@ -83,7 +83,7 @@ def test_system_files_with_renames(root, tmp_path):
     system = local_folder(tmp_path, {"data/A.CSV": FILES["a.csv"], "B.BIN": FILES["sub/b.bin"]}, "usr-share")
     source = SystemFiles(root=str(system), files={"data/A.CSV": "a.csv", "B.BIN": "sub/b.bin"}, apt_package="toy-data")
     prepared = prepare(spec_with(source), root=root)
-    assert prepared.source == f"system package toy-data ({system})"
+    assert prepared.source == "system package toy-data"
     assert (prepared.folder / "sub" / "b.bin").read_bytes() == FILES["sub/b.bin"]
 
 
