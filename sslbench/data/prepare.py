@@ -12,7 +12,7 @@ import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .atomic import file_lock, lock_path, make_staging, remove_leftovers, swap_in
@@ -120,7 +120,9 @@ def _build(spec: DataSpec, root: Path, folder: Path, sources: Sequence[Source], 
                 break
             except SourceFailed as e:
                 skipped = isinstance(e, SourceSkipped)
-                attempts.append(Attempt(label(source, spec), "skipped" if skipped else "failed", str(e), hint(source, spec)))
+                attempts.append(
+                    Attempt(label(source, spec), "skipped" if skipped else "failed", str(e), hint(source, spec))
+                )
                 log.log(logging.INFO if skipped else logging.WARNING, "%s: %s: %s", spec.name, label(source, spec), e)
         else:
             raise DataUnavailable(spec.name, attempts, _footer(spec, folder))
@@ -128,7 +130,7 @@ def _build(spec: DataSpec, root: Path, folder: Path, sources: Sequence[Source], 
         manifest = Manifest(
             name=spec.name,
             source=label(source, spec),
-            prepared_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            prepared_at=datetime.now(UTC).isoformat(timespec="seconds"),
             fetched=fetched,
             files=files,
             content_sha256=content_sha256({n: str(f["sha256"]) for n, f in files.items()}),

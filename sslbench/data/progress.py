@@ -29,7 +29,7 @@ def byte_bar(desc: str, total: int | None = None) -> tqdm:
         desc=desc,
         unit="B",
         unit_scale=True,
-        unit_divisor=1024,
+        unit_divisor=1000,
         leave=False,
         disable=None if _enabled.get() else True,  # None: off when not a TTY
     )

@@ -11,7 +11,6 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Union
 
 MANIFEST_NAME = "sslbench-manifest.json"
 
@@ -86,7 +85,9 @@ class WheelFiles:
 
     def __post_init__(self) -> None:
         if not _PACKAGE.match(self.package) or not self.version or any(c in self.version for c in " =<>!~;"):
-            raise ValueError(f"WheelFiles needs a package name and an exact version, got {self.package!r}, {self.version!r}")
+            raise ValueError(
+                f"WheelFiles needs a package name and an exact version, got {self.package!r}, {self.version!r}"
+            )
         check_sha256(self.sha256, f"WheelFiles {self.package}=={self.version} sha256")
         _check_mapping(self.members, f"WheelFiles {self.package} members")
 
@@ -137,7 +138,7 @@ class Download:
             raise ValueError("Download fetch must be a callable taking the folder to write into")
 
 
-Source = Union[LocalPath, WheelFiles, SystemFiles, Download]
+Source = LocalPath | WheelFiles | SystemFiles | Download
 
 
 def delivered_names(source: Source) -> frozenset[str] | None:

@@ -39,9 +39,7 @@ def pip_command(requirement: str, dest: Path, extra_args: Sequence[str] = ()) ->
     ]  # fmt: skip
 
 
-def pip_download(
-    requirement: str, scratch: Path, *, extra_args: Sequence[str] = (), size: int | None = None
-) -> Path:
+def pip_download(requirement: str, scratch: Path, *, extra_args: Sequence[str] = (), size: int | None = None) -> Path:
     """Download the wheel for ``requirement`` into ``scratch/wheel`` and return its path.
 
     A byte bar follows pip's temporary download (pip's own bar is off). Raises
@@ -53,11 +51,13 @@ def pip_download(
     env = {**os.environ, "TMPDIR": str(tmp)}  # pip downloads under TMPDIR: the bar watches it
     log_path = scratch / "pip.log"
     with open(log_path, "wb") as log, byte_bar(f"pip download {requirement}", size) as bar:
-        proc = subprocess.Popen(pip_command(requirement, dest, extra_args), stdout=log, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(
+            pip_command(requirement, dest, extra_args), stdout=log, stderr=subprocess.STDOUT, env=env
+        )
         try:
             while proc.poll() is None:
                 time.sleep(0.2)
-                bar.update(max(0, folder_bytes(tmp, dest) - bar.n))
+                bar.update(max(0, max(folder_bytes(tmp), folder_bytes(dest)) - bar.n))  # pip copies tmp -> dest
         finally:
             if proc.poll() is None:  # interrupted: stop pip before the staging folder goes
                 proc.kill()

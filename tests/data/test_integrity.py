@@ -52,7 +52,9 @@ def test_delivered_file_with_wrong_hash_is_refused_and_next_source_used(root, tm
     with caplog.at_level(logging.WARNING, logger="sslbench.data"):
         prepared = prepare(spec_with(LocalPath(path=str(bad)), fake.source), root=root)
     assert prepared.source == "download (example calls)"
-    assert f"digits.csv: SHA-256 is {hashlib.sha256(b'tampered').hexdigest()}, expected {PIN['digits.csv']}" in caplog.text
+    assert (
+        f"digits.csv: SHA-256 is {hashlib.sha256(b'tampered').hexdigest()}, expected {PIN['digits.csv']}" in caplog.text
+    )
 
 
 def test_only_source_with_wrong_hash_fails_with_the_reason(root, make_download):

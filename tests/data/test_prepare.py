@@ -43,7 +43,10 @@ def test_cold_then_warm(root, make_download):
     assert sorted(p.name for p in root.iterdir()) == [".toy.lock", "toy"]  # no staging left
     manifest = json.loads((cold.folder / MANIFEST_NAME).read_text())
     assert manifest["source"] == "download (example calls)" == cold.source
-    assert manifest["files"]["a.csv"] == {"sha256": hashlib.sha256(FILES["a.csv"]).hexdigest(), "size": len(FILES["a.csv"])}
+    assert manifest["files"]["a.csv"] == {
+        "sha256": hashlib.sha256(FILES["a.csv"]).hexdigest(),
+        "size": len(FILES["a.csv"]),
+    }
     assert manifest["content_sha256"] == cold.content_sha256
 
     warm = prepare(spec, root=root)
@@ -99,7 +102,7 @@ def test_finalize_runs_once_in_staging_and_may_reshape(root, make_download):
     def finalize(folder: Path) -> None:
         seen.append(folder)
         assert folder != root / "toy"  # runs before the rename into place
-        (folder / "derived.txt").write_text("a.csv has %d bytes" % (folder / "a.csv").stat().st_size)
+        (folder / "derived.txt").write_text(f"a.csv has {(folder / 'a.csv').stat().st_size} bytes")
         (folder / "sub" / "b.bin").unlink()
 
     fake = make_download(FILES)

@@ -25,8 +25,14 @@ def wheel(**overrides) -> WheelFiles:
         (lambda: DataSpec(name="d", sources=(wheel(),), files="f.csv", license="x"), "tuple of distinct names"),
         (lambda: DataSpec(name="d", sources=(wheel(),), files=("g.csv",), license="x"), r"missing \['g.csv'\]"),
         (lambda: DataSpec(name="d", sources=("pkg",), files=("f.csv",), license="x"), "is not a LocalPath"),
-        (lambda: DataSpec(name="d", sources=(wheel(),), files=("f.csv",), file_sha256={"h.csv": SHA}, license="x"), "not in files"),
-        (lambda: DataSpec(name="d", sources=(wheel(),), files=("f.csv",), file_sha256={"f.csv": "abc"}, license="x"), "64 lowercase hex"),
+        (
+            lambda: DataSpec(name="d", sources=(wheel(),), files=("f.csv",), file_sha256={"h.csv": SHA}, license="x"),
+            "not in files",
+        ),
+        (
+            lambda: DataSpec(name="d", sources=(wheel(),), files=("f.csv",), file_sha256={"f.csv": "abc"}, license="x"),
+            "64 lowercase hex",
+        ),
         (lambda: DataSpec(name="d", sources=(wheel(),), files=("f.csv",)), "license"),
         (lambda: wheel(sha256=SHA.upper()), "64 lowercase hex"),
         (lambda: wheel(version=">=1.0"), "exact version"),

