@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 import torch
 from torch import Tensor
 from transformers import PreTrainedTokenizerFast
@@ -144,9 +145,10 @@ def tokenize_texts(texts: Sequence[str], tokenizer: PreTrainedTokenizerFast) -> 
         returns flat ids (N,) long, all documents concatenated, and lengths (D,) long
     """
     encodings = tokenizer.backend_tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)
-    lengths = torch.tensor([len(e.ids) for e in encodings], dtype=torch.long)
-    flat = [i for e in encodings for i in e.ids]
-    return torch.tensor(flat, dtype=torch.long), lengths
+    arrays = [np.asarray(e.ids, dtype=np.int64) for e in encodings]
+    lengths = torch.tensor([len(a) for a in arrays], dtype=torch.long)
+    flat = torch.from_numpy(np.concatenate(arrays)) if arrays else torch.zeros(0, dtype=torch.long)
+    return flat, lengths
 
 
 def cut_segments(
