@@ -42,9 +42,7 @@ def pad_sequences(sequences: Sequence[Tensor | np.ndarray]) -> tuple[Tensor, Ten
     return features, lengths
 
 
-def stratified_split(
-    labels: np.ndarray | Tensor, test_fraction: float = 0.2, seed: int = 0
-) -> tuple[Tensor, Tensor]:
+def stratified_split(labels: np.ndarray | Tensor, test_fraction: float = 0.2, seed: int = 0) -> tuple[Tensor, Tensor]:
     """Seeded per-class shuffle; round(n_c * test_fraction) of each class go to test.
 
     Deterministic for a given (labels, test_fraction, seed). Indices come back

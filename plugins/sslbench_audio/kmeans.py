@@ -67,9 +67,7 @@ def assign(x: Tensor, centroids: Tensor, chunk: int = 65536) -> tuple[Tensor, Te
     return torch.cat(labels), torch.cat(dists)
 
 
-def kmeans_plusplus(
-    x: Tensor, k: int, generator: torch.Generator, n_local_trials: int | None = None
-) -> Tensor:
+def kmeans_plusplus(x: Tensor, k: int, generator: torch.Generator, n_local_trials: int | None = None) -> Tensor:
     """Greedy k-means++ seeding.
 
     Each step samples ``n_local_trials`` candidates with probability proportional
@@ -117,9 +115,7 @@ def _lloyd(x: Tensor, centroids: Tensor, n_iter: int, tol: float) -> tuple[Tenso
     return centroids, float(dist.sum()), it
 
 
-def kmeans(
-    x: Tensor, k: int, n_iter: int = 30, n_init: int = 1, seed: int = 0, tol: float = 1e-4
-) -> KMeansResult:
+def kmeans(x: Tensor, k: int, n_iter: int = 30, n_init: int = 1, seed: int = 0, tol: float = 1e-4) -> KMeansResult:
     """k-means with greedy k-means++ seeding; best of ``n_init`` seeds by inertia.
 
     Shape:

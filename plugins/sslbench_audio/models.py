@@ -200,7 +200,5 @@ def create_audio_transformer(name: str, n_features: int, **options: object) -> A
         raise ValueError(f"unknown audio model {name!r}; available: {', '.join(sorted(PRESETS))}")
     unknown = set(options) - set(asdict(PRESETS[name]))
     if unknown:
-        raise ValueError(
-            f"unknown option(s) {sorted(unknown)} for {name}; valid: {', '.join(asdict(PRESETS[name]))}"
-        )
+        raise ValueError(f"unknown option(s) {sorted(unknown)} for {name}; valid: {', '.join(asdict(PRESETS[name]))}")
     return AudioTransformer(n_features, replace(PRESETS[name], **options))  # type: ignore[arg-type]

@@ -122,9 +122,7 @@ def frequency_mask(features: Tensor, max_bands: int, generator: torch.Generator 
     return features.masked_fill(mask[:, None, :], 0.0)
 
 
-def random_gain(
-    features: Tensor, lengths: Tensor, gain: float, generator: torch.Generator | None = None
-) -> Tensor:
+def random_gain(features: Tensor, lengths: Tensor, gain: float, generator: torch.Generator | None = None) -> Tensor:
     """Add one offset from U(-gain, gain) per clip to its real frames.
 
     Shape:
@@ -135,9 +133,7 @@ def random_gain(
     return features + offset[:, None, None].to(features.dtype) * real
 
 
-def add_noise(
-    features: Tensor, lengths: Tensor, std: float, generator: torch.Generator | None = None
-) -> Tensor:
+def add_noise(features: Tensor, lengths: Tensor, std: float, generator: torch.Generator | None = None) -> Tensor:
     """Add N(0, std^2) noise to real frames.
 
     Shape:
