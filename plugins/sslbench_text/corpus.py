@@ -63,7 +63,7 @@ def read_orange_tab(
     text = _decode(raw, name, "utf-8")
     lines = text.splitlines()
     types = lines[1].split("\t") if len(lines) > 1 else []
-    if len(lines) < 3 or not set(t.strip() for t in types) <= ORANGE_TYPE_TOKENS:
+    if len(lines) < 3 or not {t.strip() for t in types} <= ORANGE_TYPE_TOKENS:
         raise ValueError(
             f"{name}: not an Orange .tab file (row 2 must hold column types such as "
             f"'d'/'string'); read plain TSV files with read_table(path, sep='\\t')"
@@ -185,7 +185,7 @@ def _looks_like_orange(path: Path) -> bool:
     with path.open("rb") as handle:
         handle.readline()
         types = handle.readline().decode("utf-8", errors="replace").rstrip("\r\n").split("\t")
-    return bool(types) and set(t.strip() for t in types) <= ORANGE_TYPE_TOKENS and any(types)
+    return bool(types) and {t.strip() for t in types} <= ORANGE_TYPE_TOKENS and any(types)
 
 
 def _read_bytes(path: Path) -> bytes:

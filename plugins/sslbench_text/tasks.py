@@ -55,11 +55,14 @@ class _Masker(nn.Module):
         generator: torch.Generator | None,
     ) -> None:
         super().__init__()
-        self.kwargs = dict(
-            mask_token_id=mask_token_id, vocab_size=vocab_size, special_ids=list(special_ids),
-            mlm_probability=mlm_probability, mask_replace_prob=mask_replace_prob,
-            random_replace_prob=random_replace_prob,
-        )
+        self.kwargs = {
+            "mask_token_id": mask_token_id,
+            "vocab_size": vocab_size,
+            "special_ids": list(special_ids),
+            "mlm_probability": mlm_probability,
+            "mask_replace_prob": mask_replace_prob,
+            "random_replace_prob": random_replace_prob,
+        }
         self.generator = generator
         # fail at construction, not at the first batch
         mask_tokens(torch.zeros(1, 1, dtype=torch.long), **self.kwargs)

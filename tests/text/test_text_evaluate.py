@@ -44,9 +44,11 @@ def test_baselines_equal_their_definitions_and_positions_are_fixed():
     held_out = toy_store(docs)
     counts = torch.zeros(V, dtype=torch.long)
     counts[[0, 7, 9]] = torch.tensor([100, 50, 10])  # [PAD] most frequent in "pretraining", then 7
-    kwargs = dict(pretrain_counts=counts, mask_token_id=MASK, special_ids=SPECIAL, seed=3)
+    kwargs = {"pretrain_counts": counts, "mask_token_id": MASK, "special_ids": SPECIAL, "seed": 3}
     encoder = OneHot()
-    unigram_head = lambda x: F.one_hot(torch.full(x.shape[:1], 7), V).float()  # noqa: E731
+
+    def unigram_head(x):  # always token 7
+        return F.one_hot(torch.full(x.shape[:1], 7), V).float()
 
     def copy_unigram_head(x):  # the visible token, or 7 under [MASK]
         return x + 2 * x[:, MASK : MASK + 1] * F.one_hot(torch.tensor(7), V).float()
@@ -70,8 +72,12 @@ def test_accuracy_rises_above_baselines_after_pretraining():
     encoder = models.create_bert_encoder("bert-tiny", len(tok), max_positions=16, dropout=0.0)
     task = tasks.MLMTask(encoder, mask_token_id=tok.mask_token_id, special_ids=tk.special_token_ids(tok),
                          generator=torch.Generator().manual_seed(0))
-    kwargs = dict(pretrain_counts=evaluate.token_counts(store, len(tok)), mask_token_id=tok.mask_token_id,
-                  special_ids=tk.special_token_ids(tok), mlm_probability=0.3)
+    kwargs = {
+        "pretrain_counts": evaluate.token_counts(store, len(tok)),
+        "mask_token_id": tok.mask_token_id,
+        "special_ids": tk.special_token_ids(tok),
+        "mlm_probability": 0.3,
+    }
     before = evaluate.mlm_accuracy(encoder, task.logits, store, **kwargs)
     optimizer = torch.optim.AdamW(task.parameters(), lr=3e-3)
     for _ in range(40):
@@ -84,3 +90,24 @@ def test_accuracy_rises_above_baselines_after_pretraining():
     assert encoder.training  # mode restored after evaluation
     assert before.accuracy < before.copy_unigram_accuracy
     assert after.accuracy > after.copy_unigram_accuracy + 0.2 and after.accuracy_at_mask > 0.5
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_scores_the_same_positions_as_cpu():
+    texts = ["the cat sat on the mat", "a dog ran in the park"] * 10
+    tok = tk.train_wordpiece(texts, tk.TokenizerSettings(vocab_size=60, min_frequency=1))
+    store = segments.build_segments(texts, tok, 6)
+    torch.manual_seed(0)
+    encoder = models.create_bert_encoder("bert-tiny", len(tok), max_positions=16).eval()
+    task = tasks.MLMTask(encoder, mask_token_id=tok.mask_token_id, special_ids=tk.special_token_ids(tok))
+    kwargs = {
+        "pretrain_counts": evaluate.token_counts(store, len(tok)),
+        "mask_token_id": tok.mask_token_id,
+        "special_ids": tk.special_token_ids(tok),
+    }
+    cpu = evaluate.mlm_accuracy(encoder, task.logits, store, **kwargs)
+    task.cuda()
+    gpu = evaluate.mlm_accuracy(encoder, task.logits, store, **kwargs)
+    assert gpu.positions == cpu.positions and gpu.accuracy == pytest.approx(cpu.accuracy, abs=0.02)
+    batch = {k: v.cuda() for k, v in segments.single_inputs(store, torch.arange(8)).items()}
+    assert torch.isfinite(task(batch)["loss"])

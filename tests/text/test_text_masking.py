@@ -55,7 +55,10 @@ def test_statistics_match_huggingface_collator(tok):
         )
         ours.append((corrupted, labels))
         theirs.append(collator.torch_mask_tokens(ids.clone()))
-    stack = lambda runs: tuple(torch.cat(x) for x in zip(*runs))  # noqa: E731
+
+    def stack(runs):
+        return tuple(torch.cat(x) for x in zip(*runs))
+
     reps = ids.repeat(100, 1)
     a = split_stats(reps, *stack(ours), tok.mask_token_id, special)
     b = split_stats(reps, *stack(theirs), tok.mask_token_id, special)
@@ -66,7 +69,7 @@ def test_statistics_match_huggingface_collator(tok):
 
 def test_reproducible_and_random_tokens_cover_vocab(tok):
     ids, attention = padded_batch(tok, rows=64)
-    kwargs = dict(mask_token_id=tok.mask_token_id, vocab_size=len(tok), special_ids=tk.special_token_ids(tok))
+    kwargs = {"mask_token_id": tok.mask_token_id, "vocab_size": len(tok), "special_ids": tk.special_token_ids(tok)}
     first = masking.mask_tokens(ids, generator=torch.Generator().manual_seed(7), **kwargs)
     second = masking.mask_tokens(ids, generator=torch.Generator().manual_seed(7), **kwargs)
     other = masking.mask_tokens(ids, generator=torch.Generator().manual_seed(8), **kwargs)

@@ -1,5 +1,6 @@
 """Contrastive views: layout stays valid, crops are contiguous spans, dropout rate holds."""
 
+import itertools
 import math
 
 import pytest
@@ -47,7 +48,7 @@ def test_views_keep_layout_and_are_contiguous_spans(mode):
                     continue
                 assert content, "a row with content lost every token"
                 real = [t for t in content if t != MASK]
-                assert all(b > a for a, b in zip(real, real[1:]))  # order kept, no repeats
+                assert all(b > a for a, b in itertools.pairwise(real))  # order kept, no repeats
                 if mode == "mask":  # positions preserved: a contiguous span, some tokens masked
                     first = next((t - 100 * r - i for i, t in enumerate(content) if t != MASK), 1)
                     span = list(range(100 * r + first, 100 * r + first + len(content)))
