@@ -65,6 +65,15 @@ def stratified_split(labels: np.ndarray | Tensor, test_fraction: float = 0.2, se
     return torch.from_numpy(train_index).long(), torch.from_numpy(test_index).long()
 
 
+def trim_batch(batch: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Cut ``features`` to the batch's longest clip (a gathered batch's ``finish`` step).
+
+    Shape:
+        features (B, T, F), lengths (B,). Returns features (B, lengths.max(), F).
+    """
+    return {**batch, "features": batch["features"][:, : int(batch["lengths"].max())]}
+
+
 @dataclass
 class AudioSplit:
     """One partition of an audio dataset, stored as padded tensors.
@@ -90,8 +99,7 @@ class AudioSplit:
             index: (B,) long. Returns features (B, max lengths[index], F), lengths (B,).
         """
         lengths = self.lengths[index]
-        t_max = int(lengths.max())
-        return {"features": self.features[index, :t_max], "lengths": lengths}
+        return {"features": self.features[index, : int(lengths.max())], "lengths": lengths}
 
     def subset(self, index: Tensor) -> AudioSplit:
         """A new split with the clips at ``index``, trimmed to their longest clip."""

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from sslbench_audio.batching import AudioSplit, stratified_split
+from sslbench_audio.batching import AudioSplit, stratified_split, trim_batch
 from sslbench_audio.fsdd import FSDD_MEMBER, fsdd_splits, load_fsdd, read_digits_npz
 
 
@@ -60,6 +60,8 @@ def test_gather_is_indexing_trimmed_to_the_batch(batch_factory):
     got = split.gather(torch.tensor([3, 1]))
     assert got["features"].shape == (2, 3, 5) and got["lengths"].tolist() == [2, 3]
     assert torch.equal(got["features"][1], batch["features"][1, :3])
+    trimmed = trim_batch({"features": batch["features"][[1, 3]], "lengths": batch["lengths"][[1, 3]]})
+    assert trimmed["features"].shape == (2, 3, 5)
 
 
 def test_bare_npz_and_checksum_mismatch(tmp_path):
