@@ -36,6 +36,8 @@ import torch
 from torch import Tensor
 from transformers import PreTrainedTokenizerFast
 
+from .tokenizer import corpus_fingerprint
+
 Batch = dict[str, Tensor]
 
 
@@ -221,13 +223,15 @@ def load_or_build_segments(
     min_tokens: int = 1,
 ) -> SegmentStore:
     """``build_segments`` cached under ``cache_dir`` by hash of (texts, tokenizer, settings)."""
-    digest = hashlib.sha256()
-    for text in texts:
-        data = text.encode("utf-8")
-        digest.update(len(data).to_bytes(8, "little") + data)
-    digest.update(hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).digest())
-    digest.update(json.dumps({"segment_length": segment_length, "min_tokens": min_tokens, "format": 1}).encode())
-    path = Path(cache_dir) / f"segments-{digest.hexdigest()[:16]}.pt"
+    key = {
+        "corpus": corpus_fingerprint(texts),
+        "tokenizer": hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).hexdigest(),
+        "segment_length": segment_length,
+        "min_tokens": min_tokens,
+        "format": 1,
+    }
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+    path = Path(cache_dir) / f"segments-{digest[:16]}.pt"
     if path.is_file():
         return SegmentStore.load(path)
     store = build_segments(texts, tokenizer, segment_length, min_tokens=min_tokens)
