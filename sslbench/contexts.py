@@ -1,0 +1,151 @@
+"""The objects the runner passes to component builders, and what encoders return."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from sslbench.data_api import Batch, LoadedDataset
+
+
+class EncoderOutput(NamedTuple):
+    """What every encoder's ``forward(batch)`` returns.
+
+    Shape:
+        sequence: (B, T, D) per-position features, or None for encoders without them.
+        pooled: (B, D) one embedding per sample; evaluators use this.
+        mask: (B, T) bool, True at real (non-padding) positions, or None.
+    """
+
+    sequence: Tensor | None
+    pooled: Tensor
+    mask: Tensor | None = None
+
+
+class Modality:
+    """Base class of modality objects: the primitives tasks build on.
+
+    Subclasses implement the methods behind the capabilities their spec declares
+    (see :data:`sslbench.specs.KNOWN_CAPABILITIES`); the base raises for the rest.
+    """
+
+    name = "modality"
+
+    def views(self, batch: Batch) -> tuple[Batch, Batch]:
+        """Two independently augmented views of ``batch`` (capability ``views``)."""
+        raise NotImplementedError(f"modality {self.name!r} does not provide views")
+
+
+@dataclass(frozen=True)
+class DatasetContext:
+    """Passed to ``DatasetSpec.build``.
+
+    Args:
+        data_root: the data cache root (``$SSLBENCH_DATA``, default ``~/.cache/sslbench``).
+        progress: whether long fetches may show a progress bar.
+    """
+
+    data_root: Path
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class ModelContext:
+    """Passed to ``ModelSpec.build``: which dataset the encoder is for and its facts."""
+
+    dataset: str
+    modality: str
+    info: Mapping[str, Any]
+
+
+@dataclass
+class TaskContext:
+    """Passed to ``TaskSpec.build``.
+
+    Args:
+        encoder: the freshly initialised encoder the task trains.
+        modality: the dataset's modality object (views, token access, ...).
+        dataset: the loaded dataset (tasks may derive targets from its pretrain split).
+        cache_dir: a folder for artefacts worth computing once per dataset (e.g. k-means
+            cluster targets); shared across cells and runs.
+    """
+
+    encoder: nn.Module
+    modality: Modality
+    dataset: LoadedDataset
+    cache_dir: Path
+
+
+@dataclass
+class EvalContext:
+    """Passed to ``EvaluatorSpec.run`` and ``EvaluatorSpec.baselines``.
+
+    Embeddings are computed once per cell and shared by every evaluator.
+
+    Args:
+        encoder: the frozen encoder (eval mode, no gradients).
+        task: the trained pretext task module, or None for the random-init baseline.
+        dataset: the loaded dataset.
+        modality: the dataset's modality object.
+        label_set: the label set to use, or None for evaluators that need no labels.
+        device: where to compute.
+        seed: the cell's seed; evaluators seed their own randomness from it.
+        embed_batch_size: batch size for computing embeddings.
+    """
+
+    encoder: nn.Module
+    task: nn.Module | None
+    dataset: LoadedDataset
+    modality: Modality
+    label_set: str | None
+    device: torch.device
+    seed: int
+    embed_batch_size: int = 512
+    _cache: dict[str, Tensor] = field(default_factory=dict, repr=False)
+
+    def embeddings(self, split: str) -> Tensor:
+        """Pooled embeddings of every sample of ``split``, computed once per cell.
+
+        Shape:
+            (N, D) float32 on ``device``.
+        """
+        if split not in self._cache:
+            self._cache[split] = embed_split(self.encoder, self.dataset.split(split), self.device, self.embed_batch_size)
+        return self._cache[split]
+
+    def labels(self, split: str) -> Tensor:
+        """Labels of ``split`` for ``label_set``: (N,) long or (N, C) float, on ``device``."""
+        if self.label_set is None:
+            raise ValueError("this evaluator runs without a label set")
+        return self.dataset.split(split).labels[self.label_set].to(self.device)
+
+    def generator(self) -> torch.Generator:
+        """A CPU random generator seeded from the cell's seed."""
+        return torch.Generator().manual_seed(self.seed)
+
+
+@torch.no_grad()
+def embed_split(encoder: nn.Module, split: Any, device: torch.device, batch_size: int) -> Tensor:
+    """Run ``encoder`` over ``split`` in order and stack the pooled embeddings.
+
+    Shape:
+        returns (N, D) float32.
+    """
+    from sslbench.data_api import move_batch  # local: avoids a cycle in type-only imports
+
+    outs = []
+    for start in range(0, len(split), batch_size):
+        index = torch.arange(start, min(start + batch_size, len(split)))
+        with autocast_for(device):
+            pooled = encoder(move_batch(split.batch(index), device)).pooled
+        outs.append(pooled.float())
+    return torch.cat(outs)
+
+
+def autocast_for(device: torch.device) -> torch.autocast:
+    """bf16 autocast on CUDA; a disabled autocast elsewhere (fp32 on CPU)."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")

@@ -1,0 +1,100 @@
+"""What a dataset plugin hands the runner: splits of tensors, labels and facts.
+
+A split keeps its samples as tensors so that gathering a batch is one indexing
+operation per tensor — no per-sample Python in the training loop.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+Batch = dict[str, Tensor]
+"""A batch: named tensors whose first dimension is the batch size B."""
+
+LABEL_KINDS = ("class", "multilabel")
+"""``class``: (N,) long class ids; ``multilabel``: (N, C) float multi-hot."""
+
+
+@dataclass
+class TensorSplit:
+    """One split of a dataset, stored as tensors with a common first dimension N.
+
+    Args:
+        data: name → tensor of shape (N, ...); a batch holds the same names.
+        labels: label-set name → labels, (N,) long for ``class`` label sets,
+            (N, C) float for ``multilabel`` ones.
+        finish: optional function applied to each gathered batch (e.g. uint8 → float
+            images, trimming padding to the batch's longest sequence).
+    """
+
+    data: Mapping[str, Tensor]
+    labels: Mapping[str, Tensor] = field(default_factory=dict)
+    finish: Callable[[Batch], Batch] | None = None
+
+    def __post_init__(self) -> None:
+        sizes = {name: len(t) for name, t in {**self.data, **self.labels}.items()}
+        if len(set(sizes.values())) > 1:
+            raise ValueError(f"split tensors differ in length: {sizes}")
+        if not self.data:
+            raise ValueError("a split needs at least one data tensor")
+
+    def __len__(self) -> int:
+        return len(next(iter(self.data.values())))
+
+    def batch(self, index: Tensor) -> Batch:
+        """Gather samples ``index`` (shape (B,), long) into a batch."""
+        out = {name: t[index] for name, t in self.data.items()}
+        return self.finish(out) if self.finish else out
+
+
+@dataclass
+class LoadedDataset:
+    """A dataset ready for the runner.
+
+    Args:
+        pretrain: unlabeled samples used for pretraining.
+        train: labeled samples evaluators fit on (probe weights, kNN memory bank).
+        test: labeled samples evaluators score.
+        info: facts builders need, keyed by plain names (e.g. ``channels``,
+            ``image_size``, ``vocab_size``, ``num_features``, ``mean``, ``std``).
+        extras: anything else that a dataset-specific evaluator consumes, by name.
+        fingerprint: a hash of the data this was built from (for provenance).
+    """
+
+    pretrain: TensorSplit
+    train: TensorSplit
+    test: TensorSplit
+    info: Mapping[str, Any] = field(default_factory=dict)
+    extras: Mapping[str, Any] = field(default_factory=dict)
+    fingerprint: str = ""
+
+    def split(self, name: str) -> TensorSplit:
+        """The split called ``name`` (``pretrain``, ``train`` or ``test``)."""
+        if name not in ("pretrain", "train", "test"):
+            raise KeyError(f"unknown split {name!r}; splits: pretrain, train, test")
+        return getattr(self, name)
+
+
+def move_batch(batch: Batch, device: torch.device) -> Batch:
+    """Copy every tensor of ``batch`` to ``device`` (non-blocking from pinned memory)."""
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def batch_size_of(batch: Batch) -> int:
+    """The batch dimension B shared by every tensor of ``batch``."""
+    return len(next(iter(batch.values())))
+
+
+def fingerprint(*tensors: Tensor) -> str:
+    """SHA-256 (first 16 hex digits) of the tensors' bytes, for provenance."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for t in tensors:
+        digest.update(str((t.dtype, tuple(t.shape))).encode())
+        digest.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]

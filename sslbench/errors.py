@@ -1,0 +1,33 @@
+"""Errors a user can fix. The CLI prints each as one line and exits with status 2.
+
+Everything else that escapes is a bug in sslbench or a plugin and keeps its traceback.
+"""
+from __future__ import annotations
+
+
+class UsageError(Exception):
+    """Base class: bad input from the user (config, CLI, data, plugin set-up)."""
+
+
+class ConfigError(UsageError):
+    """A config file is malformed or names something that does not exist.
+
+    The message always says where (file and key), what is wrong and what is allowed.
+    """
+
+    def __init__(self, where: str, key: str, problem: str) -> None:
+        self.where, self.key, self.problem = where, key, problem
+        location = f"{where}: {key}: " if key else f"{where}: "
+        super().__init__(location + problem)
+
+
+class PluginError(UsageError):
+    """A plugin failed to load, implements an unknown hook, or clashes with another."""
+
+
+class UnknownComponentError(UsageError):
+    """A component name that no loaded plugin registered."""
+
+
+class DataUnavailableError(UsageError):
+    """No source of a dataset could provide its files; the message lists every way to provide them."""

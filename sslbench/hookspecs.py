@@ -1,0 +1,116 @@
+"""Every hook sslbench calls. Plugins implement them with ``@sslbench.hookimpl``.
+
+Registration hooks return lists of declarative specs (:mod:`sslbench.specs`); the
+registry calls each plugin's implementation separately so that a clash between two
+plugins can name both. Observer hooks see a run as it happens and return nothing.
+
+A plugin is a module (or object) with functions named like the hooks below. It is
+found through the entry-point group ``sslbench`` in its package metadata::
+
+    [project.entry-points.sslbench]
+    my_plugin = "my_package.hooks"
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from sslbench.specs import DatasetSpec, EvaluatorSpec, ModalitySpec, ModelSpec, TaskSpec
+
+hookspec = pluggy.HookspecMarker("sslbench")
+
+
+@hookspec
+def sslbench_register_modalities() -> list[ModalitySpec]:
+    """Declare modalities: kinds of input, their batch contract and primitives.
+
+    Called once per plugin when the registry is built, before any config is read.
+
+    Returns:
+        A list of :class:`~sslbench.specs.ModalitySpec` (empty when the plugin has none).
+    """
+
+
+@hookspec
+def sslbench_register_datasets() -> list[DatasetSpec]:
+    """Declare datasets: named sources of one modality with pretrain/train/test splits.
+
+    Called once per plugin when the registry is built. Loading happens later, only
+    for datasets a config names.
+
+    Returns:
+        A list of :class:`~sslbench.specs.DatasetSpec`.
+    """
+
+
+@hookspec
+def sslbench_register_models() -> list[ModelSpec]:
+    """Declare encoders and the modalities they accept.
+
+    Called once per plugin when the registry is built.
+
+    Returns:
+        A list of :class:`~sslbench.specs.ModelSpec`.
+    """
+
+
+@hookspec
+def sslbench_register_tasks() -> list[TaskSpec]:
+    """Declare pretext tasks and the capabilities they need.
+
+    Called once per plugin when the registry is built.
+
+    Returns:
+        A list of :class:`~sslbench.specs.TaskSpec`.
+    """
+
+
+@hookspec
+def sslbench_register_evaluators() -> list[EvaluatorSpec]:
+    """Declare evaluators: protocols on a frozen encoder that produce metrics.
+
+    Called once per plugin when the registry is built.
+
+    Returns:
+        A list of :class:`~sslbench.specs.EvaluatorSpec`.
+    """
+
+
+@hookspec
+def sslbench_run_start(plan: Any, out_dir: Path) -> None:
+    """Observe the start of ``sslbench run``.
+
+    Called once, after the config is validated and the grid planned, before the
+    first cell trains. ``plan`` is a :class:`~sslbench.grid.GridPlan` (cells to run,
+    combinations skipped and why); ``out_dir`` is where rows will be written.
+
+    Returns:
+        Nothing.
+    """
+
+
+@hookspec
+def sslbench_result_row(row: dict[str, Any]) -> None:
+    """Observe one result row as it is written.
+
+    Called once per row, right after the row was appended to ``rows.jsonl``. The row
+    is a plain JSON-able dict (see :mod:`sslbench.results`); do not mutate it.
+
+    Returns:
+        Nothing.
+    """
+
+
+@hookspec
+def sslbench_run_finish(summary: Any) -> None:
+    """Observe the end of ``sslbench run``.
+
+    Called once after every cell ran (or failed). ``summary`` is a
+    :class:`~sslbench.runner.RunSummary` with counts of rows and failed cells.
+
+    Returns:
+        Nothing.
+    """

@@ -1,0 +1,237 @@
+"""Declarative specs that plugins return from the ``sslbench_register_*`` hooks.
+
+A spec names a component, says what it needs and provides, and how to build it.
+Compatibility between components is computed from these declarations alone
+(:mod:`sslbench.grid`), never by trying and catching errors.
+
+Capabilities are plain strings. A modality, a dataset, a model and a task each
+*provide* some; tasks and evaluators *need* some. A task runs on a (dataset, model)
+pair when everything it needs is provided by the dataset's modality, the dataset
+or the model. The built-in plugins use these names (see :data:`KNOWN_CAPABILITIES`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sslbench.data_api import LABEL_KINDS
+
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+KNOWN_CAPABILITIES: dict[str, str] = {
+    "views": "modality.views(batch) -> (view_a, view_b): two random augmentations of a batch",
+    "tokens": "modality.tokens(batch) / .with_tokens(batch, ids): discrete token sequences with "
+    "vocab_size, mask_token_id and a maskable-position mask",
+    "frames": "modality.frames(batch): (features (B,T,F), valid (B,T)) real-valued frame sequences",
+    "frame-masking": "the encoder replaces frames where batch['frame_mask'] is True by a learned vector",
+    "sequence": "the encoder returns per-position features EncoderOutput.sequence (B,T,D)",
+    "item-embeddings": "the encoder exposes item_embeddings() -> (V,D)",
+}
+"""Capability names used by the built-in plugins, with the contract each implies."""
+
+
+def _frozen(values: Iterable[str] | str) -> frozenset[str]:
+    return frozenset([values] if isinstance(values, str) else values)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComponentSpec:
+    """Fields every component shares.
+
+    Args:
+        name: the name users write in configs; lowercase letters, digits, ``-_.``.
+        options: a frozen dataclass of the component's options with defaults; a
+            config's ``[<kind>s.<name>]`` table is validated into an instance of it.
+        description: one line for ``sslbench list``.
+        reference: the paper or source the method follows.
+        plugin: set by the registry to the name of the plugin that returned the spec.
+    """
+
+    name: str
+    options: type = field(default=None)  # type: ignore[assignment]  # NoOptions when None
+    description: str = ""
+    reference: str = ""
+    plugin: str = ""
+
+    kind = "component"
+
+    def __post_init__(self) -> None:
+        from sslbench.options import NoOptions  # local: options imports nothing from here
+
+        if not isinstance(self.name, str) or not NAME_PATTERN.match(self.name):
+            raise ValueError(
+                f"{self.kind} name {self.name!r} is not allowed: use lowercase letters, digits, '-', '_' or '.'"
+            )
+        if self.options is None:
+            object.__setattr__(self, "options", NoOptions)
+        if not dataclasses.is_dataclass(self.options):
+            raise TypeError(f"{self.kind} {self.name!r}: options must be a dataclass type, got {self.options!r}")
+        missing = [f.name for f in dataclasses.fields(self.options) if _has_no_default(f)]
+        if missing:
+            raise TypeError(f"{self.kind} {self.name!r}: every option needs a default; missing: {', '.join(missing)}")
+
+    def with_plugin(self, plugin: str) -> "ComponentSpec":
+        """A copy of this spec tagged with the plugin that registered it."""
+        return dataclasses.replace(self, plugin=plugin)
+
+
+def _has_no_default(f: dataclasses.Field) -> bool:
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING  # type: ignore[misc]
+
+
+def _check_callable(spec: ComponentSpec, attr: str) -> None:
+    if not callable(getattr(spec, attr)):
+        raise TypeError(f"{spec.kind} {spec.name!r}: {attr} must be callable")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModalitySpec(ComponentSpec):
+    """A kind of input and the primitives tasks build on.
+
+    Args:
+        build: ``build(info, options) -> Modality``, called once per dataset with the
+            dataset's ``info`` facts.
+        provides: capabilities of every dataset of this modality (e.g. ``views``).
+    """
+
+    build: Callable[[Mapping[str, Any], Any], Any]
+    provides: frozenset[str] = frozenset()
+    kind = "modality"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "provides", _frozen(self.provides))
+        _check_callable(self, "build")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetSpec(ComponentSpec):
+    """A named source of one modality.
+
+    Args:
+        modality: the modality name of its batches.
+        build: ``build(ctx: DatasetContext, options) -> LoadedDataset``.
+        label_sets: label-set name → kind (``class`` or ``multilabel``) that the
+            ``train``/``test`` splits carry.
+        provides: extra capabilities this dataset offers beyond its modality's.
+        data: optional data-layer spec (files, sources, checksums) for ``sslbench data``.
+        license: the data's licence, for ``sslbench data list``.
+        size: a human description of its size (e.g. ``"60,000 + 10,000 images"``).
+    """
+
+    modality: str
+    build: Callable[[Any, Any], Any]
+    label_sets: Mapping[str, str] = field(default_factory=dict)
+    provides: frozenset[str] = frozenset()
+    data: Any = None
+    license: str = ""
+    size: str = ""
+    kind = "dataset"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "provides", _frozen(self.provides))
+        object.__setattr__(self, "label_sets", dict(self.label_sets))
+        _check_callable(self, "build")
+        for label_set, kind in self.label_sets.items():
+            if kind not in LABEL_KINDS:
+                raise ValueError(
+                    f"dataset {self.name!r}: label set {label_set!r} has kind {kind!r}; allowed: {', '.join(LABEL_KINDS)}"
+                )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSpec(ComponentSpec):
+    """An encoder: batch → ``EncoderOutput(sequence, pooled, mask)``.
+
+    Args:
+        modalities: the modalities whose batches it accepts.
+        build: ``build(ctx: ModelContext, options) -> nn.Module`` with an int
+            ``embed_dim`` attribute. Built from a config, never from downloaded weights.
+        provides: capabilities of the encoder (e.g. ``sequence``).
+    """
+
+    modalities: frozenset[str]
+    build: Callable[[Any, Any], Any]
+    provides: frozenset[str] = frozenset()
+    kind = "model"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "modalities", _frozen(self.modalities))
+        object.__setattr__(self, "provides", _frozen(self.provides))
+        _check_callable(self, "build")
+        if not self.modalities:
+            raise ValueError(f"model {self.name!r}: modalities must name at least one modality")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskSpec(ComponentSpec):
+    """A pretext task: pseudo-labels, heads and a loss around an encoder.
+
+    Args:
+        build: ``build(ctx: TaskContext, options) -> nn.Module`` whose
+            ``forward(batch)`` returns ``{"loss": scalar, **logs}``.
+        needs: capabilities that the modality, dataset and model must provide together.
+        provides: capabilities the trained task adds for evaluators (e.g. a head).
+    """
+
+    build: Callable[[Any, Any], Any]
+    needs: frozenset[str] = frozenset()
+    provides: frozenset[str] = frozenset()
+    kind = "task"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "needs", _frozen(self.needs))
+        object.__setattr__(self, "provides", _frozen(self.provides))
+        _check_callable(self, "build")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluatorSpec(ComponentSpec):
+    """A protocol on the frozen encoder that produces metrics.
+
+    Args:
+        run: ``run(ctx: EvalContext, options) -> {metric: value}``. Called once per
+            compatible label set of the dataset (``ctx.label_set``), or once with
+            ``ctx.label_set = None`` when ``label_kinds`` is empty.
+        label_kinds: label kinds it can use (``class``, ``multilabel``); empty when
+            it needs no labels.
+        needs: capabilities the cell must offer (modality, dataset, model, task).
+        baselines: optional ``baselines(ctx, options) -> {baseline_name: {metric: value}}``
+            for reference rows that need no encoder (e.g. item popularity); run once
+            per (dataset, model, seed) beside ``random-init``.
+        higher_is_better: per metric name; metrics not named are higher-is-better.
+
+    The options instance is the evaluator's protocol and lands in every result row.
+    """
+
+    run: Callable[[Any, Any], Mapping[str, float]]
+    label_kinds: frozenset[str] = frozenset()
+    needs: frozenset[str] = frozenset()
+    baselines: Callable[[Any, Any], Mapping[str, Mapping[str, float]]] | None = None
+    higher_is_better: Mapping[str, bool] = field(default_factory=dict)
+    kind = "evaluator"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "label_kinds", _frozen(self.label_kinds))
+        object.__setattr__(self, "needs", _frozen(self.needs))
+        _check_callable(self, "run")
+        bad = sorted(self.label_kinds - set(LABEL_KINDS))
+        if bad:
+            raise ValueError(f"evaluator {self.name!r}: unknown label kind {bad[0]!r}; allowed: {', '.join(LABEL_KINDS)}")
+
+
+SPEC_TYPES: dict[str, type[ComponentSpec]] = {
+    "modality": ModalitySpec,
+    "dataset": DatasetSpec,
+    "model": ModelSpec,
+    "task": TaskSpec,
+    "evaluator": EvaluatorSpec,
+}
+"""Component kind → spec class, in the order listings show them."""
