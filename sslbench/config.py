@@ -1,0 +1,228 @@
+"""TOML config → validated, frozen config objects.
+
+A config file looks like::
+
+    [run]
+    seeds = [0, 1]
+    device = "auto"        # auto | cpu | cuda
+    steps = 200            # pretraining budget per cell, in optimizer steps
+    batch_size = 128
+    [grid]
+    datasets = ["digits"]
+    tasks = ["simclr"]
+    models = ["cnn-small"]
+    evaluators = ["knn", "linear-probe"]
+    [tasks.simclr]          # options for one component, passed to its factory
+    temperature = 0.5
+
+Every problem raises :class:`~sslbench.errors.ConfigError` naming the file, the key
+and what is allowed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sslbench.errors import ConfigError, UnknownComponentError
+from sslbench.options import OptionError, build_options, options_as_dict
+from sslbench.registry import Registry
+
+COMPONENT_TABLES = {"modalities": "modality", "datasets": "dataset", "tasks": "task", "models": "model", "evaluators": "evaluator"}
+"""Top-level table → component kind whose options it holds."""
+
+TOP_LEVEL_KEYS = ("run", "grid", *COMPONENT_TABLES)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The ``[run]`` table: budget and execution settings shared by every cell."""
+
+    suite: str = ""  # name of the suite in result rows; default: the config file's stem
+    seeds: tuple[int, ...] = (0,)  # one training run per seed for every cell
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto takes CUDA when present
+    steps: int = 200  # pretraining budget per cell, in optimizer steps
+    batch_size: int = 128  # samples per optimizer step
+    optimizer: Literal["adamw", "sgd"] = "adamw"
+    lr: float = 1e-3  # peak learning rate
+    weight_decay: float = 1e-4
+    schedule: Literal["cosine", "constant"] = "cosine"  # after linear warmup
+    warmup_fraction: float = 0.1  # fraction of steps spent warming up linearly
+    grad_clip: float = 0.0  # max gradient norm; 0 turns clipping off
+    embed_batch_size: int = 512  # batch size when embedding splits for evaluators
+
+    def __post_init__(self) -> None:
+        if not self.seeds:
+            raise ValueError("seeds: must list at least one seed")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds: must not repeat a seed, got {list(self.seeds)}")
+        if any(s < 0 for s in self.seeds):
+            raise ValueError(f"seeds: must be non-negative integers, got {list(self.seeds)}")
+        for name in ("steps", "batch_size", "embed_batch_size"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name}: must be a positive integer, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr: must be > 0, got {self.lr}")
+        if self.weight_decay < 0 or self.grad_clip < 0:
+            raise ValueError("weight_decay: must be >= 0" if self.weight_decay < 0 else "grad_clip: must be >= 0")
+        if not 0 <= self.warmup_fraction < 1:
+            raise ValueError(f"warmup_fraction: must be in [0, 1), got {self.warmup_fraction}")
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    """The ``[grid]`` table: component names whose compatible combinations run."""
+
+    datasets: tuple[str, ...] = ()
+    tasks: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    evaluators: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for kind in ("datasets", "tasks", "models", "evaluators"):
+            names = getattr(self, kind)
+            if not names:
+                raise ValueError(f"{kind}: must list at least one name")
+            if len(set(names)) != len(names):
+                raise ValueError(f"{kind}: lists a name twice: {list(names)}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated config: run settings, grid, and every component's options."""
+
+    path: str
+    run: RunConfig
+    grid: GridConfig
+    options: Mapping[tuple[str, str], Any] = field(default_factory=dict)
+    hash: str = ""
+
+    def options_for(self, kind: str, name: str) -> Any:
+        """Options of component ``name`` of ``kind`` (the file's values over the defaults)."""
+        return self.options[(kind, name)]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The config as run, defaults filled in (for the manifest and the hash)."""
+        tables: dict[str, dict[str, Any]] = {}
+        for (kind, name), opts in sorted(self.options.items()):
+            table = next(t for t, k in COMPONENT_TABLES.items() if k == kind)
+            tables.setdefault(table, {})[name] = options_as_dict(opts)
+        return {"run": options_as_dict(self.run), "grid": options_as_dict(self.grid), **tables}
+
+
+def load_config(path: str | Path, registry: Registry, overrides: Mapping[str, Any] | None = None) -> Config:
+    """Read, validate and resolve the config at ``path``.
+
+    Args:
+        path: a TOML file.
+        registry: the loaded components; names and options are checked against it.
+        overrides: ``[run]`` keys from the command line (e.g. ``seeds``, ``device``),
+            applied before validation.
+
+    Raises:
+        ConfigError: malformed TOML, unknown key or name, wrong type, impossible value.
+    """
+    where = str(path)
+    raw = read_toml(path)
+    _check_keys(where, "", raw, TOP_LEVEL_KEYS)
+    run_table = {**_table(where, raw, "run"), **(overrides or {})}
+    run = _build(where, "[run]", RunConfig, run_table)
+    if not run.suite:
+        run = dataclasses.replace(run, suite=Path(path).stem)
+    grid = _build(where, "[grid]", GridConfig, _table(where, raw, "grid"))
+    _check_grid_names(where, grid, registry)
+    options = _component_options(where, raw, registry)
+    _fill_defaults(options, grid, registry)
+    config = Config(path=where, run=run, grid=grid, options=options)
+    return Config(path=where, run=run, grid=grid, options=options, hash=config_hash(config))
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Parse a TOML file; a missing file or a syntax error is a ConfigError."""
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(str(path), "", "no such config file") from None
+    except IsADirectoryError:
+        raise ConfigError(str(path), "", "is a directory, expected a TOML file") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(str(path), "", f"malformed TOML: {err}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), "", "is not UTF-8 text, expected a TOML file") from None
+
+
+def config_hash(config: Config) -> str:
+    """SHA-256 (first 16 hex digits) of the config as run, excluding ``device``.
+
+    The device is left out so that a run resumed elsewhere, or on another device, is
+    recognised as the same config; the device is recorded in every row anyway.
+    """
+    data = config.as_dict()
+    data["run"].pop("device", None)
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _table(where: str, raw: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(where, key, f"must be a table ([{key}]), got {type(value).__name__}")
+    return value
+
+
+def _check_keys(where: str, table: str, values: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    for key in values:
+        if key not in allowed:
+            location = f"[{table}] {key}" if table else key
+            raise ConfigError(where, location, f"unknown key; allowed: {', '.join(allowed)}")
+
+
+def _build(where: str, table: str, options_type: type, values: Mapping[str, Any]) -> Any:
+    try:
+        return build_options(options_type, values)
+    except OptionError as err:
+        raise ConfigError(where, f"{table} {err.key}".strip(), err.problem) from None
+
+
+def _check_grid_names(where: str, grid: GridConfig, registry: Registry) -> None:
+    for table, kind in COMPONENT_TABLES.items():
+        if table == "modalities":
+            continue
+        for name in getattr(grid, table):
+            try:
+                registry.get(kind, name)
+            except UnknownComponentError as err:
+                raise ConfigError(where, f"[grid] {table}", str(err)) from None
+
+
+def _component_options(where: str, raw: Mapping[str, Any], registry: Registry) -> dict[tuple[str, str], Any]:
+    options = {}
+    for table, kind in COMPONENT_TABLES.items():
+        for name, values in _table(where, raw, table).items():
+            key = f"[{table}.{name}]"
+            try:
+                spec = registry.get(kind, name)
+            except UnknownComponentError as err:
+                raise ConfigError(where, key, str(err)) from None
+            if not isinstance(values, dict):
+                raise ConfigError(where, key, f"must be a table of options, got {type(values).__name__}")
+            options[(kind, name)] = _build(where, key, spec.options, values)
+    return options
+
+
+def _fill_defaults(options: dict[tuple[str, str], Any], grid: GridConfig, registry: Registry) -> None:
+    """Give every component the grid uses (and its datasets' modalities) its options."""
+    for table, kind in COMPONENT_TABLES.items():
+        names = getattr(grid, table) if table != "modalities" else [registry.get("dataset", d).modality for d in grid.datasets]
+        for name in names:
+            if (kind, name) not in options:
+                try:
+                    options[(kind, name)] = registry.get(kind, name).options()
+                except UnknownComponentError:
+                    continue  # a dataset whose modality no plugin provides; the grid reports it

@@ -1,0 +1,143 @@
+"""Which (dataset, task, model) cells of a config can run, and why the others cannot.
+
+Compatibility is computed from declarations only:
+
+- a model accepts a dataset when the dataset's modality is among ``model.modalities``;
+- a task runs on (dataset, model) when every capability it ``needs`` is provided by
+  the dataset's modality, the dataset or the model;
+- an evaluator runs on a cell when its ``needs`` are provided (the task's ``provides``
+  included) and, if it uses labels, the dataset has a label set of a kind it supports.
+
+Every (dataset, model) pair that any task runs on also gets a ``random-init`` baseline.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sslbench.config import Config
+from sslbench.errors import UnknownComponentError
+from sslbench.registry import Registry
+
+BASELINE_TASK = "random-init"
+
+
+@dataclass(frozen=True)
+class EvalPlan:
+    """One evaluator on one cell, with the label sets it runs on (``(None,)`` if none)."""
+
+    evaluator: str
+    label_sets: tuple[str | None, ...]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A compatible (dataset, task, model) triple; ``task`` is ``random-init`` for baselines."""
+
+    dataset: str
+    task: str
+    model: str
+    evaluations: tuple[EvalPlan, ...]
+
+    @property
+    def is_baseline(self) -> bool:
+        """True for the untrained ``random-init`` cell of a (dataset, model) pair."""
+        return self.task == BASELINE_TASK
+
+    @property
+    def key(self) -> str:
+        """``dataset/task/model``: a stable name for logs, folders and shards."""
+        return f"{self.dataset}/{self.task}/{self.model}"
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A combination that does not run, and why (``evaluator`` empty for whole cells)."""
+
+    dataset: str
+    task: str
+    model: str
+    reason: str
+    evaluator: str = ""
+
+    def __str__(self) -> str:
+        what = f"({self.dataset}, {self.task}, {self.model})"
+        return f"{what} {self.evaluator + ': ' if self.evaluator else ''}{self.reason}"
+
+
+@dataclass
+class GridPlan:
+    """The cells a config runs, in order (each baseline before its pretrained cells)."""
+
+    cells: list[Cell] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+
+    @property
+    def pretrained(self) -> list[Cell]:
+        """The cells that pretrain (baselines excluded)."""
+        return [c for c in self.cells if not c.is_baseline]
+
+
+def plan_grid(config: Config, registry: Registry) -> GridPlan:
+    """Expand ``config``'s grid into compatible cells and reasoned skips."""
+    plan = GridPlan()
+    for dataset in config.grid.datasets:
+        for model in config.grid.models:
+            _plan_pair(plan, config, registry, dataset, model)
+    return plan
+
+
+def _plan_pair(plan: GridPlan, config: Config, registry: Registry, dataset: str, model: str) -> None:
+    data_spec, model_spec = registry.get("dataset", dataset), registry.get("model", model)
+    try:
+        modality_spec = registry.get("modality", data_spec.modality)
+    except UnknownComponentError:
+        reason = f"dataset {dataset!r} has modality {data_spec.modality!r}, which no loaded plugin provides"
+        plan.skipped.append(Skip(dataset, "*", model, reason))
+        return
+    if data_spec.modality not in model_spec.modalities:
+        accepts = ", ".join(sorted(model_spec.modalities))
+        reason = f"model {model!r} accepts {accepts}, not dataset {dataset!r}'s modality {data_spec.modality!r}"
+        plan.skipped.append(Skip(dataset, "*", model, reason))
+        return
+    provided = {
+        f"modality {modality_spec.name!r}": modality_spec.provides,
+        f"dataset {dataset!r}": data_spec.provides,
+        f"model {model!r}": model_spec.provides,
+    }
+    cells = [_task_cell(plan, config, registry, dataset, task, model, provided) for task in config.grid.tasks]
+    cells = [c for c in cells if c is not None]
+    if cells:
+        plan.cells.append(_cell(plan, config, registry, dataset, BASELINE_TASK, model, provided))
+        plan.cells.extend(cells)
+
+
+def _task_cell(plan, config, registry, dataset, task, model, provided) -> Cell | None:
+    spec = registry.get("task", task)
+    missing = sorted(spec.needs - _union(provided))
+    if missing:
+        who = "; ".join(f"{name} provides {', '.join(sorted(caps)) or 'nothing'}" for name, caps in provided.items())
+        plan.skipped.append(Skip(dataset, task, model, f"task {task!r} needs {', '.join(missing)}: {who}"))
+        return None
+    return _cell(plan, config, registry, dataset, task, model, {**provided, f"task {task!r}": spec.provides})
+
+
+def _cell(plan, config, registry, dataset, task, model, provided) -> Cell:
+    label_sets = registry.get("dataset", dataset).label_sets
+    evaluations = []
+    for name in config.grid.evaluators:
+        spec = registry.get("evaluator", name)
+        missing = sorted(spec.needs - _union(provided))
+        usable = tuple(ls for ls, kind in label_sets.items() if kind in spec.label_kinds)
+        if missing:
+            plan.skipped.append(Skip(dataset, task, model, f"needs {', '.join(missing)}, which this cell lacks", name))
+        elif spec.label_kinds and not usable:
+            kinds = ", ".join(sorted(spec.label_kinds))
+            have = ", ".join(f"{ls} ({k})" for ls, k in label_sets.items()) or "none"
+            plan.skipped.append(Skip(dataset, task, model, f"needs a label set of kind {kinds}; dataset has {have}", name))
+        else:
+            evaluations.append(EvalPlan(name, usable if spec.label_kinds else (None,)))
+    return Cell(dataset, task, model, tuple(evaluations))
+
+
+def _union(provided: dict[str, frozenset[str]]) -> frozenset[str]:
+    return frozenset().union(*provided.values())

@@ -1,0 +1,94 @@
+"""Config loading: every bad input is one ConfigError naming file, key and what is allowed."""
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from sslbench.config import RunConfig, load_config
+from sslbench.errors import ConfigError
+
+GOOD = """
+[run]
+seeds = [0, 1]
+device = "cpu"
+steps = 5
+batch_size = 16
+[grid]
+datasets = ["digits"]
+tasks = ["simclr"]
+models = ["cnn-small"]
+evaluators = ["knn", "linear-probe"]
+[tasks.simclr]
+temperature = 0.2
+"""
+
+
+def write(tmp_path, text):
+    path = tmp_path / "cfg.toml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_a_good_config_is_typed_and_frozen(tmp_path, registry):
+    config = load_config(write(tmp_path, GOOD), registry)
+    assert config.run.seeds == (0, 1) and config.run.steps == 5 and config.run.suite == "cfg"
+    assert config.options_for("task", "simclr").temperature == 0.2
+    assert config.options_for("evaluator", "knn").k == 20  # defaults filled in
+    with pytest.raises(AttributeError):
+        config.run.steps = 3  # frozen
+
+
+def test_hash_ignores_device_and_explicit_defaults(tmp_path, registry):
+    a = load_config(write(tmp_path, GOOD), registry)
+    b = load_config(write(tmp_path, GOOD.replace('device = "cpu"', 'device = "auto"') + "[evaluators.knn]\nk = 20\n"), registry)
+    c = load_config(write(tmp_path, GOOD.replace("steps = 5", "steps = 6")), registry)
+    assert a.hash == b.hash != c.hash
+
+
+def test_overrides_apply_before_validation(tmp_path, registry):
+    config = load_config(write(tmp_path, GOOD), registry, {"seeds": (3,), "device": "cpu"})
+    assert config.run.seeds == (3,)
+
+
+BAD = [
+    ("[run\nsteps = 1", "", "malformed TOML"),
+    (GOOD + "\n[extra]\n", "extra", "unknown key; allowed: run, grid"),
+    (GOOD.replace("steps = 5", "stepz = 5"), "[run] stepz", "unknown option; allowed: batch_size"),
+    (GOOD.replace("steps = 5", 'steps = "five"'), "[run] steps", "must be int, got string 'five'"),
+    (GOOD.replace("steps = 5", "steps = 0"), "[run] steps", "must be a positive integer, got 0"),
+    (GOOD.replace("steps = 5", "steps = -3"), "[run] steps", "must be a positive integer, got -3"),
+    (GOOD.replace("steps = 5", "steps = true"), "[run] steps", "must be int, got boolean True"),
+    (GOOD.replace("seeds = [0, 1]", "seeds = [0, 1.5]"), "[run] seeds", "must be int, got float 1.5"),
+    (GOOD.replace("seeds = [0, 1]", "seeds = []"), "[run] seeds", "at least one seed"),
+    (GOOD.replace("seeds = [0, 1]", "seeds = [1, 1]"), "[run] seeds", "must not repeat"),
+    (GOOD.replace('device = "cpu"', 'device = "tpu"'), "[run] device", "must be one of 'auto', 'cpu', 'cuda'"),
+    (GOOD.replace('"cnn-small"', '"cnn-smal"'), "[grid] models", "did you mean 'cnn-small'"),
+    (GOOD.replace('"knn", ', '"knnn", '), "[grid] evaluators", "unknown evaluator 'knnn'; valid: knn, linear-probe"),
+    (GOOD.replace('datasets = ["digits"]', "datasets = []"), "[grid] datasets", "at least one name"),
+    (GOOD.replace("temperature = 0.2", "temperature = -1.0"), "[tasks.simclr] temperature", "must be > 0"),
+    (GOOD.replace("temperature = 0.2", "temprature = 0.2"), "[tasks.simclr] temprature", "unknown option; allowed: hidden_dim"),
+    (GOOD + "\n[models.resnet50]\n", "[models.resnet50]", "unknown model 'resnet50'"),
+    (GOOD + "\n[models]\ncnn-small = 3\n", "[models.cnn-small]", "must be a table of options"),
+    ("run = 3\n" + GOOD[GOOD.index("[grid]"):], "run", "must be a table ([run]), got int"),
+]
+
+
+@pytest.mark.parametrize("text, key, problem", BAD, ids=[b[2][:30] for b in BAD])
+def test_bad_config_names_file_key_and_fix(tmp_path, registry, text, key, problem):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, registry)
+    message = str(info.value)
+    assert message.startswith(str(path)), message
+    assert key in message and problem in message, message
+    assert "\n" not in message
+
+
+def test_missing_file(tmp_path, registry):
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "nope.toml", registry)
+
+
+def test_run_config_defaults_are_valid():
+    assert RunConfig().steps == 200
