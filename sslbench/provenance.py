@@ -1,0 +1,56 @@
+"""Where a result came from: versions, git revision, device."""
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pluggy
+import torch
+
+from sslbench.plugins import plugin_versions
+
+
+def package_version(name: str) -> str:
+    """Installed version of distribution ``name``, or ``"not installed"``."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def git_revision(path: Path | None = None) -> str:
+    """``git describe --always --dirty`` of the folder holding sslbench, or ``""``."""
+    where = path or Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=12"],
+            cwd=where, capture_output=True, text=True, timeout=10, check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip()
+
+
+def device_name(device: torch.device) -> str:
+    """``cuda: NVIDIA H200`` or ``cpu: x86_64 (2 threads)``."""
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    return f"cpu: {platform.machine()} ({torch.get_num_threads()} threads)"
+
+
+def collect(pm: pluggy.PluginManager, config_hash: str, device: torch.device) -> dict[str, Any]:
+    """The provenance block stored in every row of a run."""
+    return {
+        "config_hash": config_hash,
+        "sslbench": package_version("sslbench"),
+        "torch": torch.__version__,
+        "plugins": plugin_versions(pm),
+        "git": git_revision(),
+        "device": device_name(device),
+        "python": platform.python_version(),
+        "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }

@@ -1,0 +1,118 @@
+"""The runner end to end on a third-party plugin: rows, baselines, observers, isolation."""
+import textwrap
+import types
+
+import pytest
+import torch
+
+from sslbench import TaskSpec, hookimpl
+from sslbench.config import load_config
+from sslbench.errors import UsageError
+from sslbench.results import REQUIRED_KEYS, read_rows
+from sslbench.runner import run_grid
+
+import fake_plugin
+
+CONFIG = """
+[run]
+seeds = [0, 1]
+device = "cpu"
+steps = 10
+batch_size = 32
+lr = 0.003
+[grid]
+datasets = ["blobs"]
+tasks = {tasks}
+models = ["mlp"]
+evaluators = ["knn", "linear-probe"]
+[tasks.simclr]
+hidden_dim = 32
+projection_dim = 16
+"""
+
+
+class Recorder:
+    def __init__(self):
+        self.events = []
+
+    @hookimpl
+    def sslbench_run_start(self, plan, out_dir):
+        self.events.append(("start", len(plan.cells)))
+
+    @hookimpl
+    def sslbench_result_row(self, row):
+        self.events.append(("row", row["task"]))
+
+    @hookimpl
+    def sslbench_run_finish(self, summary):
+        self.events.append(("finish", summary.rows))
+
+
+def broken_plugin():
+    plugin = types.ModuleType("broken_task")
+
+    def build(ctx, options):
+        raise RuntimeError("head exploded")
+
+    plugin.sslbench_register_tasks = hookimpl(lambda: [TaskSpec(name="broken", build=build, needs={"views"})])
+    return plugin
+
+
+def run(tmp_path, registry, tasks='["simclr"]'):
+    path = tmp_path / "cfg.toml"
+    path.write_text(textwrap.dedent(CONFIG.format(tasks=tasks)))
+    return run_grid(load_config(path, registry), registry, tmp_path / "out")
+
+
+def test_a_third_party_plugin_runs_in_a_grid_with_builtin_task_and_evaluators(tmp_path, make_registry):
+    recorder = Recorder()
+    registry = make_registry(fake_plugin, recorder)
+    summary = run(tmp_path, registry)
+    assert summary.exit_code == 0
+    rows = read_rows(tmp_path / "out")
+    assert len(rows) == 2 * 2 * 2  # (random-init, simclr) × seeds × evaluators
+    assert {(r["task"], r["evaluator"], r["seed"]) for r in rows} == {
+        (t, e, s) for t in ("random-init", "simclr") for e in ("knn", "linear-probe") for s in (0, 1)}
+    for r in rows:
+        assert set(REQUIRED_KEYS) <= set(r) and r["status"] == "ok" and 0.0 <= r["value"] <= 1.0
+        assert r["label_set"] == "cluster" and r["provenance"]["config_hash"]
+        assert r["provenance"]["plugins"]["fake_plugin"] == "unpackaged"
+    pretrained = [r for r in rows if r["task"] == "simclr"]
+    assert all(r["budget"]["steps"] == 10 and r["cost"]["train_seconds"] > 0 for r in pretrained)
+    assert all(r["settings"]["task"]["hidden_dim"] == 32 for r in pretrained)
+    assert recorder.events[0] == ("start", 2) and recorder.events[-1] == ("finish", 8)
+    assert sum(1 for e in recorder.events if e[0] == "row") == 8
+    assert (tmp_path / "out" / "manifest.json").exists() and (tmp_path / "out" / "curves.jsonl").exists()
+
+
+def test_the_baseline_encoder_is_the_pretrained_one_before_training(tmp_path, make_registry, monkeypatch):
+    """Same seed → identical initial weights, so the gain is due to pretraining alone."""
+    built = []
+    original = fake_plugin.MLP.__init__
+
+    def recording_init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        built.append({k: v.clone() for k, v in self.state_dict().items()})
+
+    monkeypatch.setattr(fake_plugin.MLP, "__init__", recording_init)
+    run(tmp_path, make_registry(fake_plugin))
+    baseline_0, baseline_1, simclr_0, simclr_1 = built  # cells outer, seeds inner
+    assert all(torch.equal(baseline_0[k], simclr_0[k]) and torch.equal(baseline_1[k], simclr_1[k]) for k in baseline_0)
+    assert not torch.equal(baseline_0["net.0.weight"], baseline_1["net.0.weight"])
+
+
+def test_a_failing_cell_is_isolated_and_reported(tmp_path, make_registry):
+    registry = make_registry(fake_plugin, broken_plugin())
+    summary = run(tmp_path, registry, tasks='["broken", "simclr"]')
+    assert summary.exit_code == 1
+    rows = read_rows(tmp_path / "out")
+    broken = [r for r in rows if r["task"] == "broken"]
+    assert len(broken) == 4 and all(r["status"] == "failed" and "head exploded" in r["message"] for r in broken)
+    assert sum(r["status"] == "ok" for r in rows if r["task"] == "simclr") == 4  # the grid went on
+
+
+def test_an_out_folder_with_rows_is_refused(tmp_path, make_registry):
+    registry = make_registry(fake_plugin)
+    run(tmp_path, registry)
+    with pytest.raises(UsageError, match="already holds rows of this config; choose a new --out"):
+        run(tmp_path, registry)
