@@ -1,0 +1,155 @@
+"""The ``sslbench`` console script.
+
+Exit status: 0 success; 1 some cells failed (the rest ran and were written);
+2 a usage, config, data or plugin error (one line on stderr, nothing written).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from sslbench.errors import UsageError
+
+EXIT_OK, EXIT_FAILED_CELLS, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line and exits 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.command(args)
+    except UsageError as err:
+        print(f"sslbench: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("sslbench: interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    plugin_help = "'no:NAME' blocks plugin NAME; a module name loads it as a plugin (repeatable)"
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-p", dest="plugin_args", action="append", default=[], metavar="NAME", help=plugin_help)
+    parser = _Parser(prog="sslbench", description="Benchmark self-supervised pretraining across modalities.")
+    # Its own dest: a subcommand's defaults would otherwise overwrite what was given before it.
+    parser.add_argument("-p", dest="plugin_args_before", action="append", default=[], metavar="NAME", help=plugin_help)
+    sub = parser.add_subparsers(dest="subcommand", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("list", parents=[common], help="list every component by kind, with its plugin and declarations")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(command=cmd_list)
+
+    p = sub.add_parser("run", parents=[common], help="pretrain and evaluate every compatible cell of a config")
+    p.add_argument("config", type=Path, help="a TOML config (see benchmarks/smoke.toml)")
+    p.add_argument("--out", type=Path, help="result folder (default: runs/<suite>-<UTC time>)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override [run] device")
+    p.add_argument("--seeds", type=_seed_list, help="override [run] seeds, e.g. 0,1,2")
+    p.set_defaults(command=cmd_run)
+
+    p = sub.add_parser("leaderboard", parents=[common], help="summarise a result folder's rows as a table")
+    p.add_argument("dir", type=Path, help="a result folder (holding rows.jsonl) or a rows.jsonl file")
+    p.add_argument("--format", choices=["md", "csv", "json"], default="md")
+    p.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
+    p.set_defaults(command=cmd_leaderboard)
+    return parser
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """``sslbench list``: components by kind."""
+    from sslbench.listing import describe_registry, render_listing
+
+    registry = _registry(args)
+    described = describe_registry(registry)
+    print(json.dumps(described, indent=2) if args.json else render_listing(described))
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``sslbench run``: plan the grid, run it, write rows, print the leaderboard."""
+    from sslbench.config import load_config
+    from sslbench.grid import plan_grid
+    from sslbench.leaderboard import render, summarize
+    from sslbench.results import read_rows
+    from sslbench.runner import run_grid
+
+    registry = _registry(args)
+    overrides: dict[str, Any] = {}
+    if args.device:
+        overrides["device"] = args.device
+    if args.seeds is not None:
+        overrides["seeds"] = args.seeds
+    config = load_config(args.config, registry, overrides)
+    out = args.out or Path("runs") / f"{config.run.suite}-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}"
+    plan = plan_grid(config, registry)
+    _report_plan(plan)
+    summary = run_grid(config, registry, out, plan=plan)
+    print(render(summarize(read_rows(out)), "md"))
+    print(f"wrote {summary.rows} rows to {out / 'rows.jsonl'}", file=sys.stderr)
+    for failure in summary.failures:
+        print(f"failed: {failure}", file=sys.stderr)
+    return summary.exit_code
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    """``sslbench leaderboard``: render a result folder's rows."""
+    from sslbench.leaderboard import render, summarize
+    from sslbench.results import read_rows
+
+    source = args.dir / "rows.jsonl" if args.dir.is_dir() else args.dir
+    if not source.is_file():
+        raise UsageError(f"{args.dir}: no rows.jsonl there; pass a folder written by 'sslbench run --out DIR'")
+    try:
+        text = render(summarize(read_rows(source)), args.format)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    if args.output:
+        tmp = args.output.with_name(args.output.name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(args.output)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _registry(args: argparse.Namespace) -> Any:
+    from sslbench.plugins import make_plugin_manager, parse_plugin_args
+    from sslbench.registry import Registry
+
+    blocked, modules = parse_plugin_args([*args.plugin_args_before, *args.plugin_args])
+    return Registry(make_plugin_manager(blocked=blocked, modules=modules))
+
+
+def _report_plan(plan: Any) -> None:
+    print(f"{len(plan.cells)} cells ({len(plan.pretrained)} pretrained + baselines)", file=sys.stderr)
+    for skip in plan.skipped:
+        print(f"skipped: {skip}", file=sys.stderr)
+
+
+def _seed_list(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seeds must be comma-separated integers, got {text!r}") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError("seeds must name at least one integer")
+    return seeds
+
+
+def console_main() -> NoReturn:
+    """The console-script wrapper: ``sys.exit(main())``."""
+    sys.exit(main())
