@@ -1,0 +1,146 @@
+"""Image encoders: a small CNN for fast CPU runs, and timm backbones built without weights."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+from sslbench import Batch, EncoderOutput, ModelContext
+
+
+class Normalize(nn.Module):
+    """Per-channel standardisation with the dataset's mean and std (given in ``info``)."""
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, images: Tensor) -> Tensor:
+        """Shape: (B, C, H, W) → same."""
+        return (images - self.mean) / self.std
+
+
+def feature_map_output(features: Tensor) -> EncoderOutput:
+    """A (B, D, h, w) feature map as per-position features and their mean.
+
+    Shape:
+        sequence (B, h·w, D), pooled (B, D).
+    """
+    sequence = features.flatten(2).transpose(1, 2)
+    return EncoderOutput(sequence=sequence, pooled=sequence.mean(dim=1), mask=None)
+
+
+@dataclass(frozen=True)
+class SmallCNNOptions:
+    """A 4-layer CNN: widths w, 2w, 4w, 4w; the middle two layers halve the resolution."""
+
+    width: int = 32  # channels of the first layer
+
+    def __post_init__(self) -> None:
+        if self.width < 1:
+            raise ValueError(f"width: must be >= 1, got {self.width}")
+
+
+class SmallCNN(nn.Module):
+    """conv3×3-BN-ReLU ×4 (strides 1, 2, 2, 1); embed_dim = 4·width."""
+
+    def __init__(self, channels: int, mean: Sequence[float], std: Sequence[float], width: int = 32) -> None:
+        super().__init__()
+        widths = [channels, width, 2 * width, 4 * width, 4 * width]
+        layers: list[nn.Module] = [Normalize(mean, std)]
+        for i, stride in enumerate([1, 2, 2, 1]):
+            layers += [nn.Conv2d(widths[i], widths[i + 1], 3, stride, 1, bias=False),
+                       nn.BatchNorm2d(widths[i + 1]), nn.ReLU(inplace=True)]
+        self.body = nn.Sequential(*layers)
+        self.embed_dim = 4 * width
+
+    def forward(self, batch: Batch) -> EncoderOutput:
+        """Shape: batch["image"] (B, C, H, W) → sequence (B, ⌈H/4⌉·⌈W/4⌉, D), pooled (B, D)."""
+        return feature_map_output(self.body(batch["image"]))
+
+
+def build_small_cnn(ctx: ModelContext, options: SmallCNNOptions) -> SmallCNN:
+    """The ``cnn-small`` factory."""
+    channels, mean, std = _image_facts(ctx.info)
+    return SmallCNN(channels, mean, std, options.width)
+
+
+@dataclass(frozen=True)
+class TimmOptions:
+    """A timm backbone by architecture name, always randomly initialised."""
+
+    arch: str = "resnet18"  # any name timm.list_models() knows
+    small_stem: Literal["auto", "on", "off"] = "auto"  # auto: on below 64 px (3×3 stride-1 stem, no max-pool)
+
+    def __post_init__(self) -> None:
+        import timm
+
+        if not timm.is_model(self.arch):
+            import difflib
+
+            near = difflib.get_close_matches(self.arch, timm.list_models(), n=3)
+            raise ValueError(f"arch: timm has no model {self.arch!r}" + (f"; close: {', '.join(near)}" if near else ""))
+
+
+class TimmEncoder(nn.Module):
+    """A timm model's feature map as an encoder; the classifier head is removed.
+
+    With the small-image stem (ResNet-family models: those with ``conv1`` and
+    ``maxpool``), the 7×7 stride-2 convolution becomes 3×3 stride 1 and the max-pool is
+    dropped, as for CIFAR in He et al. (2016) and SimCLR (Chen et al., 2020, B.9).
+    """
+
+    def __init__(self, arch: str, channels: int, mean: Sequence[float], std: Sequence[float], small_stem: bool) -> None:
+        super().__init__()
+        import timm
+
+        self.normalize = Normalize(mean, std)
+        self.body = timm.create_model(arch, pretrained=False, num_classes=0, global_pool="", in_chans=channels)
+        if small_stem:
+            replace_stem_for_small_images(self.body, channels)
+        self.embed_dim = int(self.body.num_features)
+
+    def forward(self, batch: Batch) -> EncoderOutput:
+        """Shape: batch["image"] (B, C, H, W) → sequence (B, h·w, D), pooled (B, D)."""
+        return feature_map_output(self.body.forward_features(self.normalize(batch["image"])))
+
+
+def replace_stem_for_small_images(model: nn.Module, channels: int) -> None:
+    """Swap a ResNet-style stem (``conv1`` + ``maxpool``) for 3×3 stride 1 without pooling."""
+    conv = getattr(model, "conv1", None)
+    if not isinstance(conv, nn.Conv2d) or not hasattr(model, "maxpool"):
+        raise ValueError(
+            f"small_stem: only ResNet-style timm models (with conv1 and maxpool) can take it; "
+            f"{type(model).__name__} cannot; set small_stem = \"off\""
+        )
+    model.conv1 = nn.Conv2d(channels, conv.out_channels, 3, 1, 1, bias=False)
+    model.maxpool = nn.Identity()
+
+
+def build_timm(ctx: ModelContext, options: TimmOptions) -> TimmEncoder:
+    """The ``timm`` factory (and of named shortcuts like ``resnet18``)."""
+    channels, mean, std = _image_facts(ctx.info)
+    size = int(ctx.info.get("image_size", 224))
+    small = options.small_stem == "on" or (options.small_stem == "auto" and size < 64)
+    return TimmEncoder(options.arch, channels, mean, std, small)
+
+
+@dataclass(frozen=True)
+class ResNet18Options:
+    """timm's ResNet-18, randomly initialised."""
+
+    small_stem: Literal["auto", "on", "off"] = "auto"  # auto: on below 64 px
+
+
+def build_resnet18(ctx: ModelContext, options: ResNet18Options) -> TimmEncoder:
+    """The ``resnet18`` factory: ``timm`` with ``arch = "resnet18"``."""
+    return build_timm(ctx, TimmOptions(arch="resnet18", small_stem=options.small_stem))
+
+
+def _image_facts(info: Mapping[str, Any]) -> tuple[int, Sequence[float], Sequence[float]]:
+    channels = int(info.get("channels", 3))
+    return channels, info.get("mean", (0.5,) * channels), info.get("std", (0.25,) * channels)

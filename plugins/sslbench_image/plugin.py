@@ -1,0 +1,59 @@
+"""Hook implementations of the built-in image plugin (entry point ``image``)."""
+from __future__ import annotations
+
+from sslbench import DatasetSpec, ModalitySpec, ModelSpec, TaskSpec, hookimpl
+
+from sslbench_image import datasets, models, modality, simclr
+
+
+@hookimpl
+def sslbench_register_modalities() -> list[ModalitySpec]:
+    return [
+        ModalitySpec(
+            name="image", build=modality.build_image_modality, options=modality.ImageViewOptions,
+            provides={"views"},
+            description="float images (B, C, H, W) in [0, 1]; views: crop, flip, colour jitter, grey, blur",
+        )
+    ]
+
+
+@hookimpl
+def sslbench_register_datasets() -> list[DatasetSpec]:
+    return [
+        DatasetSpec(
+            name="digits", modality="image", build=datasets.load_digits, options=datasets.DigitsOptions,
+            label_sets={"digit": "class"}, license="BSD-3-Clause (scikit-learn)",
+            size="1,797 images 8×8 (1,257 train / 540 test)",
+            description="scikit-learn's bundled handwritten digits; tiny, for smoke tests",
+        )
+    ]
+
+
+@hookimpl
+def sslbench_register_models() -> list[ModelSpec]:
+    return [
+        ModelSpec(
+            name="cnn-small", modalities={"image"}, build=models.build_small_cnn, options=models.SmallCNNOptions,
+            provides={"sequence"}, description="4-layer CNN (32-64-128-128 channels), fast on CPU",
+        ),
+        ModelSpec(
+            name="resnet18", modalities={"image"}, build=models.build_resnet18, options=models.ResNet18Options,
+            provides={"sequence"}, reference="He et al., 2016",
+            description="timm ResNet-18, random init, small-image stem below 64 px",
+        ),
+        ModelSpec(
+            name="timm", modalities={"image"}, build=models.build_timm, options=models.TimmOptions,
+            provides={"sequence"}, description="any timm backbone by name (option arch), random init",
+        ),
+    ]
+
+
+@hookimpl
+def sslbench_register_tasks() -> list[TaskSpec]:
+    return [
+        TaskSpec(
+            name="simclr", build=simclr.build_simclr, options=simclr.SimCLROptions, needs={"views"},
+            reference="Chen et al., 2020, A Simple Framework for Contrastive Learning of Visual Representations",
+            description="projection head + NT-Xent on two augmented views",
+        )
+    ]

@@ -1,0 +1,101 @@
+"""SimCLR: a projection head and the NT-Xent loss on two views (Chen et al., 2020).
+
+The task needs only the ``views`` capability, so it runs on any modality that can
+make two augmented views of a batch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from sslbench import Batch, TaskContext
+
+
+def nt_xent_loss(z_a: Tensor, z_b: Tensor, temperature: float) -> Tensor:
+    """Normalised temperature-scaled cross-entropy (Chen et al., 2020, eq. 1).
+
+    Each of the 2B projections is classified against the other 2B − 1: its partner
+    view is the positive, everything else in the batch a negative; the loss is the
+    mean over all 2B anchors.
+
+    Shape:
+        z_a, z_b: (B, P) projections of the two views of the same B samples.
+        returns a scalar.
+    """
+    b = len(z_a)
+    z = F.normalize(torch.cat([z_a, z_b]).float(), dim=1)  # (2B, P)
+    logits = z @ z.T / temperature  # (2B, 2B) cosine similarities / τ
+    self_pairs = torch.eye(2 * b, dtype=torch.bool, device=z.device)
+    logits = logits.masked_fill(self_pairs, float("-inf"))
+    targets = torch.cat([torch.arange(b, 2 * b), torch.arange(0, b)]).to(z.device)
+    return F.cross_entropy(logits, targets)
+
+
+class ProjectionHead(nn.Module):
+    """Linear → BatchNorm → ReLU → Linear, as in SimCLR (and lightly's SimCLRProjectionHead)."""
+
+    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(in_dim, hidden_dim, bias=False), nn.BatchNorm1d(hidden_dim), nn.ReLU(inplace=True),
+            nn.Linear(hidden_dim, out_dim),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Shape: (B, in_dim) → (B, out_dim)."""
+        return self.net(x)
+
+
+@dataclass(frozen=True)
+class SimCLROptions:
+    """SimCLR's settings."""
+
+    temperature: float = 0.5  # τ in NT-Xent; SimCLR used 0.5 for CIFAR-10 at batch 512
+    projection_dim: int = 128  # output size of the projection head
+    hidden_dim: int = 512  # hidden size of the projection head
+
+    def __post_init__(self) -> None:
+        if self.temperature <= 0:
+            raise ValueError(f"temperature: must be > 0, got {self.temperature}")
+        for name in ("projection_dim", "hidden_dim"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
+
+
+class SimCLRTask(nn.Module):
+    """Encoder + projection head trained with NT-Xent on two views of each batch."""
+
+    def __init__(self, ctx: TaskContext, options: SimCLROptions) -> None:
+        super().__init__()
+        self.encoder, self.modality = ctx.encoder, ctx.modality
+        self.head = ProjectionHead(ctx.encoder.embed_dim, options.hidden_dim, options.projection_dim)
+        self.temperature = options.temperature
+
+    def forward(self, batch: Batch) -> dict[str, Tensor]:
+        """Returns ``loss`` and ``positive_similarity`` (mean cosine of the two views)."""
+        view_a, view_b = self.modality.views(batch)
+        b = len(next(iter(view_a.values())))
+        both = concat_batches(view_a, view_b)
+        if both is not None:  # one forward pass over 2B samples when the views stack
+            z_a, z_b = self.head(self.encoder(both).pooled).split(b)
+        else:
+            z_a, z_b = self.head(self.encoder(view_a).pooled), self.head(self.encoder(view_b).pooled)
+        loss = nt_xent_loss(z_a, z_b, self.temperature)
+        with torch.no_grad():
+            positive = F.cosine_similarity(z_a.float(), z_b.float()).mean()
+        return {"loss": loss, "positive_similarity": positive}
+
+
+def concat_batches(a: Batch, b: Batch) -> Batch | None:
+    """Stack two batches along dim 0 when every tensor's trailing shape agrees, else None."""
+    if a.keys() != b.keys() or any(a[k].shape[1:] != b[k].shape[1:] for k in a):
+        return None
+    return {k: torch.cat([a[k], b[k]]) for k in a}
+
+
+def build_simclr(ctx: TaskContext, options: SimCLROptions) -> SimCLRTask:
+    """The ``simclr`` factory."""
+    return SimCLRTask(ctx, options)
