@@ -15,6 +15,16 @@ A config file looks like::
     [tasks.simclr]          # options for one component, passed to its factory
     temperature = 0.5
 
+A config may hold several grids, each with its own budget, as an array of tables::
+
+    [[grid]]
+    name = "image"
+    datasets = ["fashion-mnist"]
+    ...
+    [grid.run]             # overrides of [run] budget keys for this grid only
+    steps = 500
+    batch_size = 256
+
 Every problem raises :class:`~sslbench.errors.ConfigError` naming the file, the key
 and what is allowed.
 """
@@ -74,10 +84,16 @@ class RunConfig:
             raise ValueError(f"warmup_fraction: must be in [0, 1), got {self.warmup_fraction}")
 
 
+PER_GRID_RUN_KEYS = ("steps", "batch_size", "optimizer", "lr", "weight_decay", "schedule", "warmup_fraction",
+                     "grad_clip", "embed_batch_size")
+"""``[run]`` keys a grid may override in its ``[grid.run]`` table (seeds, suite and device stay global)."""
+
+
 @dataclass(frozen=True)
 class GridConfig:
-    """The ``[grid]`` table: component names whose compatible combinations run."""
+    """One ``[grid]`` table: component names whose compatible combinations run."""
 
+    name: str = ""  # shown in errors and the manifest; default: the grid's position
     datasets: tuple[str, ...] = ()
     tasks: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
@@ -93,14 +109,30 @@ class GridConfig:
 
 
 @dataclass(frozen=True)
+class GridPart:
+    """One grid with the run settings (budget) its cells train under."""
+
+    grid: GridConfig
+    run: RunConfig
+    label: str  # "[grid]" or "[grid #2]", for messages
+
+
+@dataclass(frozen=True)
 class Config:
-    """A validated config: run settings, grid, and every component's options."""
+    """A validated config: run settings, grids, and every component's options."""
 
     path: str
     run: RunConfig
-    grid: GridConfig
+    grids: tuple[GridPart, ...]
     options: Mapping[tuple[str, str], Any] = field(default_factory=dict)
     hash: str = ""
+
+    @property
+    def grid(self) -> GridConfig:
+        """The only grid (configs with one ``[grid]`` table)."""
+        if len(self.grids) != 1:
+            raise ValueError("this config has several grids; use .grids")
+        return self.grids[0].grid
 
     def options_for(self, kind: str, name: str) -> Any:
         """Options of component ``name`` of ``kind`` (the file's values over the defaults)."""
@@ -112,7 +144,9 @@ class Config:
         for (kind, name), opts in sorted(self.options.items()):
             table = next(t for t, k in COMPONENT_TABLES.items() if k == kind)
             tables.setdefault(table, {})[name] = options_as_dict(opts)
-        return {"run": options_as_dict(self.run), "grid": options_as_dict(self.grid), **tables}
+        grids = [{**options_as_dict(p.grid), "run": {k: v for k, v in options_as_dict(p.run).items() if k in PER_GRID_RUN_KEYS}}
+                 for p in self.grids]
+        return {"run": options_as_dict(self.run), "grid": grids, **tables}
 
 
 def load_config(path: str | Path, registry: Registry, overrides: Mapping[str, Any] | None = None) -> Config:
@@ -134,12 +168,12 @@ def load_config(path: str | Path, registry: Registry, overrides: Mapping[str, An
     run = _build(where, "[run]", RunConfig, run_table)
     if not run.suite:
         run = dataclasses.replace(run, suite=Path(path).stem)
-    grid = _build(where, "[grid]", GridConfig, _table(where, raw, "grid"))
-    _check_grid_names(where, grid, registry)
+    grids = _grid_parts(where, raw, run, registry)
     options = _component_options(where, raw, registry)
-    _fill_defaults(options, grid, registry)
-    config = Config(path=where, run=run, grid=grid, options=options)
-    return Config(path=where, run=run, grid=grid, options=options, hash=config_hash(config))
+    for part in grids:
+        _fill_defaults(options, part.grid, registry)
+    config = Config(path=where, run=run, grids=grids, options=options)
+    return dataclasses.replace(config, hash=config_hash(config))
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
@@ -190,7 +224,49 @@ def _build(where: str, table: str, options_type: type, values: Mapping[str, Any]
         raise ConfigError(where, f"{table} {err.key}".strip(), err.problem) from None
 
 
-def _check_grid_names(where: str, grid: GridConfig, registry: Registry) -> None:
+def _grid_parts(where: str, raw: Mapping[str, Any], run: RunConfig, registry: Registry) -> tuple[GridPart, ...]:
+    """``[grid]`` or ``[[grid]]`` → validated grids with their run settings."""
+    tables = raw.get("grid", {})
+    if isinstance(tables, dict):
+        tables = [tables]
+    if not isinstance(tables, list) or not tables:
+        raise ConfigError(where, "grid", "must be a [grid] table or an array of [[grid]] tables")
+    parts = []
+    for i, table in enumerate(tables):
+        label = "[grid]" if len(tables) == 1 else f"[grid #{i + 1}]"
+        if not isinstance(table, dict):
+            raise ConfigError(where, label, f"must be a table, got {type(table).__name__}")
+        table = dict(table)
+        overrides = table.pop("run", {})
+        grid = _build(where, label, GridConfig, table)
+        _check_grid_names(where, label, grid, registry)
+        parts.append(GridPart(grid=grid, run=_grid_run(where, label, run, overrides), label=label))
+    _check_no_shared_cells(where, parts)
+    return tuple(parts)
+
+
+def _grid_run(where: str, label: str, run: RunConfig, overrides: Any) -> RunConfig:
+    if not isinstance(overrides, dict):
+        raise ConfigError(where, f"{label} run", "must be a table of [run] overrides")
+    for key in overrides:
+        if key not in PER_GRID_RUN_KEYS:
+            raise ConfigError(where, f"{label} run {key}", f"cannot be set per grid; allowed: {', '.join(PER_GRID_RUN_KEYS)}")
+    return _build(where, f"{label} run", RunConfig, {**options_as_dict(run), "seeds": run.seeds, **overrides})
+
+
+def _check_no_shared_cells(where: str, parts: list[GridPart]) -> None:
+    """Two grids must not both name a (dataset, task, model): its rows would collide."""
+    seen: dict[tuple[str, str, str], str] = {}
+    for part in parts:
+        g = part.grid
+        for cell in ((d, t, m) for d in g.datasets for t in g.tasks for m in g.models):
+            if cell in seen:
+                raise ConfigError(where, part.label, f"repeats (dataset, task, model) {cell} of {seen[cell]}; "
+                                  "each combination may appear in one grid only")
+            seen[cell] = part.label
+
+
+def _check_grid_names(where: str, label: str, grid: GridConfig, registry: Registry) -> None:
     for table, kind in COMPONENT_TABLES.items():
         if table == "modalities":
             continue
@@ -198,7 +274,7 @@ def _check_grid_names(where: str, grid: GridConfig, registry: Registry) -> None:
             try:
                 registry.get(kind, name)
             except UnknownComponentError as err:
-                raise ConfigError(where, f"[grid] {table}", str(err)) from None
+                raise ConfigError(where, f"{label} {table}", str(err)) from None
 
 
 def _component_options(where: str, raw: Mapping[str, Any], registry: Registry) -> dict[tuple[str, str], Any]:

@@ -63,6 +63,8 @@ class LoadedDataset:
             ``image_size``, ``vocab_size``, ``num_features``, ``mean``, ``std``).
         extras: anything else that a dataset-specific evaluator consumes, by name.
         fingerprint: a hash of the data this was built from (for provenance).
+        extra_splits: further named splits a task may train on instead of ``pretrain``
+            (``TaskSpec.split``), e.g. sentence pairs for next-sentence prediction.
     """
 
     pretrain: TensorSplit
@@ -71,12 +73,16 @@ class LoadedDataset:
     info: Mapping[str, Any] = field(default_factory=dict)
     extras: Mapping[str, Any] = field(default_factory=dict)
     fingerprint: str = ""
+    extra_splits: Mapping[str, TensorSplit] = field(default_factory=dict)
 
     def split(self, name: str) -> TensorSplit:
-        """The split called ``name`` (``pretrain``, ``train`` or ``test``)."""
-        if name not in ("pretrain", "train", "test"):
-            raise KeyError(f"unknown split {name!r}; splits: pretrain, train, test")
-        return getattr(self, name)
+        """The split called ``name``: ``pretrain``, ``train``, ``test`` or an extra split."""
+        if name in ("pretrain", "train", "test"):
+            return getattr(self, name)
+        if name in self.extra_splits:
+            return self.extra_splits[name]
+        names = ", ".join(["pretrain", "train", "test", *self.extra_splits])
+        raise KeyError(f"this dataset has no split {name!r}; splits: {names}")
 
 
 def move_batch(batch: Batch, device: torch.device) -> Batch:

@@ -12,9 +12,11 @@ Every (dataset, model) pair that any task runs on also gets a ``random-init`` ba
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
-from sslbench.config import Config
+from sslbench.config import Config, RunConfig
 from sslbench.errors import UnknownComponentError
 from sslbench.registry import Registry
 
@@ -37,6 +39,8 @@ class Cell:
     task: str
     model: str
     evaluations: tuple[EvalPlan, ...]
+    run: RunConfig  # the budget of the grid this cell belongs to
+    references: tuple[EvalPlan, ...] = ()  # baseline cells: evaluators whose reference rows (e.g. popularity) to add
 
     @property
     def is_baseline(self) -> bool:
@@ -80,13 +84,14 @@ class GridPlan:
 def plan_grid(config: Config, registry: Registry) -> GridPlan:
     """Expand ``config``'s grid into compatible cells and reasoned skips."""
     plan = GridPlan()
-    for dataset in config.grid.datasets:
-        for model in config.grid.models:
-            _plan_pair(plan, config, registry, dataset, model)
+    for part in config.grids:
+        for dataset in part.grid.datasets:
+            for model in part.grid.models:
+                _plan_pair(plan, part, registry, dataset, model)
     return plan
 
 
-def _plan_pair(plan: GridPlan, config: Config, registry: Registry, dataset: str, model: str) -> None:
+def _plan_pair(plan: GridPlan, config: Any, registry: Registry, dataset: str, model: str) -> None:
     data_spec, model_spec = registry.get("dataset", dataset), registry.get("model", model)
     try:
         modality_spec = registry.get("modality", data_spec.modality)
@@ -106,9 +111,24 @@ def _plan_pair(plan: GridPlan, config: Config, registry: Registry, dataset: str,
     }
     cells = [_task_cell(plan, config, registry, dataset, task, model, provided) for task in config.grid.tasks]
     cells = [c for c in cells if c is not None]
+    if cells and any(c.key == f"{dataset}/{BASELINE_TASK}/{model}" for c in plan.cells):
+        plan.cells.extend(cells)  # another grid already holds this pair's baseline
+        return
     if cells:
-        plan.cells.append(_cell(plan, config, registry, dataset, BASELINE_TASK, model, provided))
+        baseline = _cell(plan, config, registry, dataset, BASELINE_TASK, model, provided)
+        references = _references(registry, cells)
+        plan.cells.append(dataclasses.replace(baseline, references=references))
         plan.cells.extend(cells)
+
+
+def _references(registry: Registry, cells: list[Cell]) -> tuple[EvalPlan, ...]:
+    """Evaluations of the pair's pretrained cells whose evaluator defines reference baselines."""
+    found: dict[str, EvalPlan] = {}
+    for cell in cells:
+        for plan in cell.evaluations:
+            if registry.get("evaluator", plan.evaluator).baselines is not None:
+                found.setdefault(plan.evaluator, plan)
+    return tuple(found.values())
 
 
 def _task_cell(plan, config, registry, dataset, task, model, provided) -> Cell | None:
@@ -136,7 +156,7 @@ def _cell(plan, config, registry, dataset, task, model, provided) -> Cell:
             plan.skipped.append(Skip(dataset, task, model, f"needs a label set of kind {kinds}; dataset has {have}", name))
         else:
             evaluations.append(EvalPlan(name, usable if spec.label_kinds else (None,)))
-    return Cell(dataset, task, model, tuple(evaluations))
+    return Cell(dataset, task, model, tuple(evaluations), config.run)
 
 
 def _union(provided: dict[str, frozenset[str]]) -> frozenset[str]:

@@ -170,7 +170,7 @@ def _run_cell(run: _Run, cell: Cell, seed: int) -> list[dict[str, Any]]:
         seed_everything(seed)
         modality, encoder, task = _build(run, cell, dataset)
         trained = None if task is None else pretrain(
-            task, dataset.pretrain, run.config.run, run.device, seed=seed, desc=f"{cell.key} seed {seed}"
+            task, _train_split(run, cell, dataset), cell.run, run.device, seed=seed, desc=f"{cell.key} seed {seed}"
         )
     except Exception as err:  # isolate any failure to this cell; the grid goes on
         status = "diverged" if isinstance(err, DivergedError) else "failed"
@@ -180,7 +180,7 @@ def _run_cell(run: _Run, cell: Cell, seed: int) -> list[dict[str, Any]]:
         task.eval()
     ctx = EvalContext(
         encoder=encoder, task=task, dataset=dataset, modality=modality, label_set=None,
-        device=run.device, seed=seed, embed_batch_size=run.config.run.embed_batch_size,
+        device=run.device, seed=seed, embed_batch_size=cell.run.embed_batch_size,
     )
     if trained is not None:
         _write_curve(run, cell, seed, trained)
@@ -188,6 +188,15 @@ def _run_cell(run: _Run, cell: Cell, seed: int) -> list[dict[str, Any]]:
     if cell.is_baseline:
         rows += _baseline_rows(run, cell, seed, ctx)
     return rows
+
+
+def _train_split(run: _Run, cell: Cell, dataset: LoadedDataset) -> Any:
+    """The split the cell's task trains on (``TaskSpec.split``)."""
+    name = run.registry.get("task", cell.task).split
+    try:
+        return dataset.split(name)
+    except KeyError as err:
+        raise ValueError(f"task {cell.task!r} trains on split {name!r}: {err.args[0]}") from None
 
 
 def _write_curve(run: _Run, cell: Cell, seed: int, trained: TrainResult) -> None:
@@ -232,10 +241,8 @@ def _evaluate(run: _Run, cell: Cell, seed: int, ctx: EvalContext, trained: Train
 def _baseline_rows(run: _Run, cell: Cell, seed: int, ctx: EvalContext) -> list[dict[str, Any]]:
     """Reference rows that evaluators compute without an encoder (e.g. item popularity)."""
     rows = []
-    for plan in cell.evaluations:
+    for plan in cell.references:
         spec = run.registry.get("evaluator", plan.evaluator)
-        if spec.baselines is None:
-            continue
         options = run.config.options_for("evaluator", plan.evaluator)
         for label_set in plan.label_sets:
             for name, metrics in spec.baselines(dataclasses.replace(ctx, label_set=label_set), options).items():
@@ -278,7 +285,7 @@ def _settings(run: _Run, cell: Cell) -> dict[str, Any]:
 
 
 def _budget(run: _Run, cell: Cell) -> dict[str, Any]:
-    r = run.config.run
+    r = cell.run
     steps = 0 if cell.is_baseline else r.steps
     return {"steps": steps, "batch_size": r.batch_size, "optimizer": r.optimizer, "lr": r.lr,
             "weight_decay": r.weight_decay, "schedule": r.schedule, "warmup_fraction": r.warmup_fraction}

@@ -177,11 +177,16 @@ class TaskSpec(ComponentSpec):
             ``forward(batch)`` returns ``{"loss": scalar, **logs}``.
         needs: capabilities that the modality, dataset and model must provide together.
         provides: capabilities the trained task adds for evaluators (e.g. a head).
+        split: the dataset split it trains on: ``pretrain`` (unlabeled), or another
+            split the dataset offers (``train`` for a supervised reference, or an extra
+            split such as sentence pairs — declare a capability in ``needs`` that only
+            datasets offering that split provide).
     """
 
     build: Callable[[Any, Any], Any]
     needs: frozenset[str] = frozenset()
     provides: frozenset[str] = frozenset()
+    split: str = "pretrain"
     kind = "task"
 
     def __post_init__(self) -> None:

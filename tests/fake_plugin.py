@@ -45,7 +45,7 @@ def load_blobs(ctx, options: BlobsOptions) -> LoadedDataset:
     half = options.n // 2
     return LoadedDataset(
         pretrain=TensorSplit({"x": x[:half]}),
-        train=TensorSplit({"x": x[:half]}, labels={"cluster": y[:half]}),
+        train=TensorSplit({"x": x[:half], "row": torch.arange(half)}, labels={"cluster": y[:half]}),
         test=TensorSplit({"x": x[half:]}, labels={"cluster": y[half:]}),
         info={"dim": options.dim},
     )

@@ -92,3 +92,45 @@ def test_missing_file(tmp_path, registry):
 
 def test_run_config_defaults_are_valid():
     assert RunConfig().steps == 200
+
+
+MULTI = """
+[run]
+steps = 5
+[[grid]]
+name = "a"
+datasets = ["digits"]
+tasks = ["simclr"]
+models = ["cnn-small"]
+evaluators = ["knn"]
+[grid.run]
+steps = 7
+batch_size = 8
+[[grid]]
+datasets = ["digits"]
+tasks = ["simclr"]
+models = ["resnet18"]
+evaluators = ["knn"]
+"""
+
+
+def test_several_grids_each_with_its_own_budget(tmp_path, registry):
+    from sslbench.grid import plan_grid
+
+    config = load_config(write(tmp_path, MULTI), registry)
+    assert [(p.grid.name, p.run.steps, p.run.batch_size) for p in config.grids] == [("a", 7, 8), ("", 5, 128)]
+    cells = {c.key: c.run.steps for c in plan_grid(config, registry).cells}
+    assert cells == {"digits/random-init/cnn-small": 7, "digits/simclr/cnn-small": 7,
+                     "digits/random-init/resnet18": 5, "digits/simclr/resnet18": 5}
+
+
+@pytest.mark.parametrize("text, key, problem", [
+    (MULTI.replace("batch_size = 8", "seeds = [3]"), "[grid #1] run seeds", "cannot be set per grid"),
+    (MULTI.replace('"resnet18"', '"cnn-small"'), "[grid #2]", "repeats (dataset, task, model)"),
+    (MULTI.replace("steps = 7", "steps = 0"), "[grid #1] run steps", "must be a positive integer"),
+    (MULTI.replace('models = ["resnet18"]', 'models = ["resnet19"]'), "[grid #2] models", "did you mean 'resnet18'"),
+])
+def test_bad_multi_grid_configs(tmp_path, registry, text, key, problem):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text), registry)
+    assert key in str(info.value) and problem in str(info.value), str(info.value)

@@ -116,3 +116,45 @@ def test_an_out_folder_with_rows_is_refused(tmp_path, make_registry):
     run(tmp_path, registry)
     with pytest.raises(UsageError, match="already holds rows of this config; choose a new --out"):
         run(tmp_path, registry)
+
+
+def head_plugin():
+    """A task that trains on the labeled train split and provides a head; an evaluator
+    that needs the head and adds a reference row without an encoder."""
+    from sslbench import EvaluatorSpec
+
+    plugin = types.ModuleType("head_plugin")
+    seen_splits = []
+
+    class Supervised(torch.nn.Module):
+        def __init__(self, ctx):
+            super().__init__()
+            self.encoder, self.head = ctx.encoder, torch.nn.Linear(ctx.encoder.embed_dim, 3)
+
+        def forward(self, batch):
+            seen_splits.append(set(batch))
+            return {"loss": self.head(self.encoder(batch).pooled).pow(2).mean()}
+
+    def run_head(ctx, options):
+        return {"head_norm": ctx.task.head.weight.norm().item()}
+
+    plugin.sslbench_register_tasks = hookimpl(lambda: [
+        TaskSpec(name="sup", build=lambda ctx, o: Supervised(ctx), split="train", provides={"head"})])
+    plugin.sslbench_register_evaluators = hookimpl(lambda: [
+        EvaluatorSpec(name="head-eval", run=run_head, needs={"head"},
+                      baselines=lambda ctx, o: {"constant": {"head_norm": 1.0}})])
+    return plugin, seen_splits
+
+
+def test_task_split_and_reference_baselines(tmp_path, make_registry):
+    plugin, seen = head_plugin()
+    registry = make_registry(fake_plugin, plugin)
+    path = tmp_path / "cfg.toml"
+    path.write_text(textwrap.dedent(CONFIG.format(tasks='["sup"]')).replace('"knn", "linear-probe"', '"head-eval"')
+                    .split("[tasks.simclr]")[0])
+    summary = run_grid(load_config(path, registry), registry, tmp_path / "out")
+    assert summary.exit_code == 0
+    rows = read_rows(tmp_path / "out")
+    assert sorted((r["task"], r["seed"]) for r in rows) == [("constant", 0), ("constant", 1), ("sup", 0), ("sup", 1)]
+    assert all(r["value"] > 0 for r in rows)
+    assert seen and all(keys == {"x", "row"} for keys in seen)  # batches came from the train split
