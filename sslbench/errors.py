@@ -27,7 +27,3 @@ class PluginError(UsageError):
 
 class UnknownComponentError(UsageError):
     """A component name that no loaded plugin registered."""
-
-
-class DataUnavailableError(UsageError):
-    """No source of a dataset could provide its files; the message lists every way to provide them."""

@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sslbench.errors import UsageError
 
-class DataError(Exception):
-    """Base of every data-layer error a user can act on.
 
-    Will subclass the core's ``UsageError`` once the core defines it.
-    """
+class DataError(UsageError):
+    """Base of every data-layer error a user can act on (the CLI exits 2 on it)."""
 
 
 class SourceFailed(DataError):

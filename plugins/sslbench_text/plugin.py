@@ -1,0 +1,2 @@
+"""Hook implementations of the built-in text plugin (entry point ``text``)."""
+from __future__ import annotations
