@@ -106,7 +106,7 @@ def _plan_pair(plan: GridPlan, config: Any, registry: Registry, dataset: str, mo
         return
     provided = {
         f"modality {modality_spec.name!r}": modality_spec.provides,
-        f"dataset {dataset!r}": data_spec.provides,
+        f"dataset {dataset!r}": data_spec.provides | label_capabilities(data_spec.label_sets),
         f"model {model!r}": model_spec.provides,
     }
     cells = [_task_cell(plan, config, registry, dataset, task, model, provided) for task in config.grid.tasks]
@@ -129,6 +129,12 @@ def _references(registry: Registry, cells: list[Cell]) -> tuple[EvalPlan, ...]:
             if registry.get("evaluator", plan.evaluator).baselines is not None:
                 found.setdefault(plan.evaluator, plan)
     return tuple(found.values())
+
+
+def label_capabilities(label_sets: dict[str, str]) -> frozenset[str]:
+    """``labels:<kind>`` for each kind of label set a dataset has (e.g. ``labels:class``):
+    what a supervised reference task needs."""
+    return frozenset(f"labels:{kind}" for kind in label_sets.values())
 
 
 def _task_cell(plan, config, registry, dataset, task, model, provided) -> Cell | None:

@@ -29,6 +29,8 @@ KNOWN_CAPABILITIES: dict[str, str] = {
     "frame-masking": "the encoder replaces frames where batch['frame_mask'] is True by a learned vector",
     "sequence": "the encoder returns per-position features EncoderOutput.sequence (B,T,D)",
     "item-embeddings": "the encoder exposes item_embeddings() -> (V,D)",
+    "labels:class": "the dataset has a class label set (added automatically from DatasetSpec.label_sets)",
+    "labels:multilabel": "the dataset has a multilabel label set (added automatically)",
 }
 """Capability names used by the built-in plugins, with the contract each implies."""
 
