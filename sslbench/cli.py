@@ -61,11 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=_seed_list, help="override [run] seeds, e.g. 0,1,2")
     p.set_defaults(command=cmd_run)
 
-    p = sub.add_parser("leaderboard", parents=[common], help="summarise a result folder's rows as a table")
-    p.add_argument("dir", type=Path, help="a result folder (holding rows.jsonl) or a rows.jsonl file")
-    p.add_argument("--format", choices=["md", "csv", "json"], default="md")
-    p.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
-    p.set_defaults(command=cmd_leaderboard)
+    from sslbench.cli_report import add_subcommands  # leaderboard, report, compare, merge
+
+    add_subcommands(sub, common)
     return parser
 
 
@@ -103,27 +101,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     for failure in summary.failures:
         print(f"failed: {failure}", file=sys.stderr)
     return summary.exit_code
-
-
-def cmd_leaderboard(args: argparse.Namespace) -> int:
-    """``sslbench leaderboard``: render a result folder's rows."""
-    from sslbench.leaderboard import render, summarize
-    from sslbench.results import read_rows
-
-    source = args.dir / "rows.jsonl" if args.dir.is_dir() else args.dir
-    if not source.is_file():
-        raise UsageError(f"{args.dir}: no rows.jsonl there; pass a folder written by 'sslbench run --out DIR'")
-    try:
-        text = render(summarize(read_rows(source)), args.format)
-    except ValueError as err:
-        raise UsageError(str(err)) from None
-    if args.output:
-        tmp = args.output.with_name(args.output.name + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(args.output)
-    else:
-        sys.stdout.write(text)
-    return EXIT_OK
 
 
 def _registry(args: argparse.Namespace) -> Any:

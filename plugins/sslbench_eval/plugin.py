@@ -1,9 +1,9 @@
 """Hook implementations of the built-in evaluator plugin (entry point ``eval``)."""
 from __future__ import annotations
 
-from sslbench import EvaluatorSpec, hookimpl
+from sslbench import EvaluatorSpec, TaskSpec, hookimpl
 
-from sslbench_eval import knn, linear_probe
+from sslbench_eval import knn, linear_probe, supervised
 
 
 @hookimpl
@@ -18,5 +18,18 @@ def sslbench_register_evaluators() -> list[EvaluatorSpec]:
             name="linear-probe", run=linear_probe.run_linear_probe, options=linear_probe.LinearProbeOptions,
             label_kinds={"class"},
             description="L2 logistic regression (L-BFGS, torch) on standardised frozen embeddings; metric top1",
+        ),
+    ]
+
+
+@hookimpl
+def sslbench_register_tasks() -> list[TaskSpec]:
+    return [
+        TaskSpec(
+            name="supervised", build=supervised.build_supervised, options=supervised.SupervisedOptions,
+            needs={"labels:class"}, split="train",
+            reference="supervised upper bound as in DABS (Tamkin et al., 2021) and VTAB (Zhai et al., 2019)",
+            description="reference: linear head + cross-entropy on a class label set of the train split, "
+            "same budget as every cell; the 1 of the normalised score",
         ),
     ]

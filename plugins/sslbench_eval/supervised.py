@@ -1,0 +1,93 @@
+"""The ``supervised`` reference task: the encoder trained end to end on the labels.
+
+A linear head on the encoder's pooled output, trained with cross-entropy on the
+dataset's labeled ``train`` split under the same optimizer, steps and batch size as
+every pretext task of the grid. Its frozen encoder, evaluated by the same
+protocols, is the "1" of the leaderboard's normalised score (random init is the
+"0"), as in the supervised upper bounds of DABS (Tamkin et al., 2021) and VTAB
+(Zhai et al., 2019).
+
+Batches of a split carry only its data tensors, not its labels, so the task draws
+its own labeled batch of the same size from the train split at every step, with
+replacement, from torch's global generator (which the runner seeds and
+checkpoints); the batch the loop hands it only fixes the size and the device.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from sslbench import Batch, TaskContext, TensorSplit
+
+
+@dataclass(frozen=True)
+class SupervisedOptions:
+    """Which labels the supervised reference trains on."""
+
+    label_set: str = ""  # a class label set of the dataset; "" = its first class label set
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.label_set, str):
+            raise ValueError(f"label_set: must be a label-set name (a string), got {self.label_set!r}")
+
+
+def class_label_sets(split: TensorSplit) -> list[str]:
+    """Names of the split's class label sets: (N,) integer tensors, in declaration order."""
+    return [name for name, y in split.labels.items() if y.ndim == 1 and not y.is_floating_point()]
+
+
+def pick_label_set(split: TensorSplit, wanted: str) -> str:
+    """``wanted``, or the first class label set when ``wanted`` is empty; a clear error otherwise."""
+    names = class_label_sets(split)
+    if not names:
+        raise ValueError("supervised: the dataset's train split has no class label set")
+    if not wanted:
+        return names[0]
+    if wanted not in names:
+        raise ValueError(f"label_set: {wanted!r} is not a class label set of this dataset; allowed: {', '.join(names)}")
+    return wanted
+
+
+class SupervisedTask(nn.Module):
+    """Encoder + linear classifier trained with cross-entropy on one class label set."""
+
+    def __init__(self, encoder: nn.Module, split: TensorSplit, label_set: str, num_classes: int) -> None:
+        super().__init__()
+        self.encoder, self.split, self.label_set = encoder, split, label_set
+        self.head = nn.Linear(encoder.embed_dim, num_classes)
+
+    def labeled_batch(self, size: int, device: torch.device) -> tuple[Batch, Tensor]:
+        """``size`` samples of the train split drawn with replacement, and their labels.
+
+        Shape:
+            returns (batch of B samples, labels (B,) long), both on ``device``.
+        """
+        index = torch.randint(len(self.split), (size,))  # the global generator: seeded, checkpointed
+        batch = self.split.batch(index)
+        labels = self.split.labels[self.label_set][index]
+        return {k: v.to(device) for k, v in batch.items()}, labels.to(device)
+
+    def forward(self, batch: Batch) -> dict[str, Tensor]:
+        """``loss`` (cross-entropy) and ``accuracy`` on a fresh labeled batch of ``batch``'s size."""
+        first = next(iter(batch.values()))
+        inputs, labels = self.labeled_batch(len(first), first.device)
+        logits = self.head(self.encoder(inputs).pooled).float()  # (B, C)
+        loss = F.cross_entropy(logits, labels)
+        with torch.no_grad():
+            accuracy = (logits.argmax(dim=1) == labels).float().mean()
+        return {"loss": loss, "accuracy": accuracy}
+
+
+def build_supervised(ctx: TaskContext, options: SupervisedOptions) -> SupervisedTask:
+    """The ``supervised`` factory: picks the label set and sizes the head from its classes."""
+    train = ctx.dataset.split("train")
+    label_set = pick_label_set(train, options.label_set)
+    seen = [train.labels[label_set]]
+    test = ctx.dataset.split("test")
+    if label_set in test.labels:
+        seen.append(test.labels[label_set])
+    num_classes = int(max(int(y.max()) for y in seen)) + 1
+    return SupervisedTask(ctx.encoder, train, label_set, num_classes)
