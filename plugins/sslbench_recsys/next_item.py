@@ -1,0 +1,196 @@
+"""Leave-one-out next-item evaluation of a frozen encoder, with full ranking.
+
+For each user the encoder embeds the history before the held-out item; a
+scorer turns that into a score for every item; ``metrics`` ranks the target
+against all items the user has not seen. Scoring is a declared setting:
+
+- ``dot``: user embedding · item embeddings (the encoder's item table);
+- ``cosine``: the same on L2-normalised vectors;
+- ``linear-probe``: a linear next-item classifier trained on frozen user
+  embeddings of random prefixes of the pretraining sequences.
+
+``popularity_scorer`` is the baseline every leaderboard shows: items ranked by
+pretraining interaction count. The protocol (full ranking, seen items
+excluded, expected tie-breaking) belongs in every result row, since sampled
+protocols change the numbers several-fold (Krichene & Rendle, 2020).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Callable, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .metrics import rank_metrics
+from .splits import FIRST_ITEM, LeaveOneOut, SequenceSplit, UNKNOWN
+
+Scorer = Callable[[dict[str, Tensor]], Tensor]  # batch → (B, V) scores
+SCORINGS = ("dot", "cosine", "linear-probe")
+
+
+@dataclass(frozen=True)
+class NextItemSettings:
+    """Settings of the next-item evaluator; ``protocol()`` goes into result rows."""
+
+    scoring: Literal["dot", "cosine", "linear-probe"] = "dot"
+    k: int = 10  # HR@K / NDCG@K cut-off, as SASRec and BERT4Rec report
+    split: Literal["test", "valid"] = "test"
+    chunk_size: int = 256  # users scored at once: memory (chunk × V floats), not results
+    probe_prefixes: int = 16  # random prefixes per pretraining row for the linear probe
+    probe_epochs: int = 10
+    probe_lr: float = 1e-2
+    probe_batch_size: int = 512
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.scoring not in SCORINGS:
+            raise ValueError(f"unknown scoring {self.scoring!r}; available: {', '.join(SCORINGS)}")
+        if self.split not in ("test", "valid"):
+            raise ValueError(f"unknown split {self.split!r}; available: test, valid")
+        if self.k < 1 or self.chunk_size < 1:
+            raise ValueError(f"k and chunk_size must be >= 1, got k={self.k}, chunk_size={self.chunk_size}")
+
+    def protocol(self) -> dict[str, object]:
+        """The settings that change the numbers, for the result row."""
+        settings = asdict(self)
+        settings.pop("chunk_size")
+        if self.scoring != "linear-probe":
+            settings = {k: v for k, v in settings.items() if not k.startswith("probe_")}
+        return {**settings, "candidates": "full", "exclude_seen": True, "ties": "expected"}
+
+
+def evaluate_next_item(
+    scorer: Scorer, split: SequenceSplit, *, k: int = 10, chunk_size: int = 256, device: torch.device | str = "cpu"
+) -> dict[str, float]:
+    """Mean HR@K and NDCG@K over the rows of ``split``, scored ``chunk_size`` users at a time.
+
+    Targets the pretraining data never saw (id 1) count as misses.
+    """
+    if split.targets is None:
+        raise ValueError("split has no targets; pass LeaveOneOut.test or .valid, not .pretrain")
+    totals: dict[str, float] = {}
+    with torch.no_grad():
+        for start in range(0, len(split), chunk_size):
+            batch = {key: value.to(device) for key, value in split.batch(slice(start, start + chunk_size)).items()}
+            for name, values in rank_metrics(scorer(batch), batch["targets"], batch["seen"], k).items():
+                totals[name] = totals.get(name, 0.0) + float(values.sum())
+    n = len(split)
+    return {**{name: total / max(n, 1) for name, total in totals.items()},
+            "users": float(n), "unknown_targets": float((split.targets == UNKNOWN).sum())}
+
+
+def dot_scorer(encoder: nn.Module, *, cosine: bool = False) -> Scorer:
+    """Scores = pooled user embedding · ``encoder.item_embeddings()``.
+
+    Shape:
+        batch → (B, V).
+    """
+
+    def score(batch: dict[str, Tensor]) -> Tensor:
+        users, items = encoder(batch).pooled, encoder.item_embeddings()
+        if cosine:
+            users, items = F.normalize(users, dim=-1), F.normalize(items, dim=-1)
+        return users @ items.T
+
+    return score
+
+
+def popularity_scorer(counts: Tensor) -> Scorer:
+    """Scores = pretraining interaction counts, the same for every user.
+
+    Shape:
+        counts: (V,); batch → (B, V).
+    """
+    counts = counts.float()
+
+    def score(batch: dict[str, Tensor]) -> Tensor:
+        return counts.to(batch["items"].device).expand(batch["items"].shape[0], -1)
+
+    return score
+
+
+class LinearProbe(nn.Module):
+    """A linear next-item classifier on standardised frozen user embeddings.
+
+    Shape:
+        features: (B, D) → logits (B, V); ids 0 and 1 get −inf.
+    """
+
+    def __init__(self, features: Tensor, num_items: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", features.mean(0))
+        self.register_buffer("std", features.std(0).clamp(min=1e-6))
+        self.linear = nn.Linear(features.shape[1], num_items)
+
+    def forward(self, features: Tensor) -> Tensor:
+        logits = self.linear((features - self.mean) / self.std)
+        return torch.cat([torch.full_like(logits[:, :FIRST_ITEM], float("-inf")), logits[:, FIRST_ITEM:]], 1)
+
+
+def prefix_examples(split: SequenceSplit, per_row: int, generator: torch.Generator | None = None) -> dict[str, Tensor]:
+    """Up to ``per_row`` random (prefix → next item) examples from each row.
+
+    A cut point c in 1 … L−1 keeps items[:c] as input and items[c] as target.
+
+    Shape:
+        split rows (N, T) → items, mask: (M, T); targets: (M,), M <= N · per_row.
+    """
+    items, mask = split.items, split.mask
+    steps = items.shape[1]
+    position = torch.arange(steps)
+    usable = (position >= 1) & mask  # positions that can be a target
+    keys = torch.rand(items.shape, generator=generator).masked_fill(~usable, 2.0)
+    picked_keys, cuts = keys.topk(min(per_row, steps), dim=1, largest=False)
+    rows = torch.arange(len(items)).unsqueeze(1).expand_as(cuts)[picked_keys < 2.0]
+    cuts = cuts[picked_keys < 2.0]
+    keep = position < cuts.unsqueeze(1)
+    return {"items": items[rows] * keep, "mask": mask[rows] & keep, "targets": items[rows, cuts]}
+
+
+def fit_linear_probe(
+    encoder: nn.Module, pretrain: SequenceSplit, num_items: int, settings: NextItemSettings, device: torch.device | str = "cpu"
+) -> LinearProbe:
+    """Train a :class:`LinearProbe` with cross-entropy on frozen prefix embeddings."""
+    generator = torch.Generator().manual_seed(settings.seed)
+    examples = prefix_examples(pretrain, settings.probe_prefixes, generator)
+    features = embed(encoder, examples, settings.chunk_size, device)
+    targets = examples["targets"].to(device)
+    probe = LinearProbe(features, num_items).to(device)
+    optimizer = torch.optim.Adam(probe.parameters(), lr=settings.probe_lr)
+    for _ in range(settings.probe_epochs):
+        for index in torch.randperm(len(features), generator=generator).split(settings.probe_batch_size):
+            loss = F.cross_entropy(probe(features[index.to(device)]), targets[index.to(device)])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return probe.eval()
+
+
+def embed(encoder: nn.Module, batch: dict[str, Tensor], chunk_size: int, device: torch.device | str = "cpu") -> Tensor:
+    """Pooled frozen embeddings of a large batch, ``chunk_size`` rows at a time.
+
+    Shape:
+        batch["items"], batch["mask"]: (M, T) → (M, D).
+    """
+    with torch.no_grad():
+        return torch.cat([
+            encoder({"items": batch["items"][i : i + chunk_size].to(device), "mask": batch["mask"][i : i + chunk_size].to(device)}).pooled
+            for i in range(0, len(batch["items"]), chunk_size)
+        ])
+
+
+def next_item(
+    encoder: nn.Module, data: LeaveOneOut, settings: NextItemSettings = NextItemSettings(), device: torch.device | str = "cpu"
+) -> dict[str, float]:
+    """Evaluate a frozen encoder on ``data``'s test (or valid) split as ``settings`` declare."""
+    encoder.eval()
+    if settings.scoring == "linear-probe":
+        probe = fit_linear_probe(encoder, data.pretrain, len(data.vocab), settings, device)
+        scorer = lambda batch: probe(encoder(batch).pooled)  # noqa: E731
+    else:
+        scorer = dot_scorer(encoder, cosine=settings.scoring == "cosine")
+    split = data.test if settings.split == "test" else data.valid
+    return evaluate_next_item(scorer, split, k=settings.k, chunk_size=settings.chunk_size, device=device)
