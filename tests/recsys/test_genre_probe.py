@@ -1,0 +1,51 @@
+"""Multi-label genre probe: micro-F1 against scikit-learn, label alignment, learning."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+from sklearn.metrics import f1_score
+
+from sslbench_recsys.genre_probe import ProbeSettings, label_matrix, micro_f1, multilabel_probe
+from sslbench_recsys.splits import ItemVocab
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_micro_f1_equals_scikit_learn(seed):
+    generator = torch.Generator().manual_seed(seed)
+    true = torch.rand(40, 6, generator=generator) < 0.3
+    predicted = torch.rand(40, 6, generator=generator) < 0.4
+    assert micro_f1(predicted, true) == pytest.approx(f1_score(true.numpy(), predicted.numpy(), average="micro"))
+
+
+def test_micro_f1_with_nothing_predicted_or_true_is_zero():
+    empty = torch.zeros(3, 2, dtype=torch.bool)
+    assert micro_f1(empty, empty) == 0.0 == f1_score(empty.numpy(), empty.numpy(), average="micro", zero_division=0)
+
+
+def test_labels_align_with_vocabulary_ids():
+    vocab = ItemVocab.from_items(pd.Series(["b", "a", "c", "a"]))  # ids: a=2, b=3, c=4
+    labels = pd.DataFrame({"Drama": [True, False, True], "Comedy": [False, True, True]}, index=["a", "b", "zzz"])
+    matrix, labelled = label_matrix(labels, vocab)
+    assert labelled.tolist() == [False, False, True, True, False]  # c has no label row, zzz is not an item
+    assert matrix.tolist() == [[0, 0], [0, 0], [1, 0], [0, 1], [0, 0]]
+
+
+def test_probe_recovers_labels_that_embeddings_encode_and_not_random_ones():
+    generator = torch.Generator().manual_seed(0)
+    labels = (torch.rand(300, 5, generator=generator) < 0.3).float()
+    labelled = torch.ones(300, dtype=torch.bool)
+    labelled[:2] = False
+    informative = torch.cat([labels * 2 - 1, torch.randn(300, 3, generator=generator)], 1) + 0.3 * torch.randn(300, 8, generator=generator)
+    noise = torch.randn(300, 8, generator=generator)
+    settings = ProbeSettings(epochs=200)
+    good = multilabel_probe(informative, labels, labelled, settings)
+    bad = multilabel_probe(noise, labels, labelled, settings)
+    assert good["micro_f1"] > 0.95 and bad["micro_f1"] < 0.5
+    assert good["test_items"] == round(0.3 * 298) and good["train_items"] == 298 - good["test_items"]
+
+
+def test_bad_test_fraction_is_rejected():
+    with pytest.raises(ValueError, match="test_fraction"):
+        ProbeSettings(test_fraction=1.0)
