@@ -127,6 +127,8 @@ def leave_one_out(interactions: Interactions, *, max_len: int | None = 200) -> L
     if max_len is not None and max_len < 1:
         raise ValueError(f"max_len must be a positive int or None, got {max_len!r}")
     log = interactions.log
+    if log.empty:
+        raise ValueError(f"{interactions.source or 'the log'}: no interactions to split")
     codes, users = pd.factorize(log["user"], sort=False)
     length = np.bincount(codes)[codes]
     pos = log.groupby(codes, sort=False).cumcount().to_numpy()
@@ -184,21 +186,21 @@ def _chunked_rows(user: np.ndarray, pos: np.ndarray, n_per_user: np.ndarray, ids
 
 
 def _eval_rows(codes: np.ndarray, pos: np.ndarray, ids: np.ndarray, is_target: np.ndarray, max_len: int | None) -> SequenceSplit:
-    """One row per user with a target: input = the ``max_len`` items before it."""
+    """One row per user with a target: input = the ``max_len`` items before it, seen = all of them."""
     target_user = codes[is_target]
-    row_of_user = np.full(codes.max() + 1, -1)
-    row_of_user[target_user] = np.arange(len(target_user))
-    cut = np.zeros(codes.max() + 1, dtype=np.int64)
-    cut[target_user] = pos[is_target]  # the target's position = history length
-    row = row_of_user[codes]
-    before = (row >= 0) & (pos < cut[codes])
-    hist_len = cut[codes][before]
-    width_seen = max(int(cut.max()), 1)
-    seen, _ = pad_rows(row[before], pos[before], ids[before], len(target_user), width_seen)
-    keep = hist_len - pos[before] <= (max_len or width_seen)
-    start = np.maximum(hist_len - (max_len or width_seen), 0)
-    width = min(max_len or width_seen, width_seen)
-    items, mask = pad_rows(row[before][keep], (pos[before] - start)[keep], ids[before][keep], len(target_user), width)
+    n_rows, n_users = len(target_user), int(codes.max()) + 1
+    row_of_user = np.full(n_users, -1)
+    row_of_user[target_user] = np.arange(n_rows)
+    history = np.zeros(n_users, dtype=np.int64)
+    history[target_user] = pos[is_target]  # the target's position = how many items precede it
+    before = (row_of_user[codes] >= 0) & (pos < history[codes])
+    row, col, value, length = row_of_user[codes][before], pos[before], ids[before], history[codes][before]
+    width_seen = max(int(history.max()), 1)
+    seen, _ = pad_rows(row, col, value, n_rows, width_seen)
+    width = width_seen if max_len is None else min(max_len, width_seen)
+    start = np.maximum(length - width, 0)  # keep the most recent ``width`` items
+    keep = col >= start
+    items, mask = pad_rows(row[keep], (col - start)[keep], value[keep], n_rows, width)
     return SequenceSplit(
         items=items,
         mask=mask,

@@ -91,3 +91,21 @@ def test_a_batch_is_one_index_operation():
 def test_bad_max_len_is_rejected():
     with pytest.raises(ValueError, match="max_len"):
         leave_one_out(LOG, max_len=0)
+
+
+def test_an_empty_log_is_refused():
+    with pytest.raises(ValueError, match="no interactions"):
+        leave_one_out(make([]))
+
+
+def test_real_movielens_100k_splits(recbole_wheel):
+    from sslbench_recsys.interactions import read_movielens_100k
+
+    data = leave_one_out(read_movielens_100k(recbole_wheel), max_len=50)
+    stats = data.stats
+    assert stats["test_users"] == stats["valid_users"] == 943
+    assert stats["pretrain_interactions"] == 100_000 - 2 * 943 == int(data.pretrain.mask.sum())
+    assert data.test.items.shape[1] == 50 and int(data.test.mask.sum(1).max()) == 50
+    # seen = the whole history before the target: every interaction but the last, per user
+    assert int((data.test.seen > 0).sum()) == 100_000 - 943
+    assert len(data.vocab) - 2 == stats["items"] <= 1682
