@@ -5,7 +5,13 @@ folder; first-level folders without audio, e.g. KLettres' ``icons``, are not
 classes). Files are decoded with ``soundfile``, mixed down to mono, resampled
 with ``torchaudio.functional.resample`` and turned into log-mel frames with
 ``torchaudio.transforms.MelSpectrogram`` (natural log of power + eps), in padded
-batches of clips that share a sample rate.
+batches of clips that share a sample rate, on ``device`` (the GPU when the dataset
+builder finds one).
+
+Why once at load and not per training step: the front end is deterministic (the
+views augment frames, not waveforms), train-only standardisation and the k-means
+targets need every clip's frames anyway, and evaluators embed each split several
+times; recomputing identical log-mels every step would only cost time.
 
 Unreadable, empty or non-finite files are skipped and listed in
 ``AudioFolder.skipped``; only a folder with no audio at all, or a bad option, is
@@ -119,25 +125,27 @@ def read_mono(path: str | Path, max_seconds: float | None = None) -> tuple[Tenso
     return torch.from_numpy(np.ascontiguousarray(data.mean(axis=1))), int(rate)
 
 
-def log_mel_batch(waves: list[Tensor], orig_rate: int, config: LogMelConfig) -> list[Tensor]:
-    """Resample and log-mel a list of clips sharing one sample rate, as one padded batch.
+def log_mel_batch(
+    waves: list[Tensor], orig_rate: int, config: LogMelConfig, device: torch.device | str = "cpu"
+) -> list[Tensor]:
+    """Resample and log-mel a list of clips sharing one sample rate, as one padded batch on ``device``.
 
     Zero padding after a clip only touches frames past its own length (which are
     cut off) and, through the centred window, its last ``n_fft // 2 / hop`` frames.
 
     Shape:
         waves: clips (n_i,) at orig_rate. Returns per clip (T_i, n_mels) with
-        T_i = 1 + ceil(n_i * sample_rate / orig_rate) // hop_length.
+        T_i = 1 + ceil(n_i * sample_rate / orig_rate) // hop_length, on the CPU.
     """
     n = torch.tensor([len(w) for w in waves])
-    padded = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True)
+    padded = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True).to(device)
     if orig_rate != config.sample_rate:
         padded = torchaudio.functional.resample(padded, orig_rate, config.sample_rate)
         n = torch.div(n * config.sample_rate + orig_rate - 1, orig_rate, rounding_mode="floor")
     if padded.shape[1] <= config.n_fft // 2:  # reflect padding needs more samples than n_fft // 2
         padded = torch.nn.functional.pad(padded, (0, config.n_fft // 2 + 1 - padded.shape[1]))
-    mel = _mel_transform(config)(padded)  # (B, n_mels, T)
-    frames = torch.log(mel + config.log_eps).transpose(1, 2)
+    mel = _mel_transform(config).to(padded.device)(padded)  # (B, n_mels, T)
+    frames = torch.log(mel + config.log_eps).transpose(1, 2).cpu()
     return [f[:t] for f, t in zip(frames, config.n_frames(n).tolist())]
 
 
@@ -157,6 +165,7 @@ def read_audio_folder(
     config: LogMelConfig | None = None,
     label_set: str = "label",
     batch_size: int = 32,
+    device: torch.device | str = "cpu",
 ) -> AudioFolder:
     """Read every clip under ``root/<class>/`` into one labeled :class:`AudioSplit`.
 
@@ -190,7 +199,7 @@ def read_audio_folder(
         clips.sort(key=lambda c: len(c[1]))  # similar lengths share a batch: little padding
         for start in range(0, len(clips), batch_size):
             chunk = clips[start : start + batch_size]
-            for (i, _), f in zip(chunk, log_mel_batch([w for _, w in chunk], rate, config)):
+            for (i, _), f in zip(chunk, log_mel_batch([w for _, w in chunk], rate, config, device)):
                 frames[i] = f
     if not frames:
         raise ValueError(f"audiofolder root {str(root)!r}: none of {len(found)} audio files could be read")
@@ -203,6 +212,8 @@ def read_audio_folder(
     return AudioFolder(split, [str(found[i][0]) for i in kept], skipped)
 
 
-def read_klettres(root: str | Path = KLETTRES_ROOT, config: LogMelConfig | None = None) -> AudioFolder:
+def read_klettres(
+    root: str | Path = KLETTRES_ROOT, config: LogMelConfig | None = None, device: torch.device | str = "cpu"
+) -> AudioFolder:
     """KLettres recordings with label set ``language`` (first folder level under root)."""
-    return read_audio_folder(root, config, label_set="language")
+    return read_audio_folder(root, config, label_set="language", device=device)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,13 +137,51 @@ def kmeans(x: Tensor, k: int, n_iter: int = 30, n_init: int = 1, seed: int = 0, 
     return best
 
 
-def frames_cache_key(features: Tensor, lengths: Tensor, **params: object) -> str:
-    """Content hash of the real frames plus the fit parameters (hex, 16 chars)."""
-    frames = features[lengths_to_mask(lengths, features.shape[1])].float().contiguous()
+def frames_cache_key(frames: Tensor, **params: object) -> str:
+    """Content hash of the frames plus the fit parameters (hex, 16 chars).
+
+    Shape:
+        frames: (M, F) real frames only.
+    """
+    frames = frames.float().contiguous()
     h = hashlib.sha256()
     h.update(f"v{_CACHE_VERSION};{sorted(params.items())};{tuple(frames.shape)}".encode())
     h.update(frames.cpu().numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+def fit_kmeans_cached(
+    frames: Tensor,
+    k: int = 100,
+    n_iter: int = 30,
+    n_init: int = 1,
+    seed: int = 0,
+    cache_dir: str | Path | None = None,
+) -> Tensor:
+    """Centroids of k-means on ``frames``, computed once per content and settings.
+
+    The result is cached in memory and, with ``cache_dir``, on disk as
+    ``kmeans-<key>.pt``, keyed by a hash of the frames and of (k, n_iter, n_init,
+    seed), so a changed feature pipeline never reuses stale clusters.
+
+    Shape:
+        frames: (M, F). Returns centroids (k, F) float32 on the CPU.
+    """
+    key = frames_cache_key(frames, k=k, n_iter=n_iter, n_init=n_init, seed=seed)
+    if key in _memory_cache:
+        return _memory_cache[key].clone()
+    path = Path(cache_dir) / f"kmeans-{key}.pt" if cache_dir is not None else None
+    if path is not None and path.exists():
+        centroids = torch.load(path, map_location="cpu", weights_only=True)
+    else:
+        centroids = kmeans(frames.float(), k, n_iter=n_iter, n_init=n_init, seed=seed).centroids.cpu()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".tmp{os.getpid()}")  # unique per process; the rename is atomic
+            torch.save(centroids, tmp)
+            tmp.replace(path)
+    _memory_cache[key] = centroids
+    return centroids.clone()
 
 
 def fit_frame_kmeans(
@@ -154,28 +193,10 @@ def fit_frame_kmeans(
     seed: int = 0,
     cache_dir: str | Path | None = None,
 ) -> Tensor:
-    """Centroids of k-means on every real frame of a split, computed once per data.
-
-    The result is cached in memory and, with ``cache_dir``, on disk as
-    ``kmeans-<key>.pt``, keyed by a hash of the frames and of (k, n_iter, n_init,
-    seed), so a changed feature pipeline never reuses stale clusters.
+    """:func:`fit_kmeans_cached` on every real frame of a padded split (padding ignored).
 
     Shape:
         features: (N, T, F), lengths: (N,). Returns centroids (k, F) float32.
     """
-    key = frames_cache_key(features, lengths, k=k, n_iter=n_iter, n_init=n_init, seed=seed)
-    if key in _memory_cache:
-        return _memory_cache[key].clone()
-    path = Path(cache_dir) / f"kmeans-{key}.pt" if cache_dir is not None else None
-    if path is not None and path.exists():
-        centroids = torch.load(path, map_location="cpu", weights_only=True)
-    else:
-        frames = features[lengths_to_mask(lengths, features.shape[1])].float()
-        centroids = kmeans(frames, k, n_iter=n_iter, n_init=n_init, seed=seed).centroids.cpu()
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            torch.save(centroids, tmp)
-            tmp.replace(path)
-    _memory_cache[key] = centroids
-    return centroids.clone()
+    frames = features[lengths_to_mask(lengths, features.shape[1])]
+    return fit_kmeans_cached(frames, k, n_iter=n_iter, n_init=n_init, seed=seed, cache_dir=cache_dir)

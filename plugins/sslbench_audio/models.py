@@ -2,90 +2,77 @@
 
 The layout follows wav2vec 2.0 / HuBERT (Baevski et al., 2020; Hsu et al., 2021)
 at toy scale: a convolutional front end turns input frames (B, T, F) into model
-frames (B, T', D), subsampling time by ``stride``; a transformer encoder
-contextualises them. The encoder is split in two public steps so that a
-masked-prediction task can replace front-end outputs by a mask embedding in
-between, as wav2vec 2.0 and HuBERT do:
+frames (B, T', D), subsampling time by ``frame_stride``; a transformer encoder
+contextualises them; the pooled embedding is the mean over real model frames.
 
-    hidden, lengths = encoder.embed(batch)              # front end, (B, T', D)
-    out = encoder.contextualize(hidden, lengths)        # positions + transformer
+Capability ``frame-masking``: when the batch carries ``frame_mask`` (B, T') bool at
+the model rate, the front-end outputs at True positions are replaced by one learned
+mask vector before positions are added and the transformer runs — where wav2vec 2.0
+and HuBERT mask. Masking input frames instead would let the strided conv see
+unmasked neighbours at span edges. ``frame_stride`` and :meth:`output_lengths` tell
+a task how input frames map to model frames.
 
-``forward(batch)`` is the two in a row. Padding never leaks into real frames:
-inputs are zeroed past each clip's length and front-end outputs are zeroed past
-the subsampled length before the next layer, so a clip's outputs do not depend on
-how much padding its batch has (tested).
+Padding never leaks into real frames: inputs are zeroed past each clip's length and
+front-end outputs are zeroed past the subsampled length before the next layer, so a
+clip's outputs do not depend on how much padding its batch has (tested).
 
 Time subsampling: every conv has odd ``kernel_size`` and padding
-``kernel_size // 2``; only the first has ``stride``. Then
+``kernel_size // 2``; only the first has the stride s. Then
 T' = floor((T + 2*(k//2) - k) / s) + 1 = ceil(T / s) exactly, and model frame j
-is centred on input frame j*s. The masked-frames task assigns model frame j the input window
-[j*s, (j+1)*s) when it pools targets; for stride <= kernel_size // 2 + 1 that
-window lies inside the first conv's receptive field.
+is centred on input frame j*s. The masked-frames task assigns model frame j the
+input window [j*s, (j+1)*s) when it pools targets; for s <= kernel_size // 2 + 1
+that window lies inside the first conv's receptive field.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
-from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
+from sslbench import EncoderOutput, ModelContext
+
 from sslbench_audio.batching import lengths_to_mask
-
-
-class EncoderOutput(NamedTuple):
-    """What every encoder returns (the core will export this type later).
-
-    Shape:
-        sequence: (B, T', D) float, zero at padding.
-        pooled: (B, D) float.
-        mask: (B, T') bool, True at real frames.
-    """
-
-    sequence: Tensor
-    pooled: Tensor
-    mask: Tensor
 
 
 @dataclass(frozen=True)
 class AudioTransformerConfig:
-    """Size and shape of an :class:`AudioTransformer`.
+    """Size and shape of an :class:`AudioTransformer` (defaults: ``audio-transformer-tiny``)."""
 
-    dim: model width D (= embed_dim).
-    depth: transformer layers.
-    heads: attention heads; dim must divide by heads.
-    ff_mult: feed-forward width as a multiple of dim.
-    stride: time subsampling of the front end. 2 halves FSDD's ~18 MFCC frames
-        (25 ms hop) to ~9 model frames, the rate the masked-frames task masks at.
-    kernel_size: odd conv kernel of both front-end convs.
-    dropout: in the transformer layers.
-    """
-
-    dim: int = 64
-    depth: int = 2
-    heads: int = 4
-    ff_mult: int = 4
-    stride: int = 2
-    kernel_size: int = 3
-    dropout: float = 0.1
+    dim: int = 64  # model width D (= embed_dim)
+    depth: int = 2  # transformer layers
+    heads: int = 4  # attention heads; dim must divide by heads
+    ff_mult: int = 4  # feed-forward width as a multiple of dim
+    stride: int = 2  # time subsampling of the front end: FSDD's ~18 MFCC frames become ~9 model frames
+    kernel_size: int = 3  # odd kernel of both front-end convs
+    dropout: float = 0.1  # in the transformer layers
 
     def __post_init__(self) -> None:
         for name in ("dim", "depth", "heads", "ff_mult", "stride", "kernel_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"audio transformer option {name} must be >= 1, got {getattr(self, name)}")
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: must be an integer >= 1, got {value!r}")
         if self.dim % self.heads:
-            raise ValueError(f"audio transformer option dim={self.dim} must be divisible by heads={self.heads}")
+            raise ValueError(f"dim: must be divisible by heads={self.heads}, got {self.dim}")
         if self.kernel_size % 2 == 0:
-            raise ValueError(f"audio transformer option kernel_size must be odd, got {self.kernel_size}")
+            raise ValueError(f"kernel_size: must be odd, got {self.kernel_size}")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"audio transformer option dropout must be in [0, 1), got {self.dropout}")
+            raise ValueError(f"dropout: must be in [0, 1), got {self.dropout}")
+
+
+@dataclass(frozen=True)
+class AudioTransformerSmallConfig(AudioTransformerConfig):
+    """``audio-transformer-small``: twice as wide, twice as deep as tiny."""
+
+    dim: int = 128  # model width D (= embed_dim)
+    depth: int = 4  # transformer layers
 
 
 PRESETS: dict[str, AudioTransformerConfig] = {
-    "audio-transformer-tiny": AudioTransformerConfig(dim=64, depth=2, heads=4),
-    "audio-transformer-small": AudioTransformerConfig(dim=128, depth=4, heads=4),
+    "audio-transformer-tiny": AudioTransformerConfig(),
+    "audio-transformer-small": AudioTransformerSmallConfig(),
 }
 
 
@@ -126,8 +113,9 @@ class AudioTransformer(nn.Module):
     """Conv front end (subsamples time) + pre-LN transformer encoder.
 
     Shape:
-        batch["features"]: (B, T, F) float, batch["lengths"]: (B,) long.
-        forward → EncoderOutput with sequence (B, ceil(T/stride), dim).
+        batch["features"]: (B, T, F) float, batch["lengths"]: (B,) long, optional
+        batch["frame_mask"]: (B, ceil(T/stride)) bool.
+        forward → EncoderOutput with sequence (B, ceil(T/stride), dim), pooled (B, dim).
     """
 
     def __init__(self, n_features: int, config: AudioTransformerConfig | None = None) -> None:
@@ -137,7 +125,7 @@ class AudioTransformer(nn.Module):
         self.config = config = config or AudioTransformerConfig()
         self.n_features = n_features
         self.embed_dim: int = config.dim
-        self.stride: int = config.stride
+        self.frame_stride: int = config.stride  # input frames per model frame (capability frame-masking)
         k = config.kernel_size
         self.conv1 = nn.Conv1d(n_features, config.dim, k, stride=config.stride, padding=k // 2)
         self.conv2 = nn.Conv1d(config.dim, config.dim, k, padding=k // 2)
@@ -153,10 +141,11 @@ class AudioTransformer(nn.Module):
         )
         self.transformer = nn.TransformerEncoder(layer, config.depth, enable_nested_tensor=False)
         self.final_norm = nn.LayerNorm(config.dim)
+        self.mask_embedding = nn.Parameter(torch.empty(config.dim).uniform_())  # as wav2vec 2.0
 
     def output_lengths(self, lengths: Tensor) -> Tensor:
         """Model frames of clips of ``lengths`` input frames (ceil(length / stride))."""
-        return output_lengths(lengths, self.stride)
+        return output_lengths(lengths, self.frame_stride)
 
     def embed(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         """Front end only: input frames → model frames, zero at padding.
@@ -167,7 +156,7 @@ class AudioTransformer(nn.Module):
         features, lengths = batch["features"], batch["lengths"]
         x = features * lengths_to_mask(lengths, features.shape[1])[..., None].to(features.dtype)
         out_lengths = self.output_lengths(lengths)
-        t_out = -(-features.shape[1] // self.stride)
+        t_out = -(-features.shape[1] // self.frame_stride)
         keep = lengths_to_mask(out_lengths, t_out)[:, None, :].to(x.dtype)  # (B, 1, T')
         h = nn.functional.gelu(self.conv1(x.transpose(1, 2))) * keep
         h = nn.functional.gelu(self.conv2(h)) * keep
@@ -186,13 +175,29 @@ class AudioTransformer(nn.Module):
         sequence = self.final_norm(x) * mask[..., None].to(x.dtype)
         return EncoderOutput(sequence, masked_mean(sequence, mask), mask)
 
+    def apply_frame_mask(self, hidden: Tensor, frame_mask: Tensor) -> Tensor:
+        """Replace the model frames where ``frame_mask`` is True by the learned mask vector.
+
+        Shape:
+            hidden: (B, T', D), frame_mask: (B, T') bool. Returns (B, T', D).
+        """
+        if frame_mask.shape != hidden.shape[:2] or frame_mask.dtype != torch.bool:
+            raise ValueError(
+                f"frame_mask: expected a bool tensor of shape (B, T') = {tuple(hidden.shape[:2])} at the model rate "
+                f"(T' = ceil(T / frame_stride={self.frame_stride})), got {frame_mask.dtype} {tuple(frame_mask.shape)}"
+            )
+        return torch.where(frame_mask[..., None], self.mask_embedding.to(hidden.dtype), hidden)
+
     def forward(self, batch: dict[str, Tensor]) -> EncoderOutput:
-        """``contextualize(*embed(batch))``."""
-        return self.contextualize(*self.embed(batch))
+        """Front end, optional frame masking (``batch["frame_mask"]``), transformer, pooling."""
+        hidden, lengths = self.embed(batch)
+        if "frame_mask" in batch:
+            hidden = self.apply_frame_mask(hidden, batch["frame_mask"])
+        return self.contextualize(hidden, lengths)
 
 
 def create_audio_transformer(name: str, n_features: int, **options: object) -> AudioTransformer:
-    """Build a preset by name; ``options`` override its config fields.
+    """Build a preset by name; ``options`` override its config fields (for tests and scripts).
 
     Raises ValueError naming the valid presets or config fields on a typo.
     """
@@ -202,3 +207,11 @@ def create_audio_transformer(name: str, n_features: int, **options: object) -> A
     if unknown:
         raise ValueError(f"unknown option(s) {sorted(unknown)} for {name}; valid: {', '.join(asdict(PRESETS[name]))}")
     return AudioTransformer(n_features, replace(PRESETS[name], **options))  # type: ignore[arg-type]
+
+
+def build_audio_transformer(ctx: ModelContext, options: AudioTransformerConfig) -> AudioTransformer:
+    """``ModelSpec.build``: an encoder for the dataset's ``info["num_features"]`` (F) input features."""
+    n_features = ctx.info.get("num_features")
+    if not isinstance(n_features, int) or n_features < 1:
+        raise ValueError(f"dataset {ctx.dataset!r}: info['num_features'] must be the frame feature count F, got {n_features!r}")
+    return AudioTransformer(n_features, options)

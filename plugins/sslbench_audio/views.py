@@ -29,34 +29,28 @@ from sslbench_audio.batching import lengths_to_mask
 
 @dataclass(frozen=True)
 class ViewConfig:
-    """Augmentation strengths. Defaults suit standardised MFCC/log-mel features.
+    """Augmentation strengths of the ``audio`` modality's views (its options).
 
-    crop_min: each view keeps a random crop of crop_min..1 of each clip's frames
-        (at least one frame). 0.6 keeps most of a spoken digit.
-    time_mask: one time mask per clip of up to this fraction of its (cropped)
-        length — SpecAugment's p; 0.2 masks ~10% of frames on average.
-    freq_mask: one frequency mask per clip of up to floor(freq_mask * F) bands:
-        2 of 13 MFCCs, 8 of 40 mels (SpecAugment LD uses 27 of 80).
-    gain: a per-clip offset drawn from U(-gain, gain) added to every real frame —
-        a level change for log-spectral features (in standardised units).
-    noise_std: std of Gaussian noise added to real frames (standardised units).
+    Defaults suit standardised MFCC/log-mel features: a 0.2 time mask removes ~10%
+    of a clip's frames on average; a 0.2 frequency mask removes up to 2 of 13 MFCCs
+    or 8 of 40 mels (SpecAugment LD uses 27 of 80).
     """
 
-    crop_min: float = 0.6
-    time_mask: float = 0.2
-    freq_mask: float = 0.2
-    gain: float = 0.3
-    noise_std: float = 0.05
+    crop_min: float = 0.6  # each view keeps a random crop of crop_min..1 of each clip's frames (>= 1 frame)
+    time_mask: float = 0.2  # one time mask per clip of up to this fraction of its length (SpecAugment's p)
+    freq_mask: float = 0.2  # one frequency mask per clip of up to floor(freq_mask * F) feature dims
+    gain: float = 0.3  # per-clip offset from U(-gain, gain) on real frames: a level change in log features
+    noise_std: float = 0.05  # std of Gaussian noise added to real frames (standardised units)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.crop_min <= 1.0:
-            raise ValueError(f"views option crop_min must be in (0, 1], got {self.crop_min}")
+            raise ValueError(f"crop_min: must be in (0, 1], got {self.crop_min}")
         for name in ("time_mask", "freq_mask"):
             if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"views option {name} must be in [0, 1], got {getattr(self, name)}")
+                raise ValueError(f"{name}: must be in [0, 1], got {getattr(self, name)}")
         for name in ("gain", "noise_std"):
             if getattr(self, name) < 0:
-                raise ValueError(f"views option {name} must be >= 0, got {getattr(self, name)}")
+                raise ValueError(f"{name}: must be >= 0, got {getattr(self, name)}")
 
 
 def _rand(n: int, like: Tensor, generator: torch.Generator | None) -> Tensor:

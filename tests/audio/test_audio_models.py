@@ -1,16 +1,18 @@
 """Audio transformer: exact subsampled lengths, padding invariance, masked-mean
-pooling, presets and their error messages."""
+pooling, frame masking after the front end, presets and their error messages."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
+from sslbench import EncoderOutput, ModelContext
+
 from sslbench_audio.models import (
     PRESETS,
     AudioTransformer,
     AudioTransformerConfig,
-    EncoderOutput,
+    build_audio_transformer,
     create_audio_transformer,
     output_lengths,
 )
@@ -50,8 +52,48 @@ def test_pooled_is_mean_of_real_frames(batch_factory):
 
 def test_gradients_reach_every_parameter(batch_factory):
     model = create_audio_transformer("audio-transformer-tiny", 5)
-    model(batch_factory([9, 4], n_features=5)).pooled.square().sum().backward()
-    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+    batch = batch_factory([9, 4], n_features=5)
+    batch["frame_mask"] = torch.tensor([[False, True, True, False, False], [True, False, False, False, False]])
+    model(batch).pooled.square().sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for name, p in model.named_parameters()), [
+        name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum()
+    ]
+
+
+def test_frame_mask_replaces_front_end_outputs_by_the_mask_vector(batch_factory):
+    torch.manual_seed(1)
+    model = create_audio_transformer("audio-transformer-tiny", 5, dropout=0.0).eval()
+    batch = batch_factory([9, 4, 6], n_features=5)
+    plain = model(batch)
+    none_masked = model({**batch, "frame_mask": torch.zeros(3, 5, dtype=torch.bool)})
+    assert torch.equal(plain.sequence, none_masked.sequence)
+    mask = torch.zeros(3, 5, dtype=torch.bool)
+    mask[0, 1:3] = mask[2, 0] = True
+    hidden, lengths = model.embed(batch)
+    hidden = hidden.clone()
+    hidden[mask] = model.mask_embedding  # by hand: after the front end, before positions
+    expected = model.contextualize(hidden, lengths)
+    got = model({**batch, "frame_mask": mask})
+    assert torch.allclose(got.sequence, expected.sequence, atol=1e-6)
+    assert not torch.allclose(got.sequence[0], plain.sequence[0], atol=1e-3)
+    # clip 1 has no masked frame, but attends only to itself: unchanged
+    assert torch.allclose(got.sequence[1], plain.sequence[1], atol=1e-6)
+
+
+def test_frame_mask_of_the_wrong_shape_names_the_model_rate(batch_factory):
+    model = create_audio_transformer("audio-transformer-tiny", 5)
+    batch = batch_factory([9, 4], n_features=5)  # T = 9 → T' = 5
+    with pytest.raises(ValueError, match=r"frame_mask: expected a bool tensor of shape \(B, T'\) = \(2, 5\)") as info:
+        model({**batch, "frame_mask": torch.zeros(2, 9, dtype=torch.bool)})
+    assert "\n" not in str(info.value)
+
+
+def test_model_spec_build_reads_num_features_from_the_dataset_info():
+    ctx = ModelContext(dataset="fsdd-mfcc", modality="audio", info={"num_features": 13})
+    model = build_audio_transformer(ctx, PRESETS["audio-transformer-small"])
+    assert model.n_features == 13 and model.embed_dim == 128 and model.frame_stride == 2
+    with pytest.raises(ValueError, match="info\\['num_features'\\]"):
+        build_audio_transformer(ModelContext(dataset="x", modality="audio", info={}), PRESETS["audio-transformer-tiny"])
 
 
 def test_bad_names_and_options_say_what_is_valid():
@@ -61,6 +103,6 @@ def test_bad_names_and_options_say_what_is_valid():
         create_audio_transformer("audio-transformer-tiny", 13, strid=2)
     with pytest.raises(ValueError, match="divisible by heads"):
         AudioTransformerConfig(dim=10, heads=4)
-    with pytest.raises(ValueError, match="kernel_size must be odd"):
+    with pytest.raises(ValueError, match="kernel_size: must be odd"):
         AudioTransformerConfig(kernel_size=4)
-    assert create_audio_transformer("audio-transformer-small", 13, stride=1).stride == 1
+    assert create_audio_transformer("audio-transformer-small", 13, stride=1).frame_stride == 1

@@ -96,8 +96,8 @@ def test_two_views_differ_and_are_reproducible(batch_factory):
 
 
 def test_bad_view_options_name_the_option():
-    with pytest.raises(ValueError, match="crop_min must be in \\(0, 1\\]"):
+    with pytest.raises(ValueError, match="crop_min: must be in \\(0, 1\\]"):
         ViewConfig(crop_min=0.0)
-    with pytest.raises(ValueError, match="noise_std must be >= 0"):
+    with pytest.raises(ValueError, match="noise_std: must be >= 0"):
         ViewConfig(noise_std=-1.0)
     assert augment({"features": torch.zeros(1, 3, 2), "lengths": torch.tensor([3])})["features"].shape[2] == 2
