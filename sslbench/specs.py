@@ -26,7 +26,8 @@ KNOWN_CAPABILITIES: dict[str, str] = {
     "tokens": "modality.tokens(batch) / .with_tokens(batch, ids): discrete token sequences with "
     "vocab_size, mask_token_id and a maskable-position mask",
     "frames": "modality.frames(batch): (features (B,T,F), valid (B,T)) real-valued frame sequences",
-    "frame-masking": "the encoder replaces frames where batch['frame_mask'] is True by a learned vector",
+    "frame-masking": "the encoder replaces model frames where batch['frame_mask'] (B,T') is True by a learned "
+    "vector after its front end; T' = ceil(T / encoder.frame_stride)",
     "sequence": "the encoder returns per-position features EncoderOutput.sequence (B,T,D)",
     "item-embeddings": "the encoder exposes item_embeddings() -> (V,D)",
     "labels:class": "the dataset has a class label set (added automatically from DatasetSpec.label_sets)",
