@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     from sslbench.cli_report import add_subcommands  # leaderboard, report, compare, merge
 
     add_subcommands(sub, common)
+
+    from sslbench.cli_data import add_data_parser  # `data list` and `data prepare`
+
+    add_data_parser(sub, common)
     return parser
 
 
