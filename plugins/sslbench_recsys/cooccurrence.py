@@ -78,16 +78,24 @@ class UnigramSampler(nn.Module):
 class CooccurrenceTask(nn.Module):
     """item2vec pretext task: SGNS on the encoder's item table.
 
-    Center vectors are the encoder's ``item_embeddings()``; context vectors live
-    in this task (zero-initialised, as in word2vec) unless ``tied``, when the
-    encoder's table plays both roles — then the frozen table alone carries the
-    trained score u·v that next-item ``dot`` scoring uses.
+    Center vectors are the encoder's ``item_embeddings()``. With ``tied=True``
+    (default) the same table gives the context vectors, so the frozen encoder
+    alone carries the trained score u·v that next-item ``dot`` scoring uses;
+    with ``tied=False`` the context vectors live in this task (zero-initialised,
+    as in word2vec) and are thrown away with it. On MovieLens-100k, tied beats
+    untied on next-item HR@10 with both dot and cosine scoring.
+
+    ``power`` shapes the negatives, count ** power: 0.75 is word2vec's NLP
+    default; 0 (uniform) keeps item popularity in u·v, which next-item
+    prediction rewards. Caselles-Dupré et al., 2018, "Word2vec applied to
+    recommendation: hyperparameters matter", show the exponent is among the
+    settings that matter most for recommendation.
 
     Args:
         encoder: any module with ``item_embeddings() -> (V, D)``.
-        counts: pretraining interaction count per item id, (V,).
+        counts: pretraining interaction count per item id, (V,) (``vocab.counts``).
         window: pairs up to this many positions apart.
-        negatives: negatives per pair, from counts ** 0.75.
+        negatives: negatives per pair.
 
     Shape:
         batch["items"], batch["mask"]: (B, T) → {"loss": scalar, "pairs": int tensor, "pos_prob": scalar}.
@@ -103,7 +111,7 @@ class CooccurrenceTask(nn.Module):
         window: int = 5,
         negatives: int = 5,
         power: float = 0.75,
-        tied: bool = False,
+        tied: bool = True,
     ) -> None:
         super().__init__()
         if window < 1 or negatives < 1:

@@ -17,7 +17,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Union
+from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -25,7 +25,7 @@ import pandas as pd
 ML100K_MEMBER = "recbole/dataset_example/ml-100k/ml-100k.{ext}"
 _TYPED_HEADER = re.compile(r":(token|token_seq|float|float_seq)$")
 
-Source = Union[str, Path]
+Source = str | Path
 
 
 @dataclass(frozen=True, eq=False)

@@ -17,15 +17,16 @@ protocols change the numbers several-fold (Krichene & Rendle, 2020).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .metrics import rank_metrics
-from .splits import FIRST_ITEM, LeaveOneOut, SequenceSplit, UNKNOWN
+from .splits import FIRST_ITEM, UNKNOWN, LeaveOneOut, SequenceSplit
 
 Scorer = Callable[[dict[str, Tensor]], Tensor]  # batch → (B, V) scores
 SCORINGS = ("dot", "cosine", "linear-probe")
@@ -189,7 +190,7 @@ def next_item(
     encoder.eval()
     if settings.scoring == "linear-probe":
         probe = fit_linear_probe(encoder, data.pretrain, len(data.vocab), settings, device)
-        scorer = lambda batch: probe(encoder(batch).pooled)  # noqa: E731
+        scorer = lambda batch: probe(encoder(batch).pooled)
     else:
         scorer = dot_scorer(encoder, cosine=settings.scoring == "cosine")
     split = data.test if settings.split == "test" else data.valid

@@ -44,7 +44,7 @@ class ItemVocab:
     UNKNOWN: ClassVar[int] = UNKNOWN
 
     @classmethod
-    def from_items(cls, items: pd.Series) -> "ItemVocab":
+    def from_items(cls, items: pd.Series) -> ItemVocab:
         """Vocabulary over ``items`` (one entry per interaction), keys sorted."""
         freq = items.value_counts().sort_index()
         counts = torch.zeros(len(freq) + FIRST_ITEM, dtype=torch.long)

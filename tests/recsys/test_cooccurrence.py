@@ -6,8 +6,12 @@ import math
 
 import pytest
 import torch
-
-from sslbench_recsys.cooccurrence import CooccurrenceTask, UnigramSampler, sgns_loss, skipgram_pairs
+from sslbench_recsys.cooccurrence import (
+    CooccurrenceTask,
+    UnigramSampler,
+    sgns_loss,
+    skipgram_pairs,
+)
 from sslbench_recsys.models import ItemEmbeddingEncoder
 
 

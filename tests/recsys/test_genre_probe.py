@@ -6,8 +6,12 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.metrics import f1_score
-
-from sslbench_recsys.genre_probe import ProbeSettings, label_matrix, micro_f1, multilabel_probe
+from sslbench_recsys.genre_probe import (
+    ProbeSettings,
+    label_matrix,
+    micro_f1,
+    multilabel_probe,
+)
 from sslbench_recsys.splits import ItemVocab
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from sslbench_recsys.interactions import read_interactions, read_movielens_100k
 
 LOG = """user_id,item_id,timestamp

@@ -7,7 +7,6 @@ import math
 
 import pytest
 import torch
-
 from sslbench_recsys.metrics import rank_metrics, target_ranks
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from sslbench_recsys.models import EncoderOutput, ItemEmbeddingEncoder, ItemTransformerEncoder
+from sslbench_recsys.models import (
+    EncoderOutput,
+    ItemEmbeddingEncoder,
+    ItemTransformerEncoder,
+)
 
 V, D = 12, 8
 ITEMS = torch.tensor([[2, 3, 4, 0, 0], [5, 6, 7, 8, 9], [10, 0, 0, 0, 0]])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from sslbench_recsys.models import ItemEmbeddingEncoder
 from sslbench_recsys.next_item import (
     NextItemSettings,

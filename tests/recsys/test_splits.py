@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import torch
-
 from sslbench_recsys.interactions import clean_log
 from sslbench_recsys.splits import UNKNOWN, leave_one_out
 

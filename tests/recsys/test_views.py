@@ -6,7 +6,6 @@ import math
 
 import pytest
 import torch
-
 from sslbench_recsys.views import crop, mask_items, random_view, reorder, two_views
 
 
