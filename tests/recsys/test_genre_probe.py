@@ -43,7 +43,7 @@ def test_probe_recovers_labels_that_embeddings_encode_and_not_random_ones():
     labelled[:2] = False
     informative = torch.cat([labels * 2 - 1, torch.randn(300, 3, generator=generator)], 1) + 0.3 * torch.randn(300, 8, generator=generator)
     noise = torch.randn(300, 8, generator=generator)
-    settings = ProbeSettings(epochs=200)
+    settings = ProbeSettings(epochs=40, lr=0.1)
     good = multilabel_probe(informative, labels, labelled, settings)
     bad = multilabel_probe(noise, labels, labelled, settings)
     assert good["micro_f1"] > 0.95 and bad["micro_f1"] < 0.5
