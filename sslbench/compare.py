@@ -86,9 +86,13 @@ def _typed(table: pd.DataFrame, path: Path) -> pd.DataFrame:
         table[column] = pd.to_numeric(table[column], errors="coerce")
     table["higher_is_better"] = table["higher_is_better"].map(lambda v: str(v).lower() not in ("false", "0"))
     for column in MATCH_KEYS:
-        table[column] = table[column].map(lambda v: "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v))
+        table[column] = table[column].map(_text)
     table["message"] = table["message"].fillna("") if "message" in table else ""
     return table[[c for c in TABLE_COLUMNS if c in table]]
+
+
+def _text(value: object) -> str:
+    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
 
 
 def compare(baseline: pd.DataFrame, new: pd.DataFrame, tolerance: float = 0.0) -> Comparison:
@@ -120,7 +124,8 @@ def _judge(result: Comparison, row: object, tolerance: float) -> None:
     new, low, high = row.mean_new, row.ci_low_old, row.ci_high_old
     worse = new < low - tolerance if higher else new > high + tolerance
     better = new > high + tolerance if higher else new < low - tolerance
-    detail = f"{new:.4f} (n={int(row.n_new)}) vs baseline {row.mean_old:.4f} [{low:.4f}, {high:.4f}] (n={int(row.n_old)})"
+    detail = (f"{new:.4f} (n={int(row.n_new)}) vs baseline {row.mean_old:.4f} [{low:.4f}, {high:.4f}] "
+              f"(n={int(row.n_old)})")
     if worse:
         result.regressions.append(Change(_name(row), detail))
     elif better:
@@ -139,7 +144,8 @@ def _pair_changed(result: Comparison, gone: pd.DataFrame, came: pd.DataFrame) ->
         paired.add(key)
         variants = [(f"{r.protocol}", f"{r.budget}") for r in [*old.itertuples(), *fresh.itertuples()]]
         what = "; ".join(dict.fromkeys(v for v in variant_labels(variants) if v)) or "settings"
-        result.changed.append(Change(" / ".join(map(str, key)), f"not compared: protocol/budget/settings changed ({what})"))
+        detail = f"not compared: protocol/budget/settings changed ({what})"
+        result.changed.append(Change(" / ".join(map(str, key)), detail))
     for frame, bucket in ((gone, result.vanished), (came, result.new)):
         for row in frame.itertuples(index=False):
             if tuple(getattr(row, k) for k in GROUP_KEYS) not in paired:
@@ -156,14 +162,16 @@ def _failures(result: Comparison, gone: pd.DataFrame, new: pd.DataFrame) -> None
         if not hit.empty:
             name = _name(row)
             result.vanished = [c for c in result.vanished if c.name != name]
-            result.regressions.append(Change(name, f"now fails ({hit['message'].iloc[0]}); baseline {row.mean_old:.4f}"))
+            detail = f"now fails ({hit['message'].iloc[0]}); baseline {row.mean_old:.4f}"
+            result.regressions.append(Change(name, detail))
 
 
 def render_comparison(result: Comparison, baseline: str, new: str, tolerance: float) -> str:
     """A plain-text report, one line per entry that is not unchanged."""
     lines = [f"compare {baseline} -> {new} (tolerance {tolerance:g})"]
-    for title, changes in (("regressions", result.regressions), ("improvements", result.improvements),
-                           ("changed, not compared", result.changed), ("new", result.new), ("vanished", result.vanished)):
+    sections = (("regressions", result.regressions), ("improvements", result.improvements),
+                ("changed, not compared", result.changed), ("new", result.new), ("vanished", result.vanished))
+    for title, changes in sections:
         lines.append(f"{title}: {len(changes)}")
         lines += [f"  {c}" for c in changes]
     lines.append(f"unchanged within the interval: {result.unchanged}")

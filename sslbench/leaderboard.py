@@ -146,7 +146,7 @@ def summarize(rows: Iterable[Mapping[str, Any]], direction: Direction = higher_a
     table = _with_anchors(table)
     table = _with_ranks(table)
     order = table["kind"].map({"baseline": 0, "reference": 1, "supervised": 2, "method": 3})
-    table = table.assign(_order=order).sort_values(["dataset", "evaluator", "label_set", "metric", "model", "_order", "task"])
+    table = table.assign(_order=order).sort_values([*SECTION_KEYS, "model", "_order", "task"])
     return table.reset_index(drop=True)[TABLE_COLUMNS]
 
 
@@ -186,7 +186,8 @@ def _with_anchors(table: pd.DataFrame) -> pd.DataFrame:
     base = ok[ok["kind"] == "baseline"][[*anchor, "mean"]].drop_duplicates(anchor).rename(columns={"mean": "baseline"})
     table = table.merge(base, on=anchor, how="left")
     sup = ok[ok["kind"] == "supervised"][[*anchor, "budget", "mean"]].rename(columns={"mean": "supervised"})
-    same_budget = table.merge(sup.drop_duplicates([*anchor, "budget"]), on=[*anchor, "budget"], how="left")["supervised"]
+    unique = sup.drop_duplicates([*anchor, "budget"])
+    same_budget = table.merge(unique, on=[*anchor, "budget"], how="left")["supervised"]
     only_one = sup.groupby(anchor, dropna=False).filter(lambda g: len(g) == 1).drop(columns="budget")
     any_budget = table.merge(only_one, on=anchor, how="left")["supervised"]
     untrained = table["kind"].isin(["baseline", "reference"]).to_numpy()
@@ -237,7 +238,8 @@ def variant_labels(variants: list[tuple[str, str]]) -> list[str]:
     """Short labels naming the protocol/budget keys in which variants differ ("" if one)."""
     if len(variants) < 2:
         return [""] * len(variants)
-    flat = [{**_flatten("protocol", json.loads(p)), **_flatten("budget", json.loads(b) if b else {})} for p, b in variants]
+    flat = [{**_flatten("protocol", json.loads(p)), **_flatten("budget", json.loads(b) if b else {})}
+            for p, b in variants]
     differing = sorted(k for k in set().union(*flat) if len({canonical(f.get(k)) for f in flat}) > 1)
     return [", ".join(f"{k}={f.get(k, '—')}" for k in differing) for f in flat]
 

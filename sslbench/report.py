@@ -41,10 +41,13 @@ def ranking_display(group: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "rank": [_rank_text(r) for r in ordered.itertuples()],
         "task": ordered["task"], "model": ordered["model"],
-        "mean": ordered["mean"].map(_num), "95% CI": [_ci(lo, hi) for lo, hi in zip(ordered["ci_low"], ordered["ci_high"])],
+        "mean": ordered["mean"].map(_num),
+        "95% CI": [_ci(lo, hi) for lo, hi in zip(ordered["ci_low"], ordered["ci_high"])],
         "std": ordered["std"].map(_num), "n": ordered["n"].astype(int).astype(str),
-        "gain": ordered["gain"].map(lambda v: _num(v, "+.4f")), "normalized": ordered["normalized"].map(lambda v: _num(v, ".2f")),
-        "steps": ordered["steps"].map(lambda v: _num(v, ".0f")), "train s": ordered["train_seconds"].map(lambda v: _num(v, ".1f")),
+        "gain": ordered["gain"].map(lambda v: _num(v, "+.4f")),
+        "normalized": ordered["normalized"].map(lambda v: _num(v, ".2f")),
+        "steps": ordered["steps"].map(lambda v: _num(v, ".0f")),
+        "train s": ordered["train_seconds"].map(lambda v: _num(v, ".1f")),
         "GFLOPs": ordered["flops"].map(lambda v: _num(v / 1e9 if _finite(v) else v, ".3g")),
         "samples/s": ordered["samples_per_s"].map(lambda v: _num(v, ".0f")),
         "peak MiB": ordered["peak_memory_bytes"].map(lambda v: _num(v / 2**20 if _finite(v) else v, ".0f")),
@@ -55,7 +58,8 @@ def ranking_display(group: pd.DataFrame) -> pd.DataFrame:
 def summary_display(summary: pd.DataFrame) -> pd.DataFrame:
     """The cross-modality summary as display strings."""
     return pd.DataFrame({
-        "task": summary["task"], "kind": summary["kind"], "mean normalized": summary["mean_normalized"].map(lambda v: _num(v, ".3f")),
+        "task": summary["task"], "kind": summary["kind"],
+        "mean normalized": summary["mean_normalized"].map(lambda v: _num(v, ".3f")),
         "entries": summary["entries"].astype(str), "datasets": summary["datasets"],
     })
 
@@ -112,7 +116,7 @@ def _md_table(frame: pd.DataFrame) -> str:
 # ---------------------------------------------------------------- HTML
 
 CSS = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:78em;padding:0 1em;color:#1d1d1f}
+body{color:#1d1d1f;font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:78em;padding:0 1em}
 h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ddd}h3{margin-bottom:.3em}
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-variant-numeric:tabular-nums}
 th,td{border-bottom:1px solid #e5e5e5;padding:.25em .6em;text-align:left;white-space:nowrap}
@@ -200,7 +204,8 @@ def _meta(manifest: Mapping[str, Any] | None) -> str:
     facts = {"config": manifest.get("config_file", ""), "config hash": manifest.get("config_hash", ""),
              "git": prov.get("git", ""), "device": prov.get("device", ""), "sslbench": prov.get("sslbench", ""),
              "torch": prov.get("torch", ""), "time": prov.get("time", "")}
-    return "<p class='meta'>" + " · ".join(f"{html.escape(k)}: {html.escape(str(v))}" for k, v in facts.items() if v) + "</p>"
+    shown = " · ".join(f"{html.escape(k)}: {html.escape(str(v))}" for k, v in facts.items() if v)
+    return f"<p class='meta'>{shown}</p>"
 
 
 def _provenance(manifest: Mapping[str, Any] | None) -> list[str]:

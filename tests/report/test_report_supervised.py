@@ -36,7 +36,8 @@ def ctx(data):
 def test_the_first_class_label_set_is_the_default_and_a_wrong_name_is_explained():
     train = dataset().train
     assert pick_label_set(train, "") == "parity" and pick_label_set(train, "cls") == "cls"
-    with pytest.raises(ValueError, match=r"label_set: 'tags' is not a class label set of this dataset; allowed: parity, cls"):
+    message = r"label_set: 'tags' is not a class label set of this dataset; allowed: parity, cls"
+    with pytest.raises(ValueError, match=message):
         pick_label_set(train, "tags")
 
 
@@ -49,7 +50,8 @@ def test_loss_is_cross_entropy_of_the_head_on_a_batch_drawn_from_the_global_gene
     torch.manual_seed(5)
     index = torch.randint(len(data.train), (8,))
     logits = task.head(task.encoder({"x": data.train.data["x"][index]}).pooled)
-    assert out["loss"].item() == pytest.approx(F.cross_entropy(logits, data.train.labels["cls"][index]).item(), rel=1e-5)
+    expected = F.cross_entropy(logits, data.train.labels["cls"][index])
+    assert out["loss"].item() == pytest.approx(expected.item(), rel=1e-5)
 
 
 CONFIG = """

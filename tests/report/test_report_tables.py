@@ -79,7 +79,8 @@ def test_different_protocols_or_budgets_are_split_into_rankings_with_the_reason(
 
 
 def test_reference_rows_are_shown_beside_the_baseline_not_ranked():
-    rows = [*seeds("random-init", [0.1, 0.1], metric="hr@10"), *seeds("popularity", [0.3, 0.3], metric="hr@10", steps=0),
+    rows = [*seeds("random-init", [0.1, 0.1], metric="hr@10"),
+            *seeds("popularity", [0.3, 0.3], metric="hr@10", steps=0),
             *seeds("mlm", [0.2, 0.25], metric="hr@10")]
     table = summarize(rows)
     assert entry(table, "popularity")["kind"] == "reference" and pd.isna(entry(table, "popularity")["rank"])
