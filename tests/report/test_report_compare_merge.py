@@ -1,8 +1,6 @@
 """compare (CI regression check) and merge (dedupe, warnings, atomic output), as functions and commands."""
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -13,9 +11,6 @@ from sslbench.merge import Folder, merge, read_folder, write_merged
 from sslbench.results import append_rows
 
 from rows import row, seeds
-
-NO_PLUGINS = {"SSLBENCH_DISABLE_PLUGIN_AUTOLOAD": "1"}
-
 
 def folder(path, rows, manifest=None, curves=()):
     path.mkdir(parents=True, exist_ok=True)
@@ -123,8 +118,12 @@ def test_merge_leaderboard_and_report_commands(tmp_path, capsys, monkeypatch):
     assert sorted(os.listdir(tmp_path / "results")) == ["LEADERBOARD.md", "leaderboard.csv", "report.html"]
 
 
-def test_usage_errors_of_the_commands_are_one_line_with_exit_2(tmp_path):
+def test_usage_errors_of_the_commands_are_one_line_with_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SSLBENCH_DISABLE_PLUGIN_AUTOLOAD", "1")
     run = folder(tmp_path / "run", base_rows())
-    done = subprocess.run([sys.executable, "-m", "sslbench", "compare", str(run), str(run), "--tolerance", "-1"],
-                          capture_output=True, text=True, env={**os.environ, **NO_PLUGINS}, timeout=300)
-    assert done.returncode == 2 and done.stderr == "sslbench: error: tolerance: must be >= 0, got -1.0\n"
+    assert main(["compare", str(run), str(run), "--tolerance", "-1"]) == 2
+    assert capsys.readouterr().err == "sslbench: error: tolerance: must be >= 0, got -1.0\n"
+    assert main(["leaderboard", str(tmp_path / "nowhere")]) == 2
+    assert capsys.readouterr().err.startswith("sslbench: error: ")
+    assert main(["report", str(tmp_path / "nowhere"), "-o", str(tmp_path / "out")]) == 2
+    assert "no rows.jsonl there" in capsys.readouterr().err and not (tmp_path / "out").exists()
