@@ -116,7 +116,7 @@ def _md_table(frame: pd.DataFrame) -> str:
 # ---------------------------------------------------------------- HTML
 
 CSS = """
-body{color:#1d1d1f;font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:78em;padding:0 1em}
+body{color:#1d1d1f;font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:100em;padding:0 1em}
 h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ddd}h3{margin-bottom:.3em}
 table{border-collapse:collapse;margin:.5em 0 1.5em;font-variant-numeric:tabular-nums}
 th,td{border-bottom:1px solid #e5e5e5;padding:.25em .6em;text-align:left;white-space:nowrap}
