@@ -30,6 +30,10 @@ KNOWN_CAPABILITIES: dict[str, str] = {
     "vector after its front end; T' = ceil(T / encoder.frame_stride)",
     "sequence": "the encoder returns per-position features EncoderOutput.sequence (B,T,D)",
     "item-embeddings": "the encoder exposes item_embeddings() -> (V,D)",
+    "token-embeddings": "the encoder exposes token_embeddings() -> nn.Embedding (V,D), e.g. to tie an MLM decoder",
+    "sentence-pairs": "the dataset has an extra split 'pretrain-pairs' of [CLS] A [SEP] B [SEP] batches with "
+    "next_sentence_label (B,) (0 = B continues A), B redrawn every batch",
+    "mlm-head": "the trained task has logits(sequence (..., D)) -> (..., V) vocabulary logits",
     "labels:class": "the dataset has a class label set (added automatically from DatasetSpec.label_sets)",
     "labels:multilabel": "the dataset has a multilabel label set (added automatically)",
 }

@@ -47,7 +47,7 @@ def mask_tokens(
     """
     _check_probabilities(mlm_probability, mask_replace_prob, random_replace_prob)
     device = input_ids.device
-    eligible = ~torch.isin(input_ids, torch.tensor(list(special_ids), device=device))
+    eligible = ~torch.isin(input_ids, torch.tensor(list(special_ids), dtype=input_ids.dtype, device=device))
     if attention_mask is not None:
         eligible &= attention_mask.bool()
     draw_device = generator.device if generator is not None else device

@@ -12,25 +12,15 @@ its ``pooled`` output is either the masked mean of the last layer over real toke
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
 
 import torch
 from torch import Tensor, nn
 from transformers import BertConfig, BertModel
 
-Batch = dict[str, Tensor]
-
-
-class EncoderOutput(NamedTuple):
-    """What every encoder returns (the core will export the same field names).
-
-    Shape:
-        sequence: (B, T, D) float; pooled: (B, D) float; mask: (B, T) bool, True = real token
-    """
-
-    sequence: Tensor
-    pooled: Tensor
-    mask: Tensor
+from sslbench import Batch, EncoderOutput, ModelContext
 
 
 class BertSize(NamedTuple):
@@ -100,6 +90,10 @@ class BertTextEncoder(nn.Module):
         """Input token embeddings (MLM decoders tie their weight to this)."""
         return self.bert.embeddings.word_embeddings
 
+    def token_embeddings(self) -> nn.Embedding:
+        """The ``token-embeddings`` capability: the (V, D) input embedding table, for weight tying."""
+        return self.bert.embeddings.word_embeddings
+
     def forward(self, batch: Batch) -> EncoderOutput:
         input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]
         if input_ids.shape[1] > self.config.max_position_embeddings:
@@ -138,3 +132,41 @@ def create_bert_encoder(
     """
     config = bert_config(name, vocab_size, max_positions=max_positions, dropout=dropout, pad_token_id=pad_token_id)
     return BertTextEncoder(config, pooling=pooling)
+
+
+@dataclass(frozen=True)
+class BertOptions:
+    """Options of ``bert-tiny`` / ``bert-mini`` / ``bert-small`` (sizes are fixed by the name)."""
+
+    pooling: Literal["mean", "cls"] = "mean"  # pooled embedding for evaluators: masked mean over tokens, or [CLS]
+    dropout: float = 0.1  # hidden and attention dropout during pretraining (BERT: 0.1)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout: must be in [0, 1), got {self.dropout}")
+
+
+INFO_KEYS = ("vocab_size", "max_length", "pad_token_id")
+"""What a BERT encoder reads from the dataset's ``info``."""
+
+
+def bert_builder(name: str):
+    """The ``ModelSpec.build`` factory for size ``name``: vocabulary, positions and pad id from ``ctx.info``."""
+
+    def build(ctx: ModelContext, options: BertOptions) -> BertTextEncoder:
+        info = _bert_info(ctx.info, name, ctx.dataset)
+        return create_bert_encoder(
+            name, info["vocab_size"], pooling=options.pooling, max_positions=info["max_length"],
+            dropout=options.dropout, pad_token_id=info["pad_token_id"],
+        )
+
+    build.__name__ = f"build_{name.replace('-', '_')}"
+    return build
+
+
+def _bert_info(info: Mapping[str, Any], name: str, dataset: str) -> dict[str, int]:
+    missing = [k for k in INFO_KEYS if k not in info]
+    if missing:
+        raise ValueError(f"model {name!r}: dataset {dataset!r} gives no {', '.join(missing)} in its info; "
+                         "BERT encoders need a tokenised text dataset")
+    return {k: int(info[k]) for k in INFO_KEYS}

@@ -223,20 +223,43 @@ def load_or_build_segments(
     min_tokens: int = 1,
 ) -> SegmentStore:
     """``build_segments`` cached under ``cache_dir`` by hash of (texts, tokenizer, settings)."""
-    key = {
+    return load_or_build_stores(texts, tokenizer, [segment_length], cache_dir, min_tokens=min_tokens)[0]
+
+
+def load_or_build_stores(
+    texts: Sequence[str],
+    tokenizer: PreTrainedTokenizerFast,
+    segment_lengths: Sequence[int],
+    cache_dir: str | Path,
+    *,
+    min_tokens: int = 1,
+) -> list[SegmentStore]:
+    """One cached ``SegmentStore`` per segment length, tokenising ``texts`` at most once.
+
+    Each store is cached under ``cache_dir`` by hash of (texts, tokenizer, length, settings).
+    """
+    base = {
         "corpus": corpus_fingerprint(texts),
         "tokenizer": hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).hexdigest(),
-        "segment_length": segment_length,
         "min_tokens": min_tokens,
         "format": 1,
     }
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
-    path = Path(cache_dir) / f"segments-{digest[:16]}.pt"
-    if path.is_file():
-        return SegmentStore.load(path)
-    store = build_segments(texts, tokenizer, segment_length, min_tokens=min_tokens)
-    store.save(path)
-    return store
+    stores: list[SegmentStore] = []
+    tokenized: tuple[Tensor, Tensor] | None = None
+    for length in segment_lengths:
+        digest = hashlib.sha256(json.dumps({**base, "segment_length": length}, sort_keys=True).encode()).hexdigest()
+        path = Path(cache_dir) / f"segments-{digest[:16]}.pt"
+        if path.is_file():
+            stores.append(SegmentStore.load(path))
+            continue
+        tokenized = tokenized or tokenize_texts(texts, tokenizer)
+        store = cut_segments(
+            *tokenized, length, min_tokens=min_tokens,
+            cls_id=tokenizer.cls_token_id, sep_id=tokenizer.sep_token_id, pad_id=tokenizer.pad_token_id,
+        )
+        store.save(path)
+        stores.append(store)
+    return stores
 
 
 def single_inputs(store: SegmentStore, index: Tensor) -> Batch:
@@ -272,9 +295,17 @@ def sample_nsp_pairs(store: SegmentStore, generator: torch.Generator | None = No
     """One NSP pair per segment that has a continuation, B true or random with p = 0.5.
 
     Only segments with a next segment in their document serve as A, so A alone never
-    reveals the label. A negative B is drawn uniformly from the segments of all other
-    documents (exactly, without rejection: segments of a document are contiguous).
-    Call once per epoch for fresh negatives.
+    reveals the label. Call once per epoch for fresh negatives (or draw per batch
+    with ``draw_pairs``).
+    """
+    return draw_pairs(store, nsp_anchors(store), generator)
+
+
+def nsp_anchors(store: SegmentStore) -> Tensor:
+    """(N,) long: the segments that have a continuation in their document (NSP's A candidates).
+
+    Raises:
+        ValueError: no segment has a continuation, or all come from one document.
     """
     a = torch.nonzero(store.has_next()).squeeze(1)
     if len(a) == 0:
@@ -282,10 +313,23 @@ def sample_nsp_pairs(store: SegmentStore, generator: torch.Generator | None = No
             f"no segment has a continuation ({store.stats.documents} documents, all shorter than "
             f"two segments of {store.segment_length}); NSP needs longer documents or a smaller segment_length"
         )
+    if int(store.doc.min()) == int(store.doc.max()):
+        raise ValueError("all segments come from one document; NSP negatives need at least two documents")
+    return a
+
+
+def draw_pairs(store: SegmentStore, a: Tensor, generator: torch.Generator | None = None) -> NSPPairs:
+    """For each A (a segment with a continuation) draw B: its continuation or, with p = 0.5, a random
+    segment of another document (label 1). Negatives are uniform over all other documents' segments,
+    drawn exactly without rejection (a document's segments are contiguous).
+
+    Shape:
+        a: (N,) long segment indices → NSPPairs of (N,) tensors
+    """
     doc_start = a - store.position[a]
     doc_size = torch.bincount(store.doc, minlength=int(store.doc.max()) + 1)[store.doc[a]]
     others = len(store) - doc_size
-    if int(others.min()) == 0:
+    if len(a) and int(others.min()) == 0:
         raise ValueError("all segments come from one document; NSP negatives need at least two documents")
     draw = (torch.rand(len(a), generator=generator) * others).long().clamp(max=others - 1)
     negative = torch.where(draw < doc_start, draw, draw + doc_size)

@@ -4,29 +4,37 @@ Devlin et al., 2019, "BERT: Pre-training of Deep Bidirectional Transformers for
 Language Understanding", §3.1: the pretraining loss is the sum of the mean masked-LM
 cross-entropy and the mean next-sentence cross-entropy.
 
+The tasks are written against capabilities, not against BERT internals:
+
+* ``mlm`` needs ``tokens`` (the modality's ``tokens(batch) -> (ids, maskable)``,
+  ``with_tokens``, ``vocab_size``, ``mask_token_id``), ``token-embeddings`` (the
+  encoder's ``token_embeddings()`` (V, D), to tie the decoder to) and ``sequence``;
+  so it runs on item sequences as well (BERT4Rec, Sun et al., 2019).
+* ``nsp`` needs ``sentence-pairs`` (batches with ``next_sentence_label``, from the
+  dataset's ``pretrain-pairs`` split) and ``sequence``; it reads position 0 ([CLS]).
+
 Heads are ``transformers``' own modules, so the maths is BERT's:
-``BertLMPredictionHead`` (dense → GELU → LayerNorm → decoder whose weight is tied to
-the input word embeddings, plus an output bias), ``BertPooler`` (dense + tanh on
-``[CLS]``) and a 2-way ``seq_relationship`` linear layer. Parameter names mirror
-``BertForPreTraining`` (``cls.predictions…``, ``cls.seq_relationship…``), with the
-pooler under ``pooler`` (in HF it sits in ``bert.pooler``), so weights move across
-with a key rename. NSP always reads ``[CLS]`` through the pooler, whatever pooling the
-encoder uses for its ``pooled`` output.
+``BertOnlyMLMHead`` (dense → GELU → LayerNorm → decoder tied to the token embeddings,
+plus an output bias), ``BertPooler`` (dense + tanh on [CLS]) and the 2-way
+``seq_relationship`` layer, each built from a ``BertConfig`` that holds only the
+encoder's width and vocabulary size. Parameter names mirror ``BertForPreTraining``
+(``cls.predictions…``, ``cls.seq_relationship…``; the pooler sits under ``pooler``,
+in HF under ``bert.pooler``), so weights move across with a key rename.
 
-The encoder must be a ``BertTextEncoder`` (or expose ``config: BertConfig`` and
-``word_embeddings``). Batches either arrive clean (the task masks with
-``masking.mask_tokens``) or pre-masked with ``mlm_labels`` (then ``input_ids`` are
-taken as already corrupted). MLM logits are computed at masked positions only; the
-mean loss is the same as HF's loss over all positions with ``ignore_index=-100``.
+Batches arrive clean (the task masks them, drawing from torch's global generator so
+that the runner can checkpoint it) or pre-masked with ``mlm_labels`` (then
+``input_ids`` are taken as already corrupted). MLM logits are computed at masked
+positions only; the mean loss equals HF's loss over all positions with
+``ignore_index=-100``.
 """
-
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from transformers import BertConfig
 from transformers.models.bert.modeling_bert import (
     BertLMPredictionHead,
     BertOnlyMLMHead,
@@ -35,48 +43,69 @@ from transformers.models.bert.modeling_bert import (
     BertPreTrainingHeads,
 )
 
+from sslbench import Batch, Modality, TaskContext
+
 from .masking import IGNORE_INDEX, mask_tokens
-from .models import BertTextEncoder
-
-Batch = dict[str, Tensor]
 
 
-class _Masker(nn.Module):
-    """Holds the MLM masking settings of a task (no parameters)."""
+@dataclass(frozen=True)
+class MLMOptions:
+    """BERT's masked-LM corruption (Devlin et al., 2019, §3.1 and appendix A.1) and head."""
 
-    def __init__(
-        self,
-        mask_token_id: int,
-        vocab_size: int,
-        special_ids: Sequence[int],
-        mlm_probability: float,
-        mask_replace_prob: float,
-        random_replace_prob: float,
-        generator: torch.Generator | None,
-    ) -> None:
-        super().__init__()
-        self.kwargs = {
-            "mask_token_id": mask_token_id,
-            "vocab_size": vocab_size,
-            "special_ids": list(special_ids),
-            "mlm_probability": mlm_probability,
-            "mask_replace_prob": mask_replace_prob,
-            "random_replace_prob": random_replace_prob,
-        }
-        self.generator = generator
-        # fail at construction, not at the first batch
-        mask_tokens(torch.zeros(1, 1, dtype=torch.long), **self.kwargs)
+    mlm_probability: float = 0.15  # fraction of maskable tokens chosen for prediction
+    mask_replace_prob: float = 0.8  # chosen tokens replaced by [MASK]
+    random_replace_prob: float = 0.1  # chosen tokens replaced by a random token (the rest stay unchanged)
+    layer_norm_eps: float = 1e-12  # of the head's transform LayerNorm (BERT: 1e-12)
+    init_std: float = 0.02  # N(0, std) initialisation of the head (BERT's initializer_range)
 
-    def forward(self, batch: Batch) -> tuple[Batch, Tensor]:
-        if "mlm_labels" in batch:
-            return batch, batch["mlm_labels"]
-        corrupted, labels = mask_tokens(
-            batch["input_ids"], attention_mask=batch["attention_mask"], generator=self.generator, **self.kwargs
-        )
-        return {**batch, "input_ids": corrupted}, labels
+    def __post_init__(self) -> None:
+        if not 0.0 < self.mlm_probability <= 1.0:
+            raise ValueError(f"mlm_probability: must be in (0, 1], got {self.mlm_probability}")
+        for name in ("mask_replace_prob", "random_replace_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name}: must be in [0, 1], got {getattr(self, name)}")
+        if self.mask_replace_prob + self.random_replace_prob > 1.0:
+            raise ValueError("mask_replace_prob: mask_replace_prob + random_replace_prob must be <= 1 "
+                             f"(the rest stay unchanged), got {self.mask_replace_prob} + {self.random_replace_prob}")
+        if self.layer_norm_eps <= 0 or self.init_std <= 0:
+            raise ValueError("layer_norm_eps: must be > 0" if self.layer_norm_eps <= 0 else "init_std: must be > 0")
 
 
-def _init_like_bert(module: nn.Module, std: float) -> None:
+@dataclass(frozen=True)
+class NSPOptions:
+    """Next-sentence-prediction head settings."""
+
+    init_std: float = 0.02  # N(0, std) initialisation of pooler and classifier (BERT's initializer_range)
+
+    def __post_init__(self) -> None:
+        if self.init_std <= 0:
+            raise ValueError(f"init_std: must be > 0, got {self.init_std}")
+
+
+@dataclass(frozen=True)
+class MLMNSPOptions(MLMOptions):
+    """BERT pretraining: the MLM options; the NSP head shares ``init_std``."""
+
+
+def head_config(encoder: nn.Module, vocab_size: int, options: MLMOptions | NSPOptions) -> BertConfig:
+    """A ``BertConfig`` that sizes transformers' head modules to ``encoder`` (width D, vocabulary V)."""
+    return BertConfig(
+        hidden_size=encoder.embed_dim, vocab_size=vocab_size, hidden_act="gelu",
+        layer_norm_eps=getattr(options, "layer_norm_eps", 1e-12), initializer_range=options.init_std,
+    )
+
+
+def tie_decoder(predictions: BertLMPredictionHead, encoder: nn.Module) -> None:
+    """Share the decoder weight with ``encoder.token_embeddings()`` and its bias with ``predictions.bias``."""
+    weight = encoder.token_embeddings().weight
+    if tuple(weight.shape) != tuple(predictions.decoder.weight.shape):
+        raise ValueError(f"token_embeddings() is {tuple(weight.shape)}, the MLM decoder needs "
+                         f"{tuple(predictions.decoder.weight.shape)} (vocabulary × encoder width)")
+    predictions.decoder.weight = weight
+    predictions.decoder.bias = predictions.bias
+
+
+def init_like_bert(module: nn.Module, std: float) -> None:
     """BERT's initialisation: N(0, std) linear weights, zero biases, unit LayerNorm."""
     for sub in module.modules():
         if isinstance(sub, nn.Linear):
@@ -89,13 +118,32 @@ def _init_like_bert(module: nn.Module, std: float) -> None:
             nn.init.zeros_(sub.bias)
 
 
-def _tie_decoder(predictions: BertLMPredictionHead, encoder: BertTextEncoder) -> None:
-    """Share the decoder weight with the word embeddings and its bias with ``predictions.bias`` (as BERT)."""
-    predictions.decoder.weight = encoder.word_embeddings.weight
-    predictions.decoder.bias = predictions.bias
+class Masker(nn.Module):
+    """BERT 80/10/10 corruption through the ``tokens`` capability (no parameters)."""
+
+    def __init__(self, modality: Modality, options: MLMOptions) -> None:
+        super().__init__()
+        self.modality = modality
+        self.kwargs = {
+            "mask_token_id": modality.mask_token_id, "vocab_size": modality.vocab_size, "special_ids": (),
+            "mlm_probability": options.mlm_probability, "mask_replace_prob": options.mask_replace_prob,
+            "random_replace_prob": options.random_replace_prob,
+        }
+
+    def forward(self, batch: Batch) -> tuple[Batch, Tensor]:
+        """Corrupted batch and labels (original id where chosen, -100 elsewhere).
+
+        Shape:
+            batch (B, T) → same batch, labels (B, T) long
+        """
+        if "mlm_labels" in batch:
+            return batch, batch["mlm_labels"]
+        ids, maskable = self.modality.tokens(batch)
+        corrupted, labels = mask_tokens(ids, attention_mask=maskable, generator=None, **self.kwargs)
+        return self.modality.with_tokens(batch, corrupted), labels
 
 
-def _mlm_terms(predictions: nn.Module, sequence: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+def mlm_terms(predictions: nn.Module, sequence: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
     """Mean cross-entropy and top-1 accuracy over labelled positions.
 
     Shape:
@@ -112,44 +160,31 @@ def _mlm_terms(predictions: nn.Module, sequence: Tensor, labels: Tensor) -> tupl
     return loss, accuracy
 
 
-def _nsp_terms(logits: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
-    """Shape: logits (B, 2), labels (B,) long → two scalars."""
+def nsp_terms(logits: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+    """Cross-entropy and accuracy of IsNext (0) / NotNext (1). Shape: logits (B, 2), labels (B,) → scalars."""
     loss = F.cross_entropy(logits.float(), labels)
     return loss, (logits.argmax(-1) == labels).float().mean()
 
 
 class MLMTask(nn.Module):
-    """Masked language modelling with BERT's MLM head (decoder tied to the embeddings).
+    """Masked language modelling with BERT's MLM head (decoder tied to the token embeddings).
 
     Returns ``{"loss", "mlm_loss", "mlm_acc"}``; ``mlm_acc`` is top-1 accuracy over
-    the masked positions of the batch.
+    the batch's masked positions. ``logits`` is the ``mlm-head`` capability.
     """
 
-    def __init__(
-        self,
-        encoder: BertTextEncoder,
-        *,
-        mask_token_id: int,
-        special_ids: Sequence[int],
-        mlm_probability: float = 0.15,
-        mask_replace_prob: float = 0.8,
-        random_replace_prob: float = 0.1,
-        generator: torch.Generator | None = None,
-    ) -> None:
+    def __init__(self, encoder: nn.Module, modality: Modality, options: MLMOptions = MLMOptions()) -> None:
         super().__init__()
         self.encoder = encoder
-        self.cls = BertOnlyMLMHead(encoder.config)
-        _init_like_bert(self.cls, encoder.config.initializer_range)
-        _tie_decoder(self.cls.predictions, encoder)
-        self.masker = _Masker(
-            mask_token_id, encoder.config.vocab_size, special_ids, mlm_probability,
-            mask_replace_prob, random_replace_prob, generator,
-        )
+        self.cls = BertOnlyMLMHead(head_config(encoder, modality.vocab_size, options))
+        init_like_bert(self.cls, options.init_std)
+        tie_decoder(self.cls.predictions, encoder)
+        self.masker = Masker(modality, options)
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
         """Shape: batch (B, T) → scalars."""
         batch, labels = self.masker(batch)
-        loss, accuracy = _mlm_terms(self.cls.predictions, self.encoder(batch).sequence, labels)
+        loss, accuracy = mlm_terms(self.cls.predictions, self.encoder(batch).sequence, labels)
         return {"loss": loss, "mlm_loss": loss.detach(), "mlm_acc": accuracy}
 
     def logits(self, sequence: Tensor) -> Tensor:
@@ -158,24 +193,24 @@ class MLMTask(nn.Module):
 
 
 class NSPTask(nn.Module):
-    """Next-sentence prediction: tanh pooler on ``[CLS]``, then a 2-way linear layer.
+    """Next-sentence prediction: tanh pooler on [CLS], then a 2-way linear layer.
 
-    Needs ``next_sentence_label`` (0 = B continues A). Returns
-    ``{"loss", "nsp_loss", "nsp_acc"}``.
+    Needs ``next_sentence_label`` (0 = B continues A). Returns ``{"loss", "nsp_loss", "nsp_acc"}``.
     """
 
-    def __init__(self, encoder: BertTextEncoder) -> None:
+    def __init__(self, encoder: nn.Module, options: NSPOptions = NSPOptions()) -> None:
         super().__init__()
+        config = head_config(encoder, 2, options)
         self.encoder = encoder
-        self.pooler = BertPooler(encoder.config)
-        self.cls = BertOnlyNSPHead(encoder.config)
-        _init_like_bert(self.pooler, encoder.config.initializer_range)
-        _init_like_bert(self.cls, encoder.config.initializer_range)
+        self.pooler = BertPooler(config)
+        self.cls = BertOnlyNSPHead(config)
+        init_like_bert(self.pooler, options.init_std)
+        init_like_bert(self.cls, options.init_std)
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
         """Shape: batch (B, T) with next_sentence_label (B,) → scalars."""
         logits = self.cls(self.pooler(self.encoder(batch).sequence))
-        loss, accuracy = _nsp_terms(logits, batch["next_sentence_label"])
+        loss, accuracy = nsp_terms(logits, batch["next_sentence_label"])
         return {"loss": loss, "nsp_loss": loss.detach(), "nsp_acc": accuracy}
 
 
@@ -185,44 +220,51 @@ class MLMNSPTask(nn.Module):
     Returns ``{"loss", "mlm_loss", "nsp_loss", "mlm_acc", "nsp_acc"}``.
     """
 
-    def __init__(
-        self,
-        encoder: BertTextEncoder,
-        *,
-        mask_token_id: int,
-        special_ids: Sequence[int],
-        mlm_probability: float = 0.15,
-        mask_replace_prob: float = 0.8,
-        random_replace_prob: float = 0.1,
-        generator: torch.Generator | None = None,
-    ) -> None:
+    def __init__(self, encoder: nn.Module, modality: Modality, options: MLMNSPOptions = MLMNSPOptions()) -> None:
         super().__init__()
+        config = head_config(encoder, modality.vocab_size, options)
         self.encoder = encoder
-        self.pooler = BertPooler(encoder.config)
-        self.cls = BertPreTrainingHeads(encoder.config)
-        _init_like_bert(self.pooler, encoder.config.initializer_range)
-        _init_like_bert(self.cls, encoder.config.initializer_range)
-        _tie_decoder(self.cls.predictions, encoder)
-        self.masker = _Masker(
-            mask_token_id, encoder.config.vocab_size, special_ids, mlm_probability,
-            mask_replace_prob, random_replace_prob, generator,
-        )
+        self.pooler = BertPooler(config)
+        self.cls = BertPreTrainingHeads(config)
+        init_like_bert(self.pooler, options.init_std)
+        init_like_bert(self.cls, options.init_std)
+        tie_decoder(self.cls.predictions, encoder)
+        self.masker = Masker(modality, options)
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
         """Shape: batch (B, T) with next_sentence_label (B,) → scalars."""
         batch, labels = self.masker(batch)
         sequence = self.encoder(batch).sequence
-        mlm_loss, mlm_acc = _mlm_terms(self.cls.predictions, sequence, labels)
+        mlm_loss, mlm_acc = mlm_terms(self.cls.predictions, sequence, labels)
         nsp_logits = self.cls.seq_relationship(self.pooler(sequence))
-        nsp_loss, nsp_acc = _nsp_terms(nsp_logits, batch["next_sentence_label"])
-        return {
-            "loss": mlm_loss + nsp_loss,
-            "mlm_loss": mlm_loss.detach(),
-            "nsp_loss": nsp_loss.detach(),
-            "mlm_acc": mlm_acc,
-            "nsp_acc": nsp_acc,
-        }
+        nsp_loss, nsp_acc = nsp_terms(nsp_logits, batch["next_sentence_label"])
+        return {"loss": mlm_loss + nsp_loss, "mlm_loss": mlm_loss.detach(), "nsp_loss": nsp_loss.detach(),
+                "mlm_acc": mlm_acc, "nsp_acc": nsp_acc}
 
     def logits(self, sequence: Tensor) -> Tensor:
         """Vocabulary logits for encoder features. Shape: (..., D) → (..., V)."""
         return self.cls.predictions(sequence)
+
+
+def build_mlm(ctx: TaskContext, options: MLMOptions) -> MLMTask:
+    """The ``mlm`` factory."""
+    return MLMTask(ctx.encoder, ctx.modality, options)
+
+
+def build_nsp(ctx: TaskContext, options: NSPOptions) -> NSPTask:
+    """The ``nsp`` factory."""
+    _require_pairs(ctx)
+    return NSPTask(ctx.encoder, options)
+
+
+def build_mlm_nsp(ctx: TaskContext, options: MLMNSPOptions) -> MLMNSPTask:
+    """The ``mlm-nsp`` factory."""
+    _require_pairs(ctx)
+    return MLMNSPTask(ctx.encoder, ctx.modality, options)
+
+
+def _require_pairs(ctx: TaskContext) -> None:
+    """Fail before training, with the dataset's reason, when it could form no sentence pairs."""
+    problem = ctx.dataset.extras.get("pairs_problem")
+    if problem:
+        raise ValueError(problem)

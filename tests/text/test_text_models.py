@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from sslbench import EncoderOutput, ModelContext
 from sslbench_text import models
 
 VOCAB = 97
@@ -23,10 +24,11 @@ def test_every_size_meets_the_encoder_contract(name):
     config = encoder.config
     assert (config.num_hidden_layers, config.hidden_size, config.num_attention_heads) == tuple(size)
     assert config.intermediate_size == 4 * size.hidden and config.vocab_size == VOCAB
-    assert encoder.embed_dim == size.hidden and encoder.word_embeddings.weight.shape == (VOCAB, size.hidden)
+    assert encoder.embed_dim == size.hidden and encoder.token_embeddings().weight.shape == (VOCAB, size.hidden)
+    assert encoder.token_embeddings() is encoder.bert.embeddings.word_embeddings  # the token-embeddings capability
     assert encoder.bert.pooler is None  # the tanh pooler belongs to the NSP task
     out = encoder(batch_of())
-    assert isinstance(out, models.EncoderOutput)
+    assert isinstance(out, EncoderOutput)  # the core's contract
     assert out.sequence.shape == (3, 10, size.hidden) and out.pooled.shape == (3, size.hidden)
     assert out.mask.dtype == torch.bool and out.mask.sum(1).tolist() == [10, 7, 4]
     assert out.sequence.dtype == out.pooled.dtype == torch.float32
@@ -71,3 +73,16 @@ def test_errors_name_the_fix():
     encoder = models.create_bert_encoder("bert-tiny", VOCAB, max_positions=8)
     with pytest.raises(ValueError, match="sequence length 10 exceeds max_positions=8"):
         encoder(batch_of())
+
+
+def test_builder_reads_the_dataset_info_and_options():
+    info = {"vocab_size": 61, "max_length": 24, "pad_token_id": 0}
+    encoder = models.bert_builder("bert-mini")(ModelContext("toy", "text", info), models.BertOptions(pooling="cls", dropout=0.0))
+    config = encoder.config
+    assert (config.vocab_size, config.max_position_embeddings, config.pad_token_id) == (61, 24, 0)
+    assert (config.num_hidden_layers, config.hidden_size, encoder.pooling) == (4, 256, "cls")
+    assert config.hidden_dropout_prob == config.attention_probs_dropout_prob == 0.0
+    with pytest.raises(ValueError, match="dataset 'toy' gives no max_length in its info"):
+        models.bert_builder("bert-tiny")(ModelContext("toy", "text", {"vocab_size": 61, "pad_token_id": 0}), models.BertOptions())
+    with pytest.raises(ValueError, match=r"dropout: must be in \[0, 1\)"):
+        models.BertOptions(dropout=1.0)
