@@ -128,7 +128,8 @@ def load_fsdd_mfcc(ctx: DatasetContext, options: FSDDOptions) -> LoadedDataset:
     """``DatasetSpec.build`` of ``fsdd-mfcc``: the verified file from the data cache, split and standardised."""
     local = Path(options.path) if options.path else None
     prepared = prepare(FSDD_MFCC, root=ctx.data_root, local_path=local, progress=ctx.progress)
-    splits = fsdd_splits(prepared.path("digits.npz"), options.test_fraction, SPLIT_SEED, options.standardize, sha256=None)
+    digits = prepared.path("digits.npz")  # the data layer checked its SHA-256
+    splits = fsdd_splits(digits, options.test_fraction, SPLIT_SEED, options.standardize, sha256=None)
     return loaded_dataset(splits, "digit")
 
 

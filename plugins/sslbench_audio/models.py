@@ -213,5 +213,7 @@ def build_audio_transformer(ctx: ModelContext, options: AudioTransformerConfig) 
     """``ModelSpec.build``: an encoder for the dataset's ``info["num_features"]`` (F) input features."""
     n_features = ctx.info.get("num_features")
     if not isinstance(n_features, int) or n_features < 1:
-        raise ValueError(f"dataset {ctx.dataset!r}: info['num_features'] must be the frame feature count F, got {n_features!r}")
+        raise ValueError(
+            f"dataset {ctx.dataset!r}: info['num_features'] must be the frame feature count F, got {n_features!r}"
+        )
     return AudioTransformer(n_features, options)

@@ -38,7 +38,7 @@ def sslbench_register_datasets() -> list[DatasetSpec]:
         DatasetSpec(
             name="klettres", modality="audio", build=datasets.load_klettres, options=datasets.KLettresOptions,
             label_sets={"language": "class"}, license="GPL-2+ (Debian klettres-data)",
-            size="1,836 recordings of letters and syllables in 20 languages",
+            size="1,836 recordings, 20 languages (apt-get install klettres-data; read in place)",
             description="KLettres letters/syllables as log-mel frames, label set language "
             "(needs apt-get install klettres-data)",
         ),
@@ -51,8 +51,8 @@ def sslbench_register_models() -> list[ModelSpec]:
         ModelSpec(
             name=name, modalities={"audio"}, build=models.build_audio_transformer, options=type(preset),
             provides={"sequence", "frame-masking"}, reference="Baevski et al., 2020 (wav2vec 2.0); Hsu et al., 2021",
-            description=f"conv front end (time stride {preset.stride}) + {preset.depth}-layer transformer, D = {preset.dim}; "
-            "pooled = mean over real frames",
+            description=f"conv front end (time stride {preset.stride}) + {preset.depth}-layer transformer, "
+            f"D = {preset.dim}; pooled = mean over real frames",
         )
         for name, preset in models.PRESETS.items()
     ]

@@ -274,7 +274,9 @@ def build_masked_frames(ctx: TaskContext, options: MaskedFramesOptions) -> Maske
     centroids = None
     if options.target == "clusters":
         if options.num_clusters > len(frames):
-            raise ValueError(f"num_clusters: must be <= the {len(frames)} real pretrain frames, got {options.num_clusters}")
+            raise ValueError(
+                f"num_clusters: must be <= the {len(frames)} real pretrain frames, got {options.num_clusters}"
+            )
         centroids = fit_kmeans_cached(frames, options.num_clusters, n_iter=options.kmeans_iterations,
                                       seed=KMEANS_SEED, cache_dir=ctx.cache_dir / "sslbench_audio")
     return MaskedFramesTask(ctx.encoder, ctx.modality, frames.shape[1], options.target, centroids,

@@ -80,9 +80,9 @@ models = ["audio-transformer-tiny", "cnn-small"]
 evaluators = ["knn", "linear-probe"]
 """)
     plan = plan_grid(config, registry)
-    assert {c.key for c in plan.cells if c.dataset == "fsdd-mfcc"} == {
-        f"fsdd-mfcc/{t}/audio-transformer-tiny" for t in ("random-init", "masked-frames", "masked-frames-clusters", "simclr")
-    }
+    tasks = ("random-init", "masked-frames", "masked-frames-clusters", "simclr")  # simclr: audio has views
+    keys = {c.key for c in plan.cells if c.dataset == "fsdd-mfcc"}
+    assert keys == {f"fsdd-mfcc/{t}/audio-transformer-tiny" for t in tasks}
     skipped = {(s.dataset, s.task, s.model): s.reason for s in plan.skipped}
     assert "needs frame-masking, frames" in skipped[("digits", "masked-frames", "cnn-small")]
     assert all(e.label_sets == ("digit",) for c in plan.cells if c.dataset == "fsdd-mfcc" for e in c.evaluations)
