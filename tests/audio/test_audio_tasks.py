@@ -211,3 +211,33 @@ def test_construction_errors_say_what_is_needed():
         MaskedFramesTask(PointwiseEncoder(5), MODALITY, 5, target="clusters")
     with pytest.raises(ValueError, match="mask_prob: must be in"):
         MaskedFramesTask(PointwiseEncoder(5), MODALITY, 5, mask_prob=1.5)
+
+
+def _tiny_dataset(lengths: list[int]):
+    from sslbench import LoadedDataset
+
+    from sslbench_audio.batching import AudioSplit, pad_sequences
+    from sslbench_audio.datasets import to_tensor_split
+
+    features, lengths_t = pad_sequences([torch.randn(n, 5) for n in lengths])
+    split = to_tensor_split(AudioSplit(features, lengths_t, {"digit": torch.zeros(len(lengths), dtype=torch.long)}))
+    return LoadedDataset(pretrain=split, train=split, test=split, info={"num_features": 5})
+
+
+def test_build_counts_clips_shorter_than_a_span_and_refuses_a_span_no_clip_holds(tmp_path, caplog):
+    from sslbench import TaskContext
+
+    from sslbench_audio.tasks import MaskedFramesOptions, build_masked_frames
+
+    data = _tiny_dataset([2, 3, 9, 12])  # model frames at stride 2: 1, 2, 5, 6
+    ctx = TaskContext(encoder=PointwiseEncoder(5), modality=MODALITY, dataset=data, cache_dir=tmp_path)
+    with caplog.at_level("WARNING", logger="sslbench_audio.tasks"):
+        build_masked_frames(ctx, MaskedFramesOptions(span=3))
+    assert "2 of 4 pretrain clips are shorter than one span (3 model frames = 6 input frames)" in caplog.text
+    with pytest.raises(ValueError, match="span: every pretrain clip is shorter than one span of 7 model frames") as err:
+        build_masked_frames(ctx, MaskedFramesOptions(span=7))
+    assert "longest clip: 6 model frames" in str(err.value)
+    task = build_masked_frames(ctx, MaskedFramesOptions(target="clusters", num_clusters=4))
+    assert task.centroids.shape == (4, 5) and len(list((tmp_path / "sslbench_audio").glob("kmeans-*.pt"))) == 1
+    with pytest.raises(ValueError, match="num_clusters: must be <= the 26 real pretrain frames"):
+        build_masked_frames(ctx, MaskedFramesOptions(target="clusters", num_clusters=30))
