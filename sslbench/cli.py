@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="result folder (default: runs/<suite>-<UTC time>)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override [run] device")
     p.add_argument("--seeds", type=_seed_list, help="override [run] seeds, e.g. 0,1,2")
+    p.add_argument("--resume", action="store_true",
+                   help="continue a run in --out: skip finished cells, resume unfinished ones from checkpoints")
     p.set_defaults(command=cmd_run)
 
     from sslbench.cli_report import add_subcommands  # leaderboard, report, compare, merge
@@ -96,10 +98,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.seeds is not None:
         overrides["seeds"] = args.seeds
     config = load_config(args.config, registry, overrides)
+    if args.resume and args.out is None:
+        raise UsageError("--resume needs --out DIR: the folder of the run to continue")
     out = args.out or Path("runs") / f"{config.run.suite}-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}"
     plan = plan_grid(config, registry)
     _report_plan(plan)
-    summary = run_grid(config, registry, out, plan=plan)
+    summary = run_grid(config, registry, out, plan=plan, resume=args.resume)
     print(render(summarize(read_rows(out)), "md"))
     print(f"wrote {summary.rows} rows to {out / 'rows.jsonl'}", file=sys.stderr)
     for failure in summary.failures:

@@ -57,6 +57,8 @@ class RunConfig:
     seeds: tuple[int, ...] = (0,)  # one training run per seed for every cell
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto takes CUDA when present
     steps: int = 200  # pretraining budget per cell, in optimizer steps
+    seconds: float = 0.0  # budget in seconds of training instead of steps (0: off); not reproducible
+    flops: float = 0.0  # budget in training FLOPs instead of steps (0: off); steps = flops ÷ FLOPs of one step
     batch_size: int = 128  # samples per optimizer step
     optimizer: Literal["adamw", "sgd"] = "adamw"
     lr: float = 1e-3  # peak learning rate
@@ -65,6 +67,8 @@ class RunConfig:
     warmup_fraction: float = 0.1  # fraction of steps spent warming up linearly
     grad_clip: float = 0.0  # max gradient norm; 0 turns clipping off
     embed_batch_size: int = 512  # batch size when embedding splits for evaluators
+    checkpoint_every: int = 0  # also checkpoint every N steps (0: only at the end of each cell)
+    keep_checkpoints: bool = True  # keep each cell's final checkpoint in OUT/checkpoints/
 
     def __post_init__(self) -> None:
         if not self.seeds:
@@ -82,9 +86,20 @@ class RunConfig:
             raise ValueError("weight_decay: must be >= 0" if self.weight_decay < 0 else "grad_clip: must be >= 0")
         if not 0 <= self.warmup_fraction < 1:
             raise ValueError(f"warmup_fraction: must be in [0, 1), got {self.warmup_fraction}")
+        if self.seconds < 0 or self.flops < 0:
+            raise ValueError("seconds: must be >= 0" if self.seconds < 0 else "flops: must be >= 0")
+        if self.seconds > 0 and self.flops > 0:
+            raise ValueError("seconds: give one budget — steps, seconds or flops — not several")
+        if self.checkpoint_every < 0:
+            raise ValueError(f"checkpoint_every: must be >= 0, got {self.checkpoint_every}")
+
+    @property
+    def budget_unit(self) -> str:
+        """``steps``, ``seconds`` or ``flops``: what the pretraining budget counts."""
+        return "seconds" if self.seconds > 0 else "flops" if self.flops > 0 else "steps"
 
 
-PER_GRID_RUN_KEYS = ("steps", "batch_size", "optimizer", "lr", "weight_decay", "schedule", "warmup_fraction",
+PER_GRID_RUN_KEYS = ("steps", "seconds", "flops", "batch_size", "optimizer", "lr", "weight_decay", "schedule", "warmup_fraction",
                      "grad_clip", "embed_batch_size")
 """``[run]`` keys a grid may override in its ``[grid.run]`` table (seeds, suite and device stay global)."""
 
@@ -165,6 +180,7 @@ def load_config(path: str | Path, registry: Registry, overrides: Mapping[str, An
     raw = read_toml(path)
     _check_keys(where, "", raw, TOP_LEVEL_KEYS)
     run_table = {**_table(where, raw, "run"), **(overrides or {})}
+    _check_one_budget(where, "[run]", run_table)
     run = _build(where, "[run]", RunConfig, run_table)
     if not run.suite:
         run = dataclasses.replace(run, suite=Path(path).stem)
@@ -245,9 +261,18 @@ def _grid_parts(where: str, raw: Mapping[str, Any], run: RunConfig, registry: Re
     return tuple(parts)
 
 
+def _check_one_budget(where: str, table: str, values: Mapping[str, Any]) -> None:
+    given = [k for k in ("steps", "seconds", "flops") if k in values]
+    if len(given) > 1:
+        raise ConfigError(where, f"{table} {given[1]}", f"give one budget — steps, seconds or flops — not {' and '.join(given)}")
+
+
 def _grid_run(where: str, label: str, run: RunConfig, overrides: Any) -> RunConfig:
     if not isinstance(overrides, dict):
         raise ConfigError(where, f"{label} run", "must be a table of [run] overrides")
+    _check_one_budget(where, f"{label} run", overrides)
+    if any(k in overrides for k in ("steps", "seconds", "flops")):  # a grid's budget replaces the global one
+        run = dataclasses.replace(run, steps=RunConfig.steps, seconds=0.0, flops=0.0)
     for key in overrides:
         if key not in PER_GRID_RUN_KEYS:
             raise ConfigError(where, f"{label} run {key}", f"cannot be set per grid; allowed: {', '.join(PER_GRID_RUN_KEYS)}")

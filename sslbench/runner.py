@@ -6,14 +6,16 @@ pretrained row over its baseline is due to pretraining alone.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
 import logging
 import os
 import random
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ import numpy as np
 import torch
 
 from sslbench import provenance
+from sslbench.checkpoint import CellCheckpoint
 from sslbench.config import Config
 from sslbench.contexts import DatasetContext, EvalContext, ModelContext, TaskContext
 from sslbench.data_api import LoadedDataset
@@ -87,16 +90,19 @@ def seed_everything(seed: int) -> None:
 
 
 def run_grid(config: Config, registry: Registry, out_dir: Path, *, plan: GridPlan | None = None,
-             progress: bool = True) -> RunSummary:
+             progress: bool = True, resume: bool = False) -> RunSummary:
     """Run every cell of ``config`` for every seed and append rows under ``out_dir``.
 
     Datasets are loaded before anything is written, so a missing dataset fails the
-    run with a usage error and leaves no output behind.
+    run with a usage error and leaves no output behind. With ``resume``, cells that
+    already have rows in ``out_dir`` are skipped and unfinished ones continue from
+    their checkpoints. Each (cell, seed) is claimed with a file lock while it runs, so
+    two runs pointed at one folder share the work instead of repeating it.
     """
     plan = plan or plan_grid(config, registry)
     device = resolve_device(config.run.device)
     datasets = _load_datasets(config, registry, plan, progress)
-    _prepare_out_dir(out_dir, config)
+    done = _prepare_out_dir(out_dir, config, resume)
     run = _Run(
         config=config, registry=registry, out_dir=out_dir, device=device, datasets=datasets,
         provenance=provenance.collect(registry.pm, config.hash, device),
@@ -106,7 +112,11 @@ def run_grid(config: Config, registry: Registry, out_dir: Path, *, plan: GridPla
     registry.pm.hook.sslbench_run_start(plan=plan, out_dir=out_dir)
     for cell in plan.cells:
         for seed in config.run.seeds:
-            _emit(run, _run_cell(run, cell, seed))
+            if (cell.dataset, cell.task, cell.model, seed) in done:
+                continue
+            with _claim(out_dir, cell, seed) as claimed:
+                if claimed and not _has_rows(out_dir, cell, seed):
+                    _emit(run, cell, seed, *_run_cell(run, cell, seed))
     registry.pm.hook.sslbench_run_finish(summary=run.summary)
     return run.summary
 
@@ -127,15 +137,71 @@ def _load_datasets(config: Config, registry: Registry, plan: GridPlan, progress:
     return loaded
 
 
-def _prepare_out_dir(out_dir: Path, config: Config) -> None:
-    """Create ``out_dir``; refuse one that already holds rows (never mix two runs)."""
-    rows_file = out_dir / ROWS_FILE
-    if rows_file.exists():
-        hashes = {r.get("provenance", {}).get("config_hash") for r in read_rows(rows_file)}
-        same = hashes == {config.hash}
-        why = "rows of this config" if same else f"rows of another config (hash {', '.join(map(str, sorted(hashes, key=str)))})"
-        raise UsageError(f"{out_dir}: already holds {why}; choose a new --out folder")
-    out_dir.mkdir(parents=True, exist_ok=True)
+def _prepare_out_dir(out_dir: Path, config: Config, resume: bool) -> set[tuple[str, str, str, int]]:
+    """Create ``out_dir``, or check that resuming into it is safe; return the finished cells.
+
+    A folder holding rows or a manifest of another config is always refused; one of
+    the same config only with ``resume``.
+    """
+    manifest, rows_file = out_dir / "manifest.json", out_dir / ROWS_FILE
+    if not manifest.exists() and not rows_file.exists():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return set()
+    hashes = _config_hashes(out_dir)
+    if hashes - {config.hash}:
+        others = ", ".join(sorted(str(h) for h in hashes - {config.hash}))
+        raise UsageError(f"{out_dir}: holds results of another config (hash {others}, this one {config.hash}); "
+                         "choose a new --out folder")
+    if not resume:
+        raise UsageError(f"{out_dir}: already holds results of this config; pass --resume to continue it "
+                         "or choose a new --out folder")
+    return {(r["dataset"], r["task"], r["model"], r["seed"]) for r in _rows_if_any(out_dir)}
+
+
+def _config_hashes(out_dir: Path) -> set[str]:
+    hashes = {r.get("provenance", {}).get("config_hash") for r in _rows_if_any(out_dir)}
+    manifest = out_dir / "manifest.json"
+    if manifest.exists():
+        try:
+            hashes.add(json.loads(manifest.read_text()).get("config_hash"))
+        except json.JSONDecodeError:
+            raise UsageError(f"{manifest}: is not valid JSON; choose a new --out folder") from None
+    return hashes
+
+
+def _rows_if_any(out_dir: Path) -> list[dict[str, Any]]:
+    try:
+        return read_rows(out_dir / ROWS_FILE) if (out_dir / ROWS_FILE).exists() else []
+    except ValueError as err:
+        raise UsageError(f"{err}; the folder's rows are damaged, choose a new --out folder") from None
+
+
+def _has_rows(out_dir: Path, cell: Cell, seed: int) -> bool:
+    """Did another run finish this (cell, seed) while we waited for its lock?"""
+    key = (cell.dataset, cell.task, cell.model, seed)
+    return any((r["dataset"], r["task"], r["model"], r["seed"]) == key for r in _rows_if_any(out_dir))
+
+
+@contextlib.contextmanager
+def _claim(out_dir: Path, cell: Cell, seed: int) -> Iterator[bool]:
+    """Hold an exclusive, non-blocking lock on the (cell, seed); yields False if another run has it."""
+    locks = out_dir / "locks"
+    locks.mkdir(exist_ok=True)
+    fd = os.open(locks / f"{_cell_file_name(cell, seed)}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("%s seed %d: another run is on it; leaving it to that run", cell.key, seed)
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+def _cell_file_name(cell: Cell, seed: int) -> str:
+    return f"{cell.dataset}--{cell.task}--{cell.model}--seed{seed}"
 
 
 def _write_manifest(run: _Run) -> None:
@@ -154,14 +220,24 @@ def _write_manifest(run: _Run) -> None:
     os.replace(tmp, run.out_dir / "manifest.json")
 
 
-def _emit(run: _Run, rows: list[dict[str, Any]]) -> None:
+def _emit(run: _Run, cell: Cell, seed: int, rows: list[dict[str, Any]], trained: TrainResult | None) -> None:
+    """Write the curve, then the rows (one atomic append), then tell observers."""
+    if trained is not None:
+        _write_curve(run, cell, seed, trained)
     append_rows(run.out_dir, rows)
     run.summary.rows += len(rows)
     for row in rows:
         run.registry.pm.hook.sslbench_result_row(row=row)
+    if not cell.run.keep_checkpoints:
+        _checkpoint(run, cell, seed).remove()
 
 
-def _run_cell(run: _Run, cell: Cell, seed: int) -> list[dict[str, Any]]:
+def _checkpoint(run: _Run, cell: Cell, seed: int) -> CellCheckpoint:
+    path = run.out_dir / "checkpoints" / f"{_cell_file_name(cell, seed)}.pt"
+    return CellCheckpoint(path, every=cell.run.checkpoint_every)
+
+
+def _run_cell(run: _Run, cell: Cell, seed: int) -> tuple[list[dict[str, Any]], TrainResult | None]:
     """Build, pretrain (unless baseline), freeze and evaluate one cell for one seed."""
     dataset = run.datasets[cell.dataset]
     try:
@@ -170,11 +246,12 @@ def _run_cell(run: _Run, cell: Cell, seed: int) -> list[dict[str, Any]]:
         seed_everything(seed)
         modality, encoder, task = _build(run, cell, dataset)
         trained = None if task is None else pretrain(
-            task, _train_split(run, cell, dataset), cell.run, run.device, seed=seed, desc=f"{cell.key} seed {seed}"
+            task, _train_split(run, cell, dataset), cell.run, run.device, seed=seed,
+            desc=f"{cell.key} seed {seed}", checkpoint=_checkpoint(run, cell, seed),
         )
     except Exception as err:  # isolate any failure to this cell; the grid goes on
         status = "diverged" if isinstance(err, DivergedError) else "failed"
-        return _failure_rows(run, cell, seed, status, err)
+        return _failure_rows(run, cell, seed, status, _explain(err, cell)), None
     encoder.requires_grad_(False).eval().to(run.device)
     if task is not None:
         task.eval()
@@ -182,12 +259,19 @@ def _run_cell(run: _Run, cell: Cell, seed: int) -> list[dict[str, Any]]:
         encoder=encoder, task=task, dataset=dataset, modality=modality, label_set=None,
         device=run.device, seed=seed, embed_batch_size=cell.run.embed_batch_size,
     )
-    if trained is not None:
-        _write_curve(run, cell, seed, trained)
     rows = _evaluate(run, cell, seed, ctx, trained)
     if cell.is_baseline:
         rows += _baseline_rows(run, cell, seed, ctx)
-    return rows
+    return rows, trained
+
+
+def _explain(err: Exception, cell: Cell) -> Exception:
+    """Name the batch size in a CUDA out-of-memory error, the one setting that usually fixes it."""
+    if isinstance(err, torch.cuda.OutOfMemoryError):
+        first = str(err).splitlines()[0] if str(err) else "out of memory"
+        return RuntimeError(f"CUDA out of memory at batch size {cell.run.batch_size} ({first}); "
+                            "lower [run] batch_size or this grid's [grid.run] batch_size")
+    return err
 
 
 def _train_split(run: _Run, cell: Cell, dataset: LoadedDataset) -> Any:
@@ -285,20 +369,27 @@ def _settings(run: _Run, cell: Cell) -> dict[str, Any]:
 
 
 def _budget(run: _Run, cell: Cell) -> dict[str, Any]:
+    """The budget as configured (what the leaderboard compares); what was spent is in ``cost``."""
     r = cell.run
-    steps = 0 if cell.is_baseline else r.steps
-    return {"steps": steps, "batch_size": r.batch_size, "optimizer": r.optimizer, "lr": r.lr,
-            "weight_decay": r.weight_decay, "schedule": r.schedule, "warmup_fraction": r.warmup_fraction}
+    unit = r.budget_unit
+    amount = {"steps": r.steps, "seconds": r.seconds, "flops": r.flops}[unit]
+    return {"unit": "steps" if cell.is_baseline else unit, "amount": 0 if cell.is_baseline else amount,
+            "steps": 0 if cell.is_baseline else (r.steps if unit == "steps" else None),
+            "batch_size": r.batch_size, "optimizer": r.optimizer, "lr": r.lr, "weight_decay": r.weight_decay,
+            "schedule": r.schedule, "warmup_fraction": r.warmup_fraction}
 
 
 def _cost(trained: TrainResult | None, eval_seconds: float) -> dict[str, Any]:
+    """Budget spent in all three units (steps, seconds, FLOPs) plus speed and memory."""
     if trained is None:
-        return {"train_seconds": 0.0, "samples_per_s": None, "peak_memory_bytes": None,
-                "eval_seconds": round(eval_seconds, 4), "final_loss": None}
+        return {"steps": 0, "train_seconds": 0.0, "flops": 0, "flops_per_step": None, "samples_per_s": None,
+                "peak_memory_bytes": None, "eval_seconds": round(eval_seconds, 4), "final_loss": None}
     return {
-        "train_seconds": round(trained.seconds, 4), "samples_per_s": round(trained.samples_per_s, 2),
+        "steps": trained.steps, "train_seconds": round(trained.seconds, 4), "flops": trained.flops,
+        "flops_per_step": trained.flops_per_step, "samples_per_s": round(trained.samples_per_s, 2),
         "peak_memory_bytes": trained.peak_memory_bytes, "eval_seconds": round(eval_seconds, 4),
         "effective_batch_size": trained.batch_size, "final_loss": trained.final_loss,
+        "resumed_from_step": trained.resumed_from,
     }
 
 

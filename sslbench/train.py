@@ -6,15 +6,18 @@ returns ``{"loss": scalar, **logs}``.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import resource
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from sslbench.checkpoint import CellCheckpoint, set_rng_state
 from sslbench.config import RunConfig
 from sslbench.contexts import autocast_for
 from sslbench.data_api import TensorSplit, move_batch
@@ -37,12 +40,30 @@ class TrainResult:
     seconds: float
     samples_per_s: float
     peak_memory_bytes: int
+    flops_per_step: int | None = None  # forward + backward, counted on the first step
     losses: list[tuple[int, float]] = field(default_factory=list)  # (step, loss) every log_every steps
+    resumed_from: int = 0  # the step a checkpoint restored (0: trained from scratch)
 
     @property
     def final_loss(self) -> float:
         """The last logged loss (NaN when nothing was logged)."""
         return self.losses[-1][1] if self.losses else math.nan
+
+    @property
+    def flops(self) -> int | None:
+        """Total training FLOPs: steps × FLOPs per step."""
+        return None if self.flops_per_step is None else self.steps * self.flops_per_step
+
+
+@dataclass
+class _Progress:
+    """The loop's state, which a checkpoint saves and restores."""
+
+    step: int = 0
+    total: int = 0  # steps planned; for seconds budgets an estimate, refined as it goes
+    elapsed: float = 0.0  # seconds spent in training steps
+    flops_per_step: int | None = None
+    losses: list[tuple[int, float]] = field(default_factory=list)
 
 
 def pretrain(
@@ -53,11 +74,16 @@ def pretrain(
     *,
     seed: int,
     desc: str = "",
+    checkpoint: CellCheckpoint | None = None,
     log_every: int = 10,
 ) -> TrainResult:
-    """Train ``task`` (and the encoder inside it) on ``split`` for ``run.steps`` steps.
+    """Train ``task`` (and the encoder inside it) on ``split`` within the run's budget.
 
-    Batches are drawn without replacement, reshuffled every epoch from ``seed``.
+    The budget is ``run.steps`` optimizer steps, or ``run.flops`` training FLOPs
+    (steps = budget ÷ FLOPs of one step, counted on the first step), or ``run.seconds``
+    of training time (not reproducible). Batches are drawn without replacement, the
+    order of each epoch fixed by (seed, epoch), so a resumed run sees the same batches.
+    With ``checkpoint``, training continues from the saved step and saves as it goes.
 
     Raises:
         DivergedError: the loss is NaN or infinite at some step.
@@ -67,49 +93,123 @@ def pretrain(
     task.to(device).train()
     batch_size = min(run.batch_size, len(split))
     optimizer = make_optimizer(task, run)
-    schedule = make_schedule(optimizer, run)
-    batches = epoch_batches(len(split), batch_size, torch.Generator().manual_seed(seed))
-    result = TrainResult(steps=run.steps, batch_size=batch_size, seconds=0.0, samples_per_s=0.0, peak_memory_bytes=0)
+    progress = _Progress(total=run.steps if run.budget_unit == "steps" else 0)
+    schedule = make_schedule(optimizer, run, lambda: progress.total)
+    resumed = _restore(checkpoint, task, optimizer, schedule, progress)
+    batches = epoch_batches(len(split), batch_size, seed, start_step=progress.step)
     _reset_peak_memory(device)
-    start = time.perf_counter()
-    bar = tqdm(total=run.steps, desc=desc, leave=False, disable=None, unit="step")
-    for step in range(run.steps):
+    bar = tqdm(total=progress.total or None, initial=progress.step, desc=desc, leave=False, disable=None, unit="step")
+    while not _budget_spent(run, progress):
+        started = time.perf_counter()
         batch = move_batch(split.batch(next(batches)), device)  # each tensor (B, ...)
+        value, flops = _step(task, optimizer, run, batch, device, count_flops=progress.flops_per_step is None)
+        schedule.step()
+        progress.step += 1
+        progress.elapsed += time.perf_counter() - started
+        if flops is not None:
+            progress.flops_per_step = flops
+        _plan_total(run, progress)
+        if not math.isfinite(value):
+            bar.close()
+            raise DivergedError(progress.step - 1, value)
+        if (progress.step - 1) % log_every == 0 or _budget_spent(run, progress):
+            progress.losses.append((progress.step - 1, value))
+            bar.set_postfix(loss=f"{value:.4f}", refresh=False)
+        bar.total = progress.total or None
+        bar.update()
+        if checkpoint is not None and checkpoint.due(progress.step, _budget_spent(run, progress)):
+            _save(checkpoint, task, optimizer, schedule, progress)
+    bar.close()
+    _synchronize(device)
+    return TrainResult(
+        steps=progress.step, batch_size=batch_size, seconds=progress.elapsed,
+        samples_per_s=progress.step * batch_size / max(progress.elapsed, 1e-9),
+        peak_memory_bytes=peak_memory(device), flops_per_step=progress.flops_per_step,
+        losses=progress.losses, resumed_from=resumed,
+    )
+
+
+def _step(task: nn.Module, optimizer: torch.optim.Optimizer, run: RunConfig, batch: dict, device: torch.device,
+          *, count_flops: bool) -> tuple[float, int | None]:
+    """One optimizer step; returns the loss and, when asked, the step's FLOPs."""
+    counter = _flop_counter() if count_flops else None
+    with counter if counter is not None else contextlib.nullcontext():
         with autocast_for(device):
             loss: Tensor = task(batch)["loss"]  # scalar
         value = loss.item()  # one sync per step: the divergence check needs it anyway
         if not math.isfinite(value):
-            bar.close()
-            raise DivergedError(step, value)
+            return value, None
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if run.grad_clip > 0:
-            nn.utils.clip_grad_norm_(task.parameters(), run.grad_clip)
-        optimizer.step()
-        schedule.step()
-        if step % log_every == 0 or step == run.steps - 1:
-            result.losses.append((step, value))
-            bar.set_postfix(loss=f"{value:.4f}", refresh=False)
-        bar.update()
-    bar.close()
-    _synchronize(device)
-    result.seconds = time.perf_counter() - start
-    result.samples_per_s = run.steps * batch_size / result.seconds
-    result.peak_memory_bytes = peak_memory(device)
-    return result
+    if run.grad_clip > 0:
+        nn.utils.clip_grad_norm_(task.parameters(), run.grad_clip)
+    optimizer.step()
+    return value, None if counter is None else int(counter.get_total_flops())
 
 
-def epoch_batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[Tensor]:
-    """Endless batches of indices into ``range(n)``: a fresh permutation every epoch,
-    the last incomplete batch of each epoch dropped.
+def _flop_counter() -> Any:
+    import torch.utils.flop_counter as flop_counter  # local: only the first step needs it
+
+    return flop_counter.FlopCounterMode(display=False)
+
+
+def _budget_spent(run: RunConfig, progress: _Progress) -> bool:
+    if run.budget_unit == "seconds":
+        return progress.elapsed >= run.seconds
+    return progress.total > 0 and progress.step >= progress.total
+
+
+def _plan_total(run: RunConfig, progress: _Progress) -> None:
+    """Steps the budget allows: fixed, from FLOPs of one step, or estimated from speed so far."""
+    if run.budget_unit == "flops" and progress.flops_per_step:
+        progress.total = max(1, int(run.flops // progress.flops_per_step))
+    elif run.budget_unit == "seconds":
+        progress.total = max(progress.step, math.ceil(run.seconds * progress.step / max(progress.elapsed, 1e-9)))
+
+
+def _save(checkpoint: CellCheckpoint, task: nn.Module, optimizer: torch.optim.Optimizer,
+          schedule: torch.optim.lr_scheduler.LRScheduler, progress: _Progress) -> None:
+    checkpoint.save({
+        "task": task.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+        "step": progress.step, "total": progress.total, "elapsed": progress.elapsed,
+        "flops_per_step": -1 if progress.flops_per_step is None else progress.flops_per_step,
+        "losses": [[s, v] for s, v in progress.losses],
+    })
+
+
+def _restore(checkpoint: CellCheckpoint | None, task: nn.Module, optimizer: torch.optim.Optimizer,
+             schedule: torch.optim.lr_scheduler.LRScheduler, progress: _Progress) -> int:
+    """Load the checkpoint into the modules and ``progress``; returns the step restored (0: none)."""
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is None:
+        return 0
+    task.load_state_dict(saved["task"])
+    optimizer.load_state_dict(saved["optimizer"])
+    schedule.load_state_dict(saved["schedule"])
+    progress.step, progress.total, progress.elapsed = saved["step"], saved["total"], saved["elapsed"]
+    progress.flops_per_step = None if saved["flops_per_step"] < 0 else saved["flops_per_step"]
+    progress.losses = [(int(s), float(v)) for s, v in saved["losses"]]
+    set_rng_state(saved["rng"])
+    return progress.step
+
+
+def epoch_batches(n: int, batch_size: int, seed: int, start_step: int = 0) -> Iterator[Tensor]:
+    """Endless batches of indices into ``range(n)``, starting at batch ``start_step``.
+
+    Epoch e is the permutation drawn from seed ``(seed, e)``, cut into ``n // batch_size``
+    batches (the incomplete last one dropped), so any step's batch is known without
+    replaying the ones before it — which is what resuming needs.
 
     Shape:
         each yielded tensor is (batch_size,) long.
     """
+    per_epoch = n // batch_size
+    epoch, offset = divmod(start_step, per_epoch)
     while True:
-        order = torch.randperm(n, generator=generator)
-        for start in range(0, n - batch_size + 1, batch_size):
-            yield order[start : start + batch_size]
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+        for i in range(offset, per_epoch):
+            yield order[i * batch_size : (i + 1) * batch_size]
+        epoch, offset = epoch + 1, 0
 
 
 def make_optimizer(module: nn.Module, run: RunConfig) -> torch.optim.Optimizer:
@@ -123,16 +223,22 @@ def make_optimizer(module: nn.Module, run: RunConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=run.lr)
 
 
-def make_schedule(optimizer: torch.optim.Optimizer, run: RunConfig) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warmup over ``warmup_fraction`` of the steps, then cosine decay to 0 or constant."""
-    warmup = int(run.warmup_fraction * run.steps)
+def make_schedule(optimizer: torch.optim.Optimizer, run: RunConfig,
+                  total_steps: Callable[[], int]) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warmup over ``warmup_fraction`` of the steps, then cosine decay to 0 or constant.
+
+    ``total_steps`` is asked at every step: FLOPs and seconds budgets learn it only
+    once training has started.
+    """
 
     def factor(step: int) -> float:
+        total = max(1, total_steps())
+        warmup = int(run.warmup_fraction * total)
         if step < warmup:
             return (step + 1) / warmup
         if run.schedule == "constant":
             return 1.0
-        progress = (step - warmup) / max(1, run.steps - warmup)
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
         return 0.5 * (1.0 + math.cos(math.pi * progress))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

@@ -114,7 +114,7 @@ def test_a_failing_cell_is_isolated_and_reported(tmp_path, make_registry):
 def test_an_out_folder_with_rows_is_refused(tmp_path, make_registry):
     registry = make_registry(fake_plugin)
     run(tmp_path, registry)
-    with pytest.raises(UsageError, match="already holds rows of this config; choose a new --out"):
+    with pytest.raises(UsageError, match="already holds results of this config; pass --resume"):
         run(tmp_path, registry)
 
 
