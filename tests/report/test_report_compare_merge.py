@@ -114,6 +114,8 @@ def test_merge_leaderboard_and_report_commands(tmp_path, capsys, monkeypatch):
     assert "exists and is not an empty folder" in capsys.readouterr().err
     assert main(["leaderboard", str(tmp_path / "m"), "--format", "json"]) == 0
     assert {r["task"] for r in json.loads(capsys.readouterr().out)} == {"random-init", "simclr", "mae"}
+    assert main(["leaderboard", str(tmp_path / "m"), "--format", "html", "-o", str(tmp_path / "lb.html")]) == 0
+    assert (tmp_path / "lb.html").read_text().startswith("<!DOCTYPE html>")
     assert main(["report", str(tmp_path / "m"), "-o", str(tmp_path / "results")]) == 0
     assert sorted(os.listdir(tmp_path / "results")) == ["LEADERBOARD.md", "leaderboard.csv", "report.html"]
 
