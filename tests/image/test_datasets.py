@@ -6,6 +6,7 @@ import functools
 import gzip
 import hashlib
 import http.server
+import importlib.util
 import shutil
 import threading
 from pathlib import Path
@@ -220,3 +221,15 @@ def test_registered_specs_declare_their_data(registry):
         assert spec.data.sources[0] == LocalPath(env=env)
         assert type(spec.data.sources[-1]).__name__ == "Download"
         assert "path" in {f.name for f in dataclasses.fields(spec.options)}
+
+
+def test_specs_match_the_checked_reference_specs():
+    """The plugin's copies agree with tests/data/real_specs.py, whose pins were checked against the packages."""
+    path = Path(__file__).parents[1] / "data" / "real_specs.py"
+    loader = importlib.util.spec_from_file_location("sslbench_data_real_specs_image", path)
+    real_specs = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(real_specs)
+    assert datasets.MNIST_5K == real_specs.MNIST_5K
+    ours, ref = datasets.FASHION_MNIST, real_specs.FASHION_MNIST
+    assert (ours.files, ours.sources[:2], ours.license) == (ref.files, ref.sources[:2], ref.license)
+    assert datasets.FASHION_MNIST_IDX_SHA256 == real_specs.FASHION_MNIST_IDX_SHA256
