@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pluggy
 
+from sslbench import distributed
 from sslbench.contexts import (
     DatasetContext,
     EncoderOutput,
@@ -30,5 +31,5 @@ __all__ = [
     "Batch", "ConfigError", "DatasetContext", "DatasetSpec", "EncoderOutput", "EvalContext",
     "EvaluatorSpec", "fingerprint", "LoadedDataset", "Modality", "ModalitySpec", "ModelContext", "ModelSpec",
     "NoOptions", "PluginError", "TaskContext", "TaskSpec", "TensorSplit", "UnknownComponentError",
-    "UsageError", "hookimpl",
+    "UsageError", "distributed", "hookimpl",
 ]

@@ -24,7 +24,7 @@ import torch
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def rng_state() -> dict[str, Any]:
@@ -63,11 +63,11 @@ class CellCheckpoint:
         return done or (self.every > 0 and step % self.every == 0)
 
     def save(self, payload: dict[str, Any]) -> None:
-        """Write ``payload`` (plus random states) atomically."""
+        """Write ``payload`` atomically (it carries the random states: ``rng_ranks``)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as f:
-            torch.save({"format": FORMAT_VERSION, **payload, "rng": rng_state()}, f)
+            torch.save({"format": FORMAT_VERSION, **payload}, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.path)

@@ -9,6 +9,7 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,7 +29,9 @@ class _Parser(argparse.ArgumentParser):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.command(args)
@@ -61,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=_seed_list, help="override [run] seeds, e.g. 0,1,2")
     p.add_argument("--resume", action="store_true",
                    help="continue a run in --out: skip finished cells, resume unfinished ones from checkpoints")
+    p.add_argument("--shard", type=_shard, default=(0, 1), metavar="K/N",
+                   help="run only shard K of N (0 <= K < N) of the (cell, seed) pairs; merge folders afterwards")
+    p.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="train each cell on N processes (launches torchrun with DistributedDataParallel)")
     p.set_defaults(command=cmd_run)
 
     from sslbench.cli_report import add_subcommands  # leaderboard, report, compare, merge
@@ -91,6 +98,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sslbench.results import read_rows
     from sslbench.runner import run_grid
 
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        return _launch_torchrun(args)
+    if args.nproc < 1:
+        raise UsageError(f"--nproc must be >= 1, got {args.nproc}")
     registry = _registry(args)
     overrides: dict[str, Any] = {}
     if args.device:
@@ -100,10 +111,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config, registry, overrides)
     if args.resume and args.out is None:
         raise UsageError("--resume needs --out DIR: the folder of the run to continue")
+    from sslbench import distributed
+    from sslbench.runner import resolve_device
+
+    if distributed.init_from_env(resolve_device(config.run.device)) and args.out is None:
+        raise UsageError("under torchrun, give --out DIR so that every process writes to the same folder")
     out = args.out or Path("runs") / f"{config.run.suite}-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}"
     plan = plan_grid(config, registry)
-    _report_plan(plan)
-    summary = run_grid(config, registry, out, plan=plan, resume=args.resume)
+    main_rank = distributed.is_main()
+    if main_rank:
+        _report_plan(plan)
+    try:
+        summary = run_grid(config, registry, out, plan=plan, resume=args.resume, shard=args.shard)
+    finally:
+        distributed.shutdown()
+    if not main_rank:
+        return summary.exit_code
     print(render(summarize(read_rows(out)), "md"))
     print(f"wrote {summary.rows} rows to {out / 'rows.jsonl'}", file=sys.stderr)
     for failure in summary.failures:
@@ -123,6 +146,33 @@ def _report_plan(plan: Any) -> None:
     print(f"{len(plan.cells)} cells ({len(plan.pretrained)} pretrained + baselines)", file=sys.stderr)
     for skip in plan.skipped:
         print(f"skipped: {skip}", file=sys.stderr)
+
+
+def _launch_torchrun(args: argparse.Namespace) -> int:
+    """Re-run this very command under torchrun with ``--nproc`` processes on this machine."""
+    import subprocess
+
+    rest, skip = [], False
+    for arg in args.argv:  # drop --nproc N / --nproc=N; torchrun sets WORLD_SIZE instead
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            rest.append(arg)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={args.nproc}",
+               "-m", "sslbench", *rest]
+    return subprocess.call(command)
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard must look like K/N, e.g. 0/4, got {text!r}") from None
+    if n < 1 or not 0 <= k < n:
+        raise argparse.ArgumentTypeError(f"--shard K/N needs 0 <= K < N, got {text!r}")
+    return k, n
 
 
 def _seed_list(text: str) -> tuple[int, ...]:

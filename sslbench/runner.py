@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sslbench import provenance
+from sslbench import distributed, provenance
 from sslbench.checkpoint import CellCheckpoint
 from sslbench.config import Config
 from sslbench.contexts import DatasetContext, EvalContext, ModelContext, TaskContext
@@ -90,35 +91,72 @@ def seed_everything(seed: int) -> None:
 
 
 def run_grid(config: Config, registry: Registry, out_dir: Path, *, plan: GridPlan | None = None,
-             progress: bool = True, resume: bool = False) -> RunSummary:
+             progress: bool = True, resume: bool = False, shard: tuple[int, int] = (0, 1)) -> RunSummary:
     """Run every cell of ``config`` for every seed and append rows under ``out_dir``.
 
     Datasets are loaded before anything is written, so a missing dataset fails the
     run with a usage error and leaves no output behind. With ``resume``, cells that
     already have rows in ``out_dir`` are skipped and unfinished ones continue from
     their checkpoints. Each (cell, seed) is claimed with a file lock while it runs, so
-    two runs pointed at one folder share the work instead of repeating it.
+    two runs pointed at one folder share the work instead of repeating it. ``shard``
+    ``(k, n)`` runs only the (cell, seed) pairs that :func:`in_shard` assigns to k.
+
+    Under torchrun every rank calls this; rank 0 alone writes and reports.
     """
     plan = plan or plan_grid(config, registry)
-    device = resolve_device(config.run.device)
+    device = distributed.local_device(resolve_device(config.run.device))
+    _check_divisible(plan)
     datasets = _load_datasets(config, registry, plan, progress)
-    done = _prepare_out_dir(out_dir, config, resume)
+    done = distributed.broadcast_object(_prepare_out_dir(out_dir, config, resume) if distributed.is_main() else None)
     run = _Run(
         config=config, registry=registry, out_dir=out_dir, device=device, datasets=datasets,
         provenance=provenance.collect(registry.pm, config.hash, device),
         cache_dir=data_root() / "artifacts", summary=RunSummary(out_dir=out_dir, plan=plan),
     )
-    _write_manifest(run)
-    registry.pm.hook.sslbench_run_start(plan=plan, out_dir=out_dir)
+    if distributed.is_main():
+        _write_manifest(run)
+        registry.pm.hook.sslbench_run_start(plan=plan, out_dir=out_dir)
     for cell in plan.cells:
         for seed in config.run.seeds:
-            if (cell.dataset, cell.task, cell.model, seed) in done:
-                continue
-            with _claim(out_dir, cell, seed) as claimed:
-                if claimed and not _has_rows(out_dir, cell, seed):
-                    _emit(run, cell, seed, *_run_cell(run, cell, seed))
-    registry.pm.hook.sslbench_run_finish(summary=run.summary)
+            if (cell.dataset, cell.task, cell.model, seed) not in done and in_shard(cell, seed, shard):
+                _run_claimed(run, cell, seed)
+    if distributed.is_main():
+        registry.pm.hook.sslbench_run_finish(summary=run.summary)
     return run.summary
+
+
+def in_shard(cell: Cell, seed: int, shard: tuple[int, int]) -> bool:
+    """Whether (cell, seed) belongs to shard ``k`` of ``n``: a hash of its names, so the
+    assignment does not change when the config's lists are reordered."""
+    k, n = shard
+    digest = hashlib.sha256(f"{cell.key}/seed{seed}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % n == k
+
+
+def _run_claimed(run: _Run, cell: Cell, seed: int) -> None:
+    """Run (cell, seed) unless another run holds it; rank 0 decides, every rank trains."""
+    if not distributed.is_distributed():
+        with _claim(run.out_dir, cell, seed) as claimed:
+            if claimed and not _has_rows(run.out_dir, cell, seed):
+                _emit(run, cell, seed, *_run_cell(run, cell, seed))
+        return
+    if distributed.is_main():
+        with _claim(run.out_dir, cell, seed) as claimed:
+            go = distributed.broadcast_object(claimed and not _has_rows(run.out_dir, cell, seed))
+            if go:
+                _emit(run, cell, seed, *_run_cell(run, cell, seed))
+    elif distributed.broadcast_object(None):
+        _run_cell(run, cell, seed)
+    distributed.barrier()
+
+
+def _check_divisible(plan: GridPlan) -> None:
+    """The global batch must split evenly over the processes."""
+    world = distributed.world_size()
+    for cell in plan.pretrained:
+        if cell.run.batch_size % world:
+            raise UsageError(f"batch_size {cell.run.batch_size} of cell {cell.key} does not split evenly over "
+                             f"{world} processes; use a multiple of {world}")
 
 
 def _load_datasets(config: Config, registry: Registry, plan: GridPlan, progress: bool) -> dict[str, Any]:
@@ -252,6 +290,8 @@ def _run_cell(run: _Run, cell: Cell, seed: int) -> tuple[list[dict[str, Any]], T
     except Exception as err:  # isolate any failure to this cell; the grid goes on
         status = "diverged" if isinstance(err, DivergedError) else "failed"
         return _failure_rows(run, cell, seed, status, _explain(err, cell)), None
+    if not distributed.is_main():
+        return [], trained  # evaluation runs once, on rank 0
     encoder.requires_grad_(False).eval().to(run.device)
     if task is not None:
         task.eval()

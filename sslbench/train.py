@@ -7,20 +7,27 @@ returns ``{"loss": scalar, **logs}``.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
+import random
 import resource
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
-from sslbench.checkpoint import CellCheckpoint, set_rng_state
+from sslbench import distributed
+from sslbench.checkpoint import CellCheckpoint, rng_state, set_rng_state
 from sslbench.config import RunConfig
 from sslbench.contexts import autocast_for
 from sslbench.data_api import TensorSplit, move_batch
+
+
+log = logging.getLogger(__name__)
 
 
 class DivergedError(RuntimeError):
@@ -91,18 +98,23 @@ def pretrain(
     from tqdm.auto import tqdm  # local: keeps `import sslbench` light
 
     task.to(device).train()
-    batch_size = min(run.batch_size, len(split))
+    task = distributed.sync_batchnorm(task)  # batch statistics over the global batch; before the optimizer
+    model = _wrap_ddp(task, device)
+    batch_size = min(run.batch_size, len(split))  # the global batch; each rank takes 1/world of it
     optimizer = make_optimizer(task, run)
     progress = _Progress(total=run.steps if run.budget_unit == "steps" else 0)
     schedule = make_schedule(optimizer, run, lambda: progress.total)
+    _decorrelate_ranks(seed)
     resumed = _restore(checkpoint, task, optimizer, schedule, progress)
     batches = epoch_batches(len(split), batch_size, seed, start_step=progress.step)
     _reset_peak_memory(device)
-    bar = tqdm(total=progress.total or None, initial=progress.step, desc=desc, leave=False, disable=None, unit="step")
+    bar = tqdm(total=progress.total or None, initial=progress.step, desc=desc, leave=False, unit="step",
+               disable=None if distributed.is_main() else True)
     while not _budget_spent(run, progress):
         started = time.perf_counter()
-        batch = move_batch(split.batch(next(batches)), device)  # each tensor (B, ...)
-        value, flops = _step(task, optimizer, run, batch, device, count_flops=progress.flops_per_step is None)
+        index = distributed.rank_slice(next(batches))  # this rank's share of the global batch
+        batch = move_batch(split.batch(index), device)  # each tensor (B / world, ...)
+        value, flops = _step(model, optimizer, run, batch, device, count_flops=progress.flops_per_step is None)
         schedule.step()
         progress.step += 1
         progress.elapsed += time.perf_counter() - started
@@ -129,22 +141,41 @@ def pretrain(
     )
 
 
-def _step(task: nn.Module, optimizer: torch.optim.Optimizer, run: RunConfig, batch: dict, device: torch.device,
+def _step(model: nn.Module, optimizer: torch.optim.Optimizer, run: RunConfig, batch: dict, device: torch.device,
           *, count_flops: bool) -> tuple[float, int | None]:
-    """One optimizer step; returns the loss and, when asked, the step's FLOPs."""
+    """One optimizer step; returns the loss (mean over ranks) and, when asked, the step's FLOPs (all ranks)."""
     counter = _flop_counter() if count_flops else None
     with counter if counter is not None else contextlib.nullcontext():
         with autocast_for(device):
-            loss: Tensor = task(batch)["loss"]  # scalar
-        value = loss.item()  # one sync per step: the divergence check needs it anyway
+            loss: Tensor = model(batch)["loss"]  # scalar
+        # One sync per step: the divergence check needs the value, and every rank must decide alike.
+        value = distributed.mean_across_ranks(loss.item(), device)
         if not math.isfinite(value):
             return value, None
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
     if run.grad_clip > 0:
-        nn.utils.clip_grad_norm_(task.parameters(), run.grad_clip)
+        nn.utils.clip_grad_norm_(model.parameters(), run.grad_clip)
     optimizer.step()
-    return value, None if counter is None else int(counter.get_total_flops())
+    return value, None if counter is None else int(counter.get_total_flops()) * distributed.world_size()
+
+
+def _wrap_ddp(task: nn.Module, device: torch.device) -> nn.Module:
+    """``DistributedDataParallel`` around the task when running distributed, else the task."""
+    if not distributed.is_distributed():
+        return task
+    ids = [device.index] if device.type == "cuda" else None
+    # Tasks may leave some heads unused on a step (e.g. a pooler only NSP uses).
+    return nn.parallel.DistributedDataParallel(task, device_ids=ids, find_unused_parameters=True)
+
+
+def _decorrelate_ranks(seed: int) -> None:
+    """Give each rank its own random stream for views and masks (ranks start identical after seeding)."""
+    if distributed.is_distributed():
+        r = distributed.rank()
+        random.seed(seed * 100_003 + r)
+        np.random.seed((seed * 100_003 + r) % 2**32)
+        torch.manual_seed(seed * 100_003 + r)
 
 
 def _flop_counter() -> Any:
@@ -169,7 +200,12 @@ def _plan_total(run: RunConfig, progress: _Progress) -> None:
 
 def _save(checkpoint: CellCheckpoint, task: nn.Module, optimizer: torch.optim.Optimizer,
           schedule: torch.optim.lr_scheduler.LRScheduler, progress: _Progress) -> None:
+    """Rank 0 writes; every rank contributes its random state (a collective when distributed)."""
+    rng = distributed.gather_objects(rng_state())
+    if not distributed.is_main():
+        return
     checkpoint.save({
+        "rng_ranks": rng,
         "task": task.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
         "step": progress.step, "total": progress.total, "elapsed": progress.elapsed,
         "flops_per_step": -1 if progress.flops_per_step is None else progress.flops_per_step,
@@ -189,7 +225,12 @@ def _restore(checkpoint: CellCheckpoint | None, task: nn.Module, optimizer: torc
     progress.step, progress.total, progress.elapsed = saved["step"], saved["total"], saved["elapsed"]
     progress.flops_per_step = None if saved["flops_per_step"] < 0 else saved["flops_per_step"]
     progress.losses = [(int(s), float(v)) for s, v in saved["losses"]]
-    set_rng_state(saved["rng"])
+    states = saved["rng_ranks"]
+    if len(states) != distributed.world_size():
+        log.warning("checkpoint %s was written by %d processes, this run has %d; random streams restart",
+                    checkpoint.path, len(states), distributed.world_size())
+    else:
+        set_rng_state(states[distributed.rank()])
     return progress.step
 
 

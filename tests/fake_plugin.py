@@ -17,15 +17,24 @@ from sslbench import (
 )
 
 
+@dataclass(frozen=True)
+class VectorViewOptions:
+    noise: float = 0.1  # std of the Gaussian noise added to each feature
+    drop: float = 0.1  # probability of zeroing a feature
+
+
 class VectorModality(Modality):
     name = "vector"
 
+    def __init__(self, options: VectorViewOptions = VectorViewOptions()) -> None:
+        self.options = options
+
     def views(self, batch):
-        x = batch["x"]
+        x, o = batch["x"], self.options
 
         def view():
-            keep = (torch.rand_like(x) > 0.1).float()
-            return {"x": (x + 0.1 * torch.randn_like(x)) * keep}
+            keep = (torch.rand_like(x) >= o.drop).float()
+            return {"x": (x + o.noise * torch.randn_like(x)) * keep}
 
         return view(), view()
 
@@ -63,8 +72,8 @@ class MLP(nn.Module):
 
 @hookimpl
 def sslbench_register_modalities():
-    return [ModalitySpec(name="vector", build=lambda info, opts: VectorModality(), provides={"views"},
-                         description="feature vectors (B, D)")]
+    return [ModalitySpec(name="vector", build=lambda info, opts: VectorModality(opts), options=VectorViewOptions,
+                         provides={"views"}, description="feature vectors (B, D)")]
 
 
 @hookimpl

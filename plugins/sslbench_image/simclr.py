@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sslbench import Batch, TaskContext
+from sslbench import Batch, TaskContext, distributed
 
 
 def nt_xent_loss(z_a: Tensor, z_b: Tensor, temperature: float) -> Tensor:
@@ -19,19 +19,25 @@ def nt_xent_loss(z_a: Tensor, z_b: Tensor, temperature: float) -> Tensor:
 
     Each of the 2B projections is classified against the other 2B − 1: its partner
     view is the positive, everything else in the batch a negative; the loss is the
-    mean over all 2B anchors.
+    mean over all 2B anchors. Under torch.distributed the candidates are gathered
+    from every rank (with gradients), so negatives span the global batch and the
+    local anchors' mean loss, averaged by DDP, equals the one-process loss.
 
     Shape:
         z_a, z_b: (B, P) projections of the two views of the same B samples.
         returns a scalar.
     """
-    b = len(z_a)
-    z = F.normalize(torch.cat([z_a, z_b]).float(), dim=1)  # (2B, P)
-    logits = z @ z.T / temperature  # (2B, 2B) cosine similarities / τ
-    self_pairs = torch.eye(2 * b, dtype=torch.bool, device=z.device)
-    logits = logits.masked_fill(self_pairs, float("-inf"))
-    targets = torch.cat([torch.arange(b, 2 * b), torch.arange(0, b)]).to(z.device)
-    return F.cross_entropy(logits, targets)
+    b, world, rank = len(z_a), distributed.world_size(), distributed.rank()
+    anchors = F.normalize(torch.cat([z_a, z_b]).float(), dim=1)  # (2B, P), this rank's
+    all_a = distributed.gather_with_grad(F.normalize(z_a.float(), dim=1))  # (W·B, P)
+    all_b = distributed.gather_with_grad(F.normalize(z_b.float(), dim=1))
+    candidates = torch.cat([all_a, all_b])  # (2·W·B, P): all view-a, then all view-b
+    logits = anchors @ candidates.T / temperature  # (2B, 2WB)
+    local = torch.arange(b, device=z_a.device) + rank * b  # this rank's rows among the gathered
+    own = torch.cat([local, local + world * b])  # where each anchor sits among the candidates
+    partner = torch.cat([local + world * b, local])
+    logits = logits.masked_fill(F.one_hot(own, 2 * world * b).bool(), float("-inf"))
+    return F.cross_entropy(logits, partner)
 
 
 class ProjectionHead(nn.Module):
