@@ -146,3 +146,47 @@ def test_shards_partition_the_cells_stably(tmp_path, make_registry):
 
 def test_global_mean_without_distribution_is_a_plain_mean():
     assert distributed.global_mean(torch.tensor(6.0), 3).item() == 2.0
+
+
+AUDIO_CONFIG = """
+[run]
+seeds = [0]
+device = "cpu"
+steps = 12
+batch_size = 8
+lr = 0.003
+[grid]
+datasets = ["audiofolder"]
+tasks = ["masked-frames"]
+models = ["audio-transformer-tiny"]
+evaluators = ["knn"]
+[datasets.audiofolder]
+path = "{path}"
+[models.audio-transformer-tiny]   # parity needs no random draws that depend on the split:
+dropout = 0.0
+[tasks.masked-frames]             # every frame masked, so the mask is deterministic
+mask_prob = 1.0
+"""
+
+
+@pytest.mark.slow
+def test_masked_frames_on_two_processes_follows_one_process(tmp_path):
+    """Clips of different lengths give ranks different numbers of masked frames: the loss
+    must be the mean over the global batch's frames (distributed.global_mean), not a mean
+    of per-rank means."""
+    import numpy as np
+    import soundfile as sf
+
+    root = tmp_path / "clips"
+    for label, freq in (("low", 300.0), ("high", 2500.0)):
+        (root / label).mkdir(parents=True)
+        for i in range(10):
+            t = np.arange(int(8000 * (0.1 + 0.04 * i))) / 8000
+            sf.write(root / label / f"{i}.wav", (0.5 * np.sin(2 * np.pi * freq * (1 + 0.03 * i) * t)).astype(np.float32), 8000)
+    config = tmp_path / "audio.toml"
+    config.write_text(textwrap.dedent(AUDIO_CONFIG.format(path=root)))
+    run_cli(["run", str(config), "--out", str(tmp_path / "one")])
+    run_cli(["run", str(config), "--out", str(tmp_path / "two")], nproc=2)
+    one_curve, two_curve = curve(tmp_path / "one"), curve(tmp_path / "two")
+    assert len(one_curve) == len(two_curve) > 1
+    assert one_curve == pytest.approx(two_curve, rel=1e-4, abs=1e-5)

@@ -46,7 +46,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from sslbench import Batch, TaskContext, TensorSplit
+from sslbench import Batch, TaskContext, TensorSplit, distributed
 
 from sslbench_audio.batching import lengths_to_mask
 from sslbench_audio.kmeans import assign, fit_kmeans_cached
@@ -115,19 +115,24 @@ def pool_windows(features: Tensor, lengths: Tensor, stride: int) -> Tensor:
 def masked_l1(prediction: Tensor, target: Tensor, mask: Tensor) -> Tensor:
     """Mean |prediction - target| over the frames where mask is True and all dims.
 
+    Under torch.distributed the mean is over the masked frames of the global batch
+    (``sslbench.distributed.global_mean``), so it equals the one-process loss.
+
     Shape:
         prediction, target: (B, T, F); mask: (B, T) bool. Returns a scalar.
     """
-    return (prediction[mask] - target[mask]).abs().mean()
+    total = (prediction[mask] - target[mask]).abs().sum()
+    return distributed.global_mean(total, mask.sum() * prediction.shape[-1])
 
 
 def masked_cross_entropy(logits: Tensor, labels: Tensor, mask: Tensor) -> Tensor:
-    """Cross-entropy averaged over the frames where mask is True.
+    """Cross-entropy averaged over the frames where mask is True (of the global batch).
 
     Shape:
         logits: (B, T, K), labels: (B, T) long, mask: (B, T) bool. Returns a scalar.
     """
-    return nn.functional.cross_entropy(logits[mask].float(), labels[mask])
+    total = nn.functional.cross_entropy(logits[mask].float(), labels[mask], reduction="sum")
+    return distributed.global_mean(total, mask.sum())
 
 
 def frame_stride_of(encoder: nn.Module) -> int:
@@ -226,7 +231,8 @@ class MaskedFramesTask(nn.Module):
         prediction = self.head(sequence)
         logs = {"masked_fraction": (mask.sum() / real.sum().clamp_min(1)).detach()}
         if not mask.any():  # every clip shorter than a span: nothing to predict in this batch
-            return {"loss": prediction.sum() * 0.0, **logs}
+            # still through global_mean: under torch.distributed every rank must join its all-reduce
+            return {"loss": distributed.global_mean(prediction.sum() * 0.0, 0), **logs}
         if self.target == "reconstruct":
             return {"loss": masked_l1(prediction.float(), pool_windows(features, lengths, self.stride), mask), **logs}
         labels = self.cluster_ids(features, lengths)[:, :: self.stride]
