@@ -30,6 +30,10 @@ KNOWN_CAPABILITIES: dict[str, str] = {
     "vector after its front end; T' = ceil(T / encoder.frame_stride)",
     "sequence": "the encoder returns per-position features EncoderOutput.sequence (B,T,D)",
     "item-embeddings": "the encoder exposes item_embeddings() -> (V,D)",
+    "next-item": "the dataset's extras['next_item'][split] = {'targets': (N,) long, 'seen': (N,S) long} for the "
+    "rows of its 'valid' and 'test' splits, and extras['item_counts'] (V,) pretraining counts",
+    "item-labels": "the dataset's extras['item_labels'][name] = {'labels': (V,G) float, 'labelled': (V,) bool, "
+    "'names': [G names]}: label sets of items, not of samples",
     "token-embeddings": "the encoder exposes token_embeddings() -> nn.Embedding (V,D), e.g. to tie an MLM decoder",
     "sentence-pairs": "the dataset has an extra split 'pretrain-pairs' of [CLS] A [SEP] B [SEP] batches with "
     "next_sentence_label (B,) (0 = B continues A), B redrawn every batch",
@@ -127,6 +131,11 @@ class DatasetSpec(ComponentSpec):
         data: optional data-layer spec (files, sources, checksums) for ``sslbench data``.
         license: the data's licence, for ``sslbench data list``.
         size: a human description of its size (e.g. ``"60,000 + 10,000 images"``).
+        example: optional ``example(ctx: DatasetContext, options) -> LoadedDataset``: a few
+            synthetic samples shaped like ``build``'s result (same batch keys, ``info`` keys,
+            label sets, extras and extra splits), made without files or network.
+            ``sslbench.testing``'s conformance suite runs tasks, models and evaluators on
+            it (``ctx.data_root`` is then a temporary folder); the runner never calls it.
     """
 
     modality: str
@@ -136,6 +145,7 @@ class DatasetSpec(ComponentSpec):
     data: Any = None
     license: str = ""
     size: str = ""
+    example: Callable[[Any, Any], Any] | None = None
     kind = "dataset"
 
     def __post_init__(self) -> None:
@@ -143,6 +153,8 @@ class DatasetSpec(ComponentSpec):
         object.__setattr__(self, "provides", _frozen(self.provides))
         object.__setattr__(self, "label_sets", dict(self.label_sets))
         _check_callable(self, "build")
+        if self.example is not None:
+            _check_callable(self, "example")
         for label_set, kind in self.label_sets.items():
             if kind not in LABEL_KINDS:
                 raise ValueError(

@@ -10,9 +10,15 @@ Filtering".
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from sslbench import TaskContext
 
 
 def skipgram_pairs(items: Tensor, mask: Tensor, window: int) -> tuple[Tensor, Tensor]:
@@ -75,66 +81,108 @@ class UnigramSampler(nn.Module):
         return torch.searchsorted(self.cdf, draws, right=True).clamp_(max=self.last)
 
 
-class CooccurrenceTask(nn.Module):
-    """item2vec pretext task: SGNS on the encoder's item table.
+@dataclass(frozen=True)
+class CooccurrenceOptions:
+    """Options of the ``cooccurrence`` task (skip-gram with negative sampling)."""
 
-    Center vectors are the encoder's ``item_embeddings()``. With ``tied=True``
-    (default) the same table gives the context vectors, so the frozen encoder
-    alone carries the trained score u·v that next-item ``dot`` scoring uses;
-    with ``tied=False`` the context vectors live in this task (zero-initialised,
-    as in word2vec) and are thrown away with it. On MovieLens-100k, tied beats
-    untied on next-item HR@10 with both dot and cosine scoring.
+    window: int = 5  # pairs up to this many positions apart, both directions (word2vec: 5)
+    negatives: int = 5  # negatives per pair (word2vec: 5-20 for small data)
+    power: float = 0.75  # negatives ~ count ** power; 0.75 is word2vec's, 0 uniform (see CooccurrenceTask)
+    tied: bool = True  # context vectors = the encoder's own table (False: a separate task table)
 
-    ``power`` shapes the negatives, count ** power: 0.75 is word2vec's NLP
-    default; 0 (uniform) keeps item popularity in u·v, which next-item
-    prediction rewards. Caselles-Dupré et al., 2018, "Word2vec applied to
-    recommendation: hyperparameters matter", show the exponent is among the
-    settings that matter most for recommendation.
+    def __post_init__(self) -> None:
+        if self.window < 1:
+            raise ValueError(f"window: must be >= 1, got {self.window}")
+        if self.negatives < 1:
+            raise ValueError(f"negatives: must be >= 1, got {self.negatives}")
+        if not math.isfinite(self.power):
+            raise ValueError(f"power: must be a finite number, got {self.power}")
 
-    Args:
-        encoder: any module with ``item_embeddings() -> (V, D)``.
-        counts: pretraining interaction count per item id, (V,) (``vocab.counts``).
-        window: pairs up to this many positions apart.
-        negatives: negatives per pair.
+
+def token_counts(modality: Any, split: Any, vocab_size: int, chunk: int = 4096) -> Tensor:
+    """How often each token id occurs at a real position of ``split`` (the unigram counts).
+
+    Reads the split through the ``tokens`` capability, so it counts words of a text
+    corpus as well as items of user histories.
 
     Shape:
-        batch["items"], batch["mask"]: (B, T) → {"loss": scalar, "pairs": int tensor, "pos_prob": scalar}.
+        → (V,) long, V = ``vocab_size``.
+    """
+    counts = torch.zeros(vocab_size, dtype=torch.long)
+    for start in range(0, len(split), chunk):
+        ids, real = modality.tokens(split.batch(torch.arange(start, min(start + chunk, len(split)))))
+        counts += torch.bincount(ids[real].cpu(), minlength=vocab_size)
+    return counts
+
+
+class CooccurrenceTask(nn.Module):
+    """item2vec pretext task: SGNS on the encoder's token (item) table.
+
+    Written against capabilities only: token ids and real positions come from the
+    modality's ``tokens(batch)``, center vectors from the encoder's
+    ``token_embeddings()`` — so it runs on item histories (item2vec) and on text
+    (word2vec) alike. With ``tied=True`` (default) the same table gives the context
+    vectors, so the frozen encoder alone carries the trained score u·v that next-item
+    ``dot`` scoring uses; with ``tied=False`` the context vectors live in this task
+    (zero-initialised, as in word2vec) and are thrown away with it. On
+    MovieLens-100k, tied beats untied on next-item HR@10 with both dot and cosine
+    scoring.
+
+    ``power`` shapes the negatives, count ** power: 0.75 is word2vec's NLP default;
+    0 (uniform) keeps item popularity in u·v, which next-item prediction rewards
+    (ml-100k, 300 steps: test HR@10 0.116-0.129 with 0, 0.080 with 0.75, popularity
+    0.085). Caselles-Dupré et al., 2018, "Word2vec applied to recommendation:
+    hyperparameters matter", show the exponent is among the settings that matter
+    most for recommendation.
+
+    Negatives are drawn from torch's global generator, which the runner seeds and
+    checkpoints.
+
+    Args:
+        encoder: any module with ``token_embeddings() -> nn.Embedding`` (V, D).
+        modality: any object with ``tokens(batch) -> (ids (B,T), real (B,T))``.
+        counts: unigram count per token id, (V,) (:func:`token_counts`).
+        options: window, negatives, power, tied.
+
+    Shape:
+        batch → {"loss": scalar, "pairs": int tensor, "pos_prob": scalar}.
     """
 
     name = "cooccurrence"
 
-    def __init__(
-        self,
-        encoder: nn.Module,
-        counts: Tensor,
-        *,
-        window: int = 5,
-        negatives: int = 5,
-        power: float = 0.75,
-        tied: bool = True,
-    ) -> None:
+    def __init__(self, encoder: nn.Module, modality: Any, counts: Tensor,
+                 options: CooccurrenceOptions = CooccurrenceOptions()) -> None:
         super().__init__()
-        if window < 1 or negatives < 1:
-            raise ValueError(f"window and negatives must be >= 1, got window={window}, negatives={negatives}")
-        num_items, dim = encoder.item_embeddings().shape
+        num_items, dim = encoder.token_embeddings().weight.shape
         if len(counts) != num_items:
-            raise ValueError(f"counts has {len(counts)} entries but the encoder has {num_items} items; pass vocab.counts")
-        self.encoder, self.window, self.negatives, self.tied = encoder, window, negatives, tied
-        self.sampler = UnigramSampler(counts, power)
-        self.context = None if tied else nn.Embedding(num_items, dim)
+            raise ValueError(f"counts has {len(counts)} entries but the encoder has {num_items} tokens; "
+                             "count with token_counts(modality, split, vocab_size)")
+        self.encoder, self.modality, self.options = encoder, modality, options
+        self.sampler = UnigramSampler(counts, options.power)
+        self.context = None if options.tied else nn.Embedding(num_items, dim)
         if self.context is not None:
             nn.init.zeros_(self.context.weight)
 
     def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        centers, contexts = skipgram_pairs(batch["items"], batch["mask"], self.window)
-        table = self.encoder.item_embeddings()
+        ids, real = self.modality.tokens(batch)
+        centers, contexts = skipgram_pairs(ids, real, self.options.window)
+        table = self.encoder.token_embeddings().weight
         if len(centers) == 0:  # every row shorter than 2: nothing to learn, keep the graph
             zero = table.sum() * 0.0
             return {"loss": zero, "pairs": torch.tensor(0), "pos_prob": zero.detach()}
         out = table if self.context is None else self.context.weight
-        negative_ids = self.sampler.sample((len(centers), self.negatives))
+        negative_ids = self.sampler.sample((len(centers), self.options.negatives))
         u, v = F.embedding(centers, table), F.embedding(contexts, out)
         loss = sgns_loss(u, v, F.embedding(negative_ids, out))
         with torch.no_grad():
             pos_prob = torch.sigmoid((u * v).sum(-1)).mean()
         return {"loss": loss, "pairs": torch.tensor(len(centers)), "pos_prob": pos_prob}
+
+
+def build_cooccurrence(ctx: TaskContext, options: CooccurrenceOptions) -> CooccurrenceTask:
+    """The ``TaskSpec.build`` factory: unigram counts of the pretraining split, then the task."""
+    vocab_size = ctx.encoder.token_embeddings().num_embeddings
+    counts = token_counts(ctx.modality, ctx.dataset.pretrain, vocab_size)
+    if counts.sum() == 0:
+        raise ValueError("cooccurrence: the pretraining split has no tokens to count")
+    return CooccurrenceTask(ctx.encoder, ctx.modality, counts, options)

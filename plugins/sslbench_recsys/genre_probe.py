@@ -1,10 +1,14 @@
 """Multi-label linear probe on frozen item embeddings (e.g. movie genres) → micro-F1.
 
-A linear layer with per-label sigmoid (binary cross-entropy) is trained in
-torch on a random train split of the labelled items and thresholded at 0.5 on
-the held-out items: the linear evaluation protocol of SSL (e.g. SimCLR, Chen
-et al., 2020) applied to item vectors, much as item2vec (Barkan & Koenigstein,
-2016) checks its embeddings against genres.
+One L2-regularised logistic regression per label (binary cross-entropy), fit to
+convergence with full-batch L-BFGS in torch on a random train split of the
+labelled items, thresholded at 0.5 on the held-out items: the linear evaluation
+protocol of SSL (e.g. SimCLR, Chen et al., 2020) applied to item vectors, much as
+item2vec (Barkan & Koenigstein, 2016) checks its embeddings against genres. The
+objective, mean BCE + (l2 / 2)·‖w‖² per label, is scikit-learn's
+``LogisticRegression(C=1 / (l2 · N))`` for each label; a test compares the two.
+A converged optimum, not a number of optimiser steps, makes the protocol
+well-defined (and it takes far fewer passes than Adam).
 """
 
 from __future__ import annotations
@@ -14,40 +18,47 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from .splits import FIRST_ITEM, ItemVocab
 
 
 @dataclass(frozen=True)
-class ProbeSettings:
-    """Settings of the multi-label probe; they belong in the result row."""
+class GenreProbeOptions:
+    """Options of the ``genre-probe`` evaluator; they land in every result row as its protocol."""
 
-    test_fraction: float = 0.3
-    epochs: int = 300  # full-batch Adam steps; a few thousand items, so this is cheap
-    lr: float = 1e-2
-    weight_decay: float = 1e-4
-    threshold: float = 0.5
-    seed: int = 0
+    label_set: str = "genre"  # which item label set of the dataset to probe
+    test_fraction: float = 0.3  # labelled items held out for scoring
+    l2: float = 1e-4  # weight of (1/2)·‖w‖² added to each label's mean cross-entropy (the bias is free)
+    max_iter: int = 100  # L-BFGS iterations
+    threshold: float = 0.5  # a label is predicted where its sigmoid reaches this
+    seed: int = 0  # the item train/test split; fixed so that every cell scores the same items
 
     def __post_init__(self) -> None:
         if not 0.0 < self.test_fraction < 1.0:
-            raise ValueError(f"test_fraction must be in (0, 1), got {self.test_fraction}")
+            raise ValueError(f"test_fraction: must be in (0, 1), got {self.test_fraction}")
+        if self.l2 < 0:
+            raise ValueError(f"l2: must be >= 0, got {self.l2}")
+        if self.max_iter < 1:
+            raise ValueError(f"max_iter: must be >= 1, got {self.max_iter}")
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"threshold: must be in (0, 1), got {self.threshold}")
 
 
 def label_matrix(labels: pd.DataFrame, vocab: ItemVocab) -> tuple[Tensor, Tensor]:
     """Align a multi-hot label frame (index: item key) with vocabulary ids.
 
-    Returns the label matrix and which ids have a label row; padding, unknown
-    and items without a row are unlabelled.
+    Returns the label matrix and which ids have a label row; padding, unknown,
+    [MASK] and items without a row are unlabelled.
 
     Shape:
         → labels (V, G) float, labelled (V,) bool.
     """
+    items = slice(FIRST_ITEM, FIRST_ITEM + len(vocab.keys))
     labelled = torch.zeros(len(vocab), dtype=torch.bool)
-    labelled[FIRST_ITEM:] = torch.tensor(vocab.keys.isin(labels.index))
+    labelled[items] = torch.tensor(vocab.keys.isin(labels.index))
     matrix = torch.zeros(len(vocab), labels.shape[1])
-    matrix[FIRST_ITEM:] = torch.tensor(labels.reindex(vocab.keys, fill_value=False).to_numpy(dtype="float32"))
+    matrix[items] = torch.tensor(labels.reindex(vocab.keys, fill_value=False).to_numpy(dtype="float32"))
     return matrix, labelled
 
 
@@ -63,8 +74,33 @@ def micro_f1(predicted: Tensor, true: Tensor) -> float:
     return 2 * tp / (2 * tp + wrong) if tp + wrong else 0.0
 
 
-def multilabel_probe(embeddings: Tensor, labels: Tensor, labelled: Tensor, settings: ProbeSettings = ProbeSettings()) -> dict[str, float]:
-    """Train the linear probe on a random split of the labelled items; micro-F1 on the rest.
+def fit_multilabel(x: Tensor, y: Tensor, l2: float, max_iter: int) -> tuple[Tensor, Tensor]:
+    """Weights and bias of one L2-regularised logistic regression per label (bias not penalised).
+
+    Shape:
+        x (N, D) float, y (N, G) 0/1; returns W (D, G) and b (G,), float64.
+    """
+    x, y = x.double(), y.double()  # L-BFGS is sensitive to round-off; D×G parameters are few
+    weight = torch.zeros(x.shape[1], y.shape[1], dtype=x.dtype, requires_grad=True)
+    bias = torch.zeros(y.shape[1], dtype=x.dtype, requires_grad=True)
+    opt = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=max_iter, tolerance_grad=1e-9,
+                            tolerance_change=1e-12, history_size=20, line_search_fn="strong_wolfe")
+
+    def closure() -> Tensor:
+        opt.zero_grad()
+        bce = F.binary_cross_entropy_with_logits(x @ weight + bias, y, reduction="none").mean(0).sum()
+        loss = bce + 0.5 * l2 * weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    return weight.detach(), bias.detach()
+
+
+def multilabel_probe(embeddings: Tensor, labels: Tensor, labelled: Tensor,
+                     settings: GenreProbeOptions = GenreProbeOptions()) -> dict[str, float]:
+    """Fit the per-label probes on a random split of the labelled items; micro-F1 on the rest.
 
     Embeddings are standardised with the train items' mean and std.
 
@@ -72,22 +108,14 @@ def multilabel_probe(embeddings: Tensor, labels: Tensor, labelled: Tensor, setti
         embeddings: (V, D); labels: (V, G) 0/1; labelled: (V,) bool.
     """
     generator = torch.Generator().manual_seed(settings.seed)
-    ids = torch.nonzero(labelled).squeeze(1)
+    ids = torch.nonzero(labelled.cpu()).squeeze(1)
     ids = ids[torch.randperm(len(ids), generator=generator)]
     n_test = max(1, round(settings.test_fraction * len(ids)))
     test, train = ids[:n_test], ids[n_test:]
-    x = embeddings.detach().float().cpu()
+    x = embeddings.detach().double().cpu()
     mean, std = x[train].mean(0), x[train].std(0).clamp(min=1e-6)
     x = (x - mean) / std
-    linear = nn.Linear(x.shape[1], labels.shape[1])
-    nn.init.zeros_(linear.weight)  # convex problem: a fixed start keeps it deterministic without the global RNG
-    nn.init.zeros_(linear.bias)
-    optimizer = torch.optim.Adam(linear.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    for _ in range(settings.epochs):
-        loss = F.binary_cross_entropy_with_logits(linear(x[train]), labels[train].float())
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    with torch.no_grad():
-        predicted = torch.sigmoid(linear(x[test])) >= settings.threshold
+    labels = labels.cpu()
+    weight, bias = fit_multilabel(x[train], labels[train], settings.l2, settings.max_iter)
+    predicted = torch.sigmoid(x[test] @ weight + bias) >= settings.threshold
     return {"micro_f1": micro_f1(predicted, labels[test] > 0), "train_items": float(len(train)), "test_items": float(len(test))}

@@ -1,31 +1,26 @@
 """Encoders for item sequences: ``item-embedding`` and ``item-transformer``.
 
 Both take a batch with ``items`` (B,T) long (0 = padding) and ``mask`` (B,T)
-bool, return an :class:`EncoderOutput`, and expose ``item_embeddings()`` — the
-input item table — so evaluators can score every item against a user.
+bool, return an :class:`sslbench.EncoderOutput`, and expose the input item table
+twice: ``item_embeddings()`` (V, D) tensor, so evaluators can score every item
+against a user (capability ``item-embeddings``), and ``token_embeddings()``, the
+``nn.Embedding`` itself, so token tasks can tie to it (capability
+``token-embeddings``: ``cooccurrence``, the text plugin's ``mlm``).
 """
 
 from __future__ import annotations
 
 import math
-from typing import ClassVar, NamedTuple
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
+from sslbench import EncoderOutput, ModelContext
+
 from .splits import PAD
-
-
-class EncoderOutput(NamedTuple):
-    """What every encoder returns (a local stand-in until the core exports one).
-
-    Shape:
-        sequence: (B, T, D) per-position features; mask: (B, T) bool; pooled: (B, D).
-    """
-
-    sequence: Tensor
-    pooled: Tensor
-    mask: Tensor
 
 
 def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
@@ -65,7 +60,7 @@ class ItemEmbeddingEncoder(nn.Module):
     ``cooccurrence`` task trains with skip-gram negative sampling.
 
     Args:
-        num_items: vocabulary size V including ids 0 (padding) and 1 (unknown).
+        num_items: vocabulary size V including ids 0 (padding), 1 (unknown) and V − 1 ([MASK]).
         embed_dim: D.
         init_std: std of the normal init; the padding row is zero and stays zero.
 
@@ -91,7 +86,12 @@ class ItemEmbeddingEncoder(nn.Module):
         return EncoderOutput(sequence=sequence, pooled=masked_mean(sequence, mask), mask=mask)
 
     def item_embeddings(self) -> Tensor:
+        """The item table. Shape: (V, D)."""
         return self.items.weight
+
+    def token_embeddings(self) -> nn.Embedding:
+        """The item table as a module, for weight tying. Shape: weight (V, D)."""
+        return self.items
 
 
 class ItemTransformerEncoder(nn.Module):
@@ -104,7 +104,7 @@ class ItemTransformerEncoder(nn.Module):
     real position, which under causal attention summarises the whole history.
 
     Args:
-        num_items: vocabulary size V including ids 0 (padding) and 1 (unknown).
+        num_items: vocabulary size V including ids 0 (padding), 1 (unknown) and V − 1 ([MASK]).
         embed_dim: D; must be divisible by ``num_heads``.
         max_len: the longest T accepted (size of the position table).
 
@@ -163,4 +163,63 @@ class ItemTransformerEncoder(nn.Module):
         return EncoderOutput(sequence=sequence, pooled=last_position(sequence, mask), mask=mask)
 
     def item_embeddings(self) -> Tensor:
+        """The item table. Shape: (V, D)."""
         return self.items.weight
+
+    def token_embeddings(self) -> nn.Embedding:
+        """The item table as a module, for weight tying. Shape: weight (V, D)."""
+        return self.items
+
+
+@dataclass(frozen=True)
+class ItemEmbeddingOptions:
+    """``item-embedding``: an item table; a user is the mean of their history's items."""
+
+    dim: int = 64  # D; 64 is item2vec-sized for a few thousand items
+    init_std: float = 0.1  # N(0, std) init of the table (not 0.02: SGNS needs some initial spread)
+
+    def __post_init__(self) -> None:
+        if self.dim < 1:
+            raise ValueError(f"dim: must be >= 1, got {self.dim}")
+        if self.init_std <= 0:
+            raise ValueError(f"init_std: must be > 0, got {self.init_std}")
+
+
+@dataclass(frozen=True)
+class ItemTransformerOptions:
+    """``item-transformer``: a small transformer over the item sequence."""
+
+    dim: int = 64  # D; must be divisible by heads
+    layers: int = 2  # SASRec and BERT4Rec use 2
+    heads: int = 2
+    dropout: float = 0.1
+    causal: bool = False  # False: bidirectional (BERT4Rec, for mlm); True: causal (SASRec)
+
+    def __post_init__(self) -> None:
+        for name in ("dim", "layers", "heads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        if self.dim % self.heads:
+            raise ValueError(f"dim: must be divisible by heads ({self.heads}), got {self.dim}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout: must be in [0, 1), got {self.dropout}")
+
+
+def _fact(info: Mapping[str, Any], key: str, model: str) -> int:
+    if key not in info:
+        raise ValueError(f"{model}: the dataset's info lacks {key!r}; a recsys dataset must provide it")
+    return int(info[key])
+
+
+def build_item_embedding(ctx: ModelContext, options: ItemEmbeddingOptions) -> ItemEmbeddingEncoder:
+    """The ``ModelSpec.build`` factory: the table has ``info["vocab_size"]`` rows."""
+    return ItemEmbeddingEncoder(_fact(ctx.info, "vocab_size", "item-embedding"), options.dim, init_std=options.init_std)
+
+
+def build_item_transformer(ctx: ModelContext, options: ItemTransformerOptions) -> ItemTransformerEncoder:
+    """The ``ModelSpec.build`` factory: ``info["vocab_size"]`` items, ``info["max_len"]`` positions."""
+    return ItemTransformerEncoder(
+        _fact(ctx.info, "vocab_size", "item-transformer"), options.dim, num_layers=options.layers,
+        num_heads=options.heads, max_len=_fact(ctx.info, "max_len", "item-transformer"),
+        dropout=options.dropout, causal=options.causal,
+    )

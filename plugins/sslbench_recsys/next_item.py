@@ -18,7 +18,7 @@ protocols change the numbers several-fold (Krichene & Rendle, 2020).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -26,49 +26,59 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .metrics import rank_metrics
-from .splits import FIRST_ITEM, UNKNOWN, LeaveOneOut, SequenceSplit
+from .splits import FIRST_ITEM, SequenceSplit
 
 Scorer = Callable[[dict[str, Tensor]], Tensor]  # batch → (B, V) scores
 SCORINGS = ("dot", "cosine", "linear-probe")
 
 
 @dataclass(frozen=True)
-class NextItemSettings:
-    """Settings of the next-item evaluator; ``protocol()`` goes into result rows."""
+class NextItemOptions:
+    """Options of the ``next-item`` evaluator: its protocol, stored in every result row
+    (``protocol``) by the runner.
 
-    scoring: Literal["dot", "cosine", "linear-probe"] = "dot"
+    Only full ranking with expected tie-breaking is offered: sampled candidates
+    change the numbers several-fold and reorder methods (Krichene & Rendle, 2020);
+    ``candidates`` and ``ties`` are fields anyway so that every row says so.
+    """
+
+    candidates: Literal["full"] = "full"  # every item of the vocabulary competes with the target
+    exclude_seen: bool = True  # items of the user's history are not candidates (the target always is)
+    ties: Literal["expected"] = "expected"  # the target's rank is averaged over the items tied with it
+    scoring: Literal["dot", "cosine", "linear-probe"] = "dot"  # how the frozen encoder scores items (module doc)
     k: int = 10  # HR@K / NDCG@K cut-off, as SASRec and BERT4Rec report
-    split: Literal["test", "valid"] = "test"
-    chunk_size: int = 256  # users scored at once: memory (chunk × V floats), not results
-    probe_prefixes: int = 16  # random prefixes per pretraining row for the linear probe
-    probe_epochs: int = 10
-    probe_lr: float = 1e-2
-    probe_batch_size: int = 512
-    seed: int = 0
+    split: Literal["test", "valid"] = "test"  # valid: the item before the test item, for model selection
+    probe_prefixes: int = 16  # linear-probe scoring: random prefixes per pretraining row
+    probe_epochs: int = 10  # linear-probe scoring: passes over the prefixes
+    probe_lr: float = 1e-2  # linear-probe scoring: Adam learning rate
+    probe_batch_size: int = 512  # linear-probe scoring: prefixes per Adam step
 
     def __post_init__(self) -> None:
         if self.scoring not in SCORINGS:
-            raise ValueError(f"unknown scoring {self.scoring!r}; available: {', '.join(SCORINGS)}")
+            raise ValueError(f"scoring: unknown {self.scoring!r}; available: {', '.join(SCORINGS)}")
         if self.split not in ("test", "valid"):
-            raise ValueError(f"unknown split {self.split!r}; available: test, valid")
-        if self.k < 1 or self.chunk_size < 1:
-            raise ValueError(f"k and chunk_size must be >= 1, got k={self.k}, chunk_size={self.chunk_size}")
-
-    def protocol(self) -> dict[str, object]:
-        """The settings that change the numbers, for the result row."""
-        settings = asdict(self)
-        settings.pop("chunk_size")
-        if self.scoring != "linear-probe":
-            settings = {k: v for k, v in settings.items() if not k.startswith("probe_")}
-        return {**settings, "candidates": "full", "exclude_seen": True, "ties": "expected"}
+            raise ValueError(f"split: unknown {self.split!r}; available: test, valid")
+        for name in ("k", "probe_prefixes", "probe_epochs", "probe_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        if self.probe_lr <= 0:
+            raise ValueError(f"probe_lr: must be > 0, got {self.probe_lr}")
 
 
 def evaluate_next_item(
-    scorer: Scorer, split: SequenceSplit, *, k: int = 10, chunk_size: int = 256, device: torch.device | str = "cpu"
+    scorer: Scorer,
+    split: SequenceSplit,
+    *,
+    k: int = 10,
+    exclude_seen: bool = True,
+    blocked: tuple[int, ...] = (),
+    chunk_size: int = 256,
+    device: torch.device | str = "cpu",
 ) -> dict[str, float]:
     """Mean HR@K and NDCG@K over the rows of ``split``, scored ``chunk_size`` users at a time.
 
-    Targets the pretraining data never saw (id 1) count as misses.
+    ``blocked`` ids (e.g. the [MASK] item) are never candidates, like padding and the
+    unknown item. Targets the pretraining data never saw (id 1) count as misses.
     """
     if split.targets is None:
         raise ValueError("split has no targets; pass LeaveOneOut.test or .valid, not .pretrain")
@@ -76,11 +86,12 @@ def evaluate_next_item(
     with torch.no_grad():
         for start in range(0, len(split), chunk_size):
             batch = {key: value.to(device) for key, value in split.batch(slice(start, start + chunk_size)).items()}
-            for name, values in rank_metrics(scorer(batch), batch["targets"], batch["seen"], k).items():
+            scores = scorer(batch).float().clone()
+            scores[:, list(blocked)] = float("-inf")
+            seen = batch["seen"] if exclude_seen else None
+            for name, values in rank_metrics(scores, batch["targets"], seen, k).items():
                 totals[name] = totals.get(name, 0.0) + float(values.sum())
-    n = len(split)
-    return {**{name: total / max(n, 1) for name, total in totals.items()},
-            "users": float(n), "unknown_targets": float((split.targets == UNKNOWN).sum())}
+    return {name: total / max(len(split), 1) for name, total in totals.items()}
 
 
 def dot_scorer(encoder: nn.Module, *, cosine: bool = False) -> Scorer:
@@ -95,6 +106,22 @@ def dot_scorer(encoder: nn.Module, *, cosine: bool = False) -> Scorer:
         if cosine:
             users, items = F.normalize(users, dim=-1), F.normalize(items, dim=-1)
         return users @ items.T
+
+    return score
+
+
+def embedding_scorer(users: Tensor, items: Tensor, *, cosine: bool = False) -> Scorer:
+    """Scores from precomputed embeddings: ``users[batch["users"]] · items``, where
+    ``batch["users"]`` indexes the rows of ``users``.
+
+    Shape:
+        users: (N, D); items: (V, D); batch → (B, V).
+    """
+    if cosine:
+        users, items = F.normalize(users, dim=-1), F.normalize(items, dim=-1)
+
+    def score(batch: dict[str, Tensor]) -> Tensor:
+        return users[batch["users"]] @ items.T
 
     return score
 
@@ -152,12 +179,16 @@ def prefix_examples(split: SequenceSplit, per_row: int, generator: torch.Generat
 
 
 def fit_linear_probe(
-    encoder: nn.Module, pretrain: SequenceSplit, num_items: int, settings: NextItemSettings, device: torch.device | str = "cpu"
+    encoder: nn.Module, pretrain: SequenceSplit, num_items: int, settings: NextItemOptions,
+    device: torch.device | str = "cpu", seed: int = 0, chunk_size: int = 256,
 ) -> LinearProbe:
-    """Train a :class:`LinearProbe` with cross-entropy on frozen prefix embeddings."""
-    generator = torch.Generator().manual_seed(settings.seed)
+    """Train a :class:`LinearProbe` with cross-entropy on frozen prefix embeddings.
+
+    Draws prefixes and batch order from its own generator seeded with ``seed``.
+    """
+    generator = torch.Generator().manual_seed(seed)
     examples = prefix_examples(pretrain, settings.probe_prefixes, generator)
-    features = embed(encoder, examples, settings.chunk_size, device)
+    features = embed(encoder, examples, chunk_size, device)
     targets = examples["targets"].to(device)
     probe = LinearProbe(features, num_items).to(device)
     optimizer = torch.optim.Adam(probe.parameters(), lr=settings.probe_lr)
@@ -181,17 +212,3 @@ def embed(encoder: nn.Module, batch: dict[str, Tensor], chunk_size: int, device:
             encoder({"items": batch["items"][i : i + chunk_size].to(device), "mask": batch["mask"][i : i + chunk_size].to(device)}).pooled
             for i in range(0, len(batch["items"]), chunk_size)
         ])
-
-
-def next_item(
-    encoder: nn.Module, data: LeaveOneOut, settings: NextItemSettings = NextItemSettings(), device: torch.device | str = "cpu"
-) -> dict[str, float]:
-    """Evaluate a frozen encoder on ``data``'s test (or valid) split as ``settings`` declare."""
-    encoder.eval()
-    if settings.scoring == "linear-probe":
-        probe = fit_linear_probe(encoder, data.pretrain, len(data.vocab), settings, device)
-        scorer = lambda batch: probe(encoder(batch).pooled)
-    else:
-        scorer = dot_scorer(encoder, cosine=settings.scoring == "cosine")
-    split = data.test if settings.split == "test" else data.valid
-    return evaluate_next_item(scorer, split, k=settings.k, chunk_size=settings.chunk_size, device=device)

@@ -28,14 +28,17 @@ FIRST_ITEM = 2
 
 @dataclass(frozen=True, eq=False)
 class ItemVocab:
-    """Item keys ↔ ids. Id 0 is padding, 1 the unknown item, real items start at 2.
+    """Item keys ↔ ids. Id 0 is padding, 1 the unknown item, real items start at 2,
+    and the last id, ``mask_id`` = V − 1, is a ``[MASK]`` item for masked-item tasks
+    (BERT4Rec, Sun et al., 2019, put it after the items too): never a real item, never
+    a candidate, distinct from the unknown item.
 
     Attributes:
         keys: item keys in id order; ``keys[i]`` has id ``i + 2``.
-        counts: pretraining interaction count per id (0 for ids 0 and 1).
+        counts: pretraining interaction count per id (0 for padding, unknown and [MASK]).
 
     Shape:
-        counts: (V,) long, V = ``len(vocab)`` = number of items + 2.
+        counts: (V,) long, V = ``len(vocab)`` = number of items + 3.
     """
 
     keys: pd.Index
@@ -47,11 +50,16 @@ class ItemVocab:
     def from_items(cls, items: pd.Series) -> ItemVocab:
         """Vocabulary over ``items`` (one entry per interaction), keys sorted."""
         freq = items.value_counts().sort_index()
-        counts = torch.zeros(len(freq) + FIRST_ITEM, dtype=torch.long)
-        counts[FIRST_ITEM:] = torch.tensor(freq.to_numpy().copy(), dtype=torch.long)
+        counts = torch.zeros(len(freq) + FIRST_ITEM + 1, dtype=torch.long)
+        counts[FIRST_ITEM:-1] = torch.tensor(freq.to_numpy().copy(), dtype=torch.long)
         return cls(keys=pd.Index(freq.index.astype(str)), counts=counts)
 
     def __len__(self) -> int:
+        return len(self.keys) + FIRST_ITEM + 1
+
+    @property
+    def mask_id(self) -> int:
+        """The ``[MASK]`` item: the last id, V − 1."""
         return len(self.keys) + FIRST_ITEM
 
     def encode(self, keys: pd.Series | np.ndarray | list[str]) -> np.ndarray:
@@ -60,9 +68,9 @@ class ItemVocab:
         return np.where(index < 0, UNKNOWN, index + FIRST_ITEM).astype(np.int64)
 
     def decode(self, ids: Tensor | np.ndarray) -> list[str]:
-        """Ids → keys; padding and unknown come back as ``"<pad>"`` / ``"<unk>"``."""
+        """Ids → keys; padding, unknown and [MASK] come back as ``"<pad>"`` / ``"<unk>"`` / ``"<mask>"``."""
         ids = np.asarray(ids).reshape(-1)
-        special = {PAD: "<pad>", UNKNOWN: "<unk>"}
+        special = {PAD: "<pad>", UNKNOWN: "<unk>", self.mask_id: "<mask>"}
         return [special.get(int(i)) or str(self.keys[int(i) - FIRST_ITEM]) for i in ids]
 
 
@@ -143,7 +151,7 @@ def leave_one_out(interactions: Interactions, *, max_len: int | None = 200) -> L
     test = _eval_rows(codes, pos, ids, is_test, max_len)
     stats = {
         "users": n_users,
-        "items": len(vocab) - FIRST_ITEM,
+        "items": len(vocab.keys),
         "pretrain_interactions": int(is_pre.sum()),
         "pretrain_rows": len(pretrain),
         "valid_users": len(valid),

@@ -7,12 +7,29 @@ import math
 import pytest
 import torch
 from sslbench_recsys.cooccurrence import (
+    CooccurrenceOptions,
     CooccurrenceTask,
     UnigramSampler,
     sgns_loss,
     skipgram_pairs,
+    token_counts,
 )
+from sslbench_recsys.modality import RecsysModality, RecsysViewOptions
 from sslbench_recsys.models import ItemEmbeddingEncoder
+from sslbench_recsys.splits import SequenceSplit
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    torch.set_num_threads(1)  # tiny tensors: threads only contend
+
+
+def modality(vocab_size: int) -> RecsysModality:
+    return RecsysModality({"vocab_size": vocab_size, "mask_token_id": vocab_size - 1}, RecsysViewOptions())
+
+
+def task_for(encoder, counts, **options) -> CooccurrenceTask:
+    return CooccurrenceTask(encoder, modality(len(counts)), torch.as_tensor(counts), CooccurrenceOptions(**options))
 
 
 def naive_pairs(items: torch.Tensor, mask: torch.Tensor, window: int) -> list[tuple[int, int]]:
@@ -64,7 +81,7 @@ def test_task_loss_is_sgns_on_the_batch_pairs_with_drawn_negatives(tied):
     items, mask = random_batch(seed=1)
     counts = torch.tensor([0, 0, 5, 1, 3, 8, 2, 2, 1])
     encoder = ItemEmbeddingEncoder(9, 4)
-    task = CooccurrenceTask(encoder, counts, window=2, negatives=3, tied=tied)
+    task = task_for(encoder, counts, window=2, negatives=3, tied=tied)
     if not tied:
         torch.nn.init.normal_(task.context.weight)
     torch.manual_seed(7)
@@ -108,7 +125,7 @@ def test_sgns_pulls_cooccurring_items_together():
     items = groups[which].gather(1, order)
     torch.manual_seed(0)
     encoder = ItemEmbeddingEncoder(10, 8)
-    task = CooccurrenceTask(encoder, torch.bincount(items.flatten(), minlength=10), window=3, negatives=3, tied=True)
+    task = task_for(encoder, torch.bincount(items.flatten(), minlength=10), window=3, negatives=3, tied=True)
     optimizer = torch.optim.Adam(task.parameters(), lr=0.1)
     for _ in range(25):
         loss = task({"items": items, "mask": items > 0})["loss"]
@@ -123,17 +140,52 @@ def test_sgns_pulls_cooccurring_items_together():
 
 def test_arguments_are_checked_at_construction():
     encoder = ItemEmbeddingEncoder(10, 4)
-    with pytest.raises(ValueError, match="window and negatives"):
-        CooccurrenceTask(encoder, torch.ones(10), window=0)
-    with pytest.raises(ValueError, match="pass vocab.counts"):
-        CooccurrenceTask(encoder, torch.ones(7))
+    with pytest.raises(ValueError, match="^window: must be >= 1"):
+        CooccurrenceOptions(window=0)
+    with pytest.raises(ValueError, match="^negatives: must be >= 1"):
+        CooccurrenceOptions(negatives=0)
+    with pytest.raises(ValueError, match="token_counts"):
+        task_for(encoder, torch.ones(7))
     with pytest.raises(ValueError, match="non-negative"):
         UnigramSampler(torch.zeros(5))
 
 
 def test_a_batch_without_pairs_gives_a_zero_loss_with_a_graph():
     encoder = ItemEmbeddingEncoder(10, 4)
-    task = CooccurrenceTask(encoder, torch.ones(10))
+    task = task_for(encoder, torch.ones(10))
     items = torch.tensor([[3, 0], [0, 0]])
     out = task({"items": items, "mask": items > 0})
     assert out["loss"].item() == 0 and out["loss"].requires_grad and int(out["pairs"]) == 0
+
+
+def test_loss_on_a_hand_made_batch_equals_a_naive_loop_over_histories():
+    # only item 7 has a count, so every negative is item 7 whatever the draw: the naive
+    # reference needs no sampler
+    histories = [[2, 3, 4, 5], [6, 2], [5]]
+    items = torch.tensor([h + [0] * (4 - len(h)) for h in histories])
+    counts = torch.zeros(9, dtype=torch.long)
+    counts[7] = 1
+    torch.manual_seed(0)
+    encoder = ItemEmbeddingEncoder(9, 3)
+    out = task_for(encoder, counts, window=2, negatives=4, power=0.75)({"items": items, "mask": items > 0})
+    table = encoder.item_embeddings().detach().double().tolist()
+
+    def log_sigmoid(x: float) -> float:
+        return -math.log1p(math.exp(-x))
+
+    def dot(a: int, b: int) -> float:
+        return sum(x * y for x, y in zip(table[a], table[b]))
+
+    terms = [
+        -log_sigmoid(dot(h[i], h[j])) - 4 * log_sigmoid(-dot(h[i], 7))
+        for h in histories for i in range(len(h)) for j in range(len(h)) if i != j and abs(i - j) <= 2
+    ]
+    assert len(terms) == 10 + 2 == int(out["pairs"])
+    assert out["loss"].item() == pytest.approx(sum(terms) / len(terms), rel=1e-5)
+
+
+def test_token_counts_count_real_positions_through_the_tokens_capability():
+    items = torch.tensor([[2, 3, 3, 0], [4, 0, 0, 0], [3, 1, 0, 0]])
+    split = SequenceSplit(items=items, mask=items > 0, users=torch.arange(3))
+    counts = token_counts(modality(6), split, 6, chunk=2)
+    assert counts.tolist() == [0, 1, 1, 3, 1, 0]  # padding not counted; the unknown item (1) is

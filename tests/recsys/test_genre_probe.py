@@ -1,13 +1,15 @@
-"""Multi-label genre probe: micro-F1 against scikit-learn, label alignment, learning."""
+"""Multi-label genre probe: micro-F1 and the fit against scikit-learn, label alignment, learning."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 import torch
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sslbench_recsys.genre_probe import (
-    ProbeSettings,
+    GenreProbeOptions,
+    fit_multilabel,
     label_matrix,
     micro_f1,
     multilabel_probe,
@@ -29,11 +31,11 @@ def test_micro_f1_with_nothing_predicted_or_true_is_zero():
 
 
 def test_labels_align_with_vocabulary_ids():
-    vocab = ItemVocab.from_items(pd.Series(["b", "a", "c", "a"]))  # ids: a=2, b=3, c=4
+    vocab = ItemVocab.from_items(pd.Series(["b", "a", "c", "a"]))  # ids: a=2, b=3, c=4, [MASK]=5
     labels = pd.DataFrame({"Drama": [True, False, True], "Comedy": [False, True, True]}, index=["a", "b", "zzz"])
     matrix, labelled = label_matrix(labels, vocab)
-    assert labelled.tolist() == [False, False, True, True, False]  # c has no label row, zzz is not an item
-    assert matrix.tolist() == [[0, 0], [0, 0], [1, 0], [0, 1], [0, 0]]
+    assert labelled.tolist() == [False, False, True, True, False, False]  # c has no label row, zzz is not an item
+    assert matrix.tolist() == [[0, 0], [0, 0], [1, 0], [0, 1], [0, 0], [0, 0]]
 
 
 def test_probe_recovers_labels_that_embeddings_encode_and_not_random_ones():
@@ -43,13 +45,27 @@ def test_probe_recovers_labels_that_embeddings_encode_and_not_random_ones():
     labelled[:2] = False
     informative = torch.cat([labels * 2 - 1, torch.randn(300, 3, generator=generator)], 1) + 0.3 * torch.randn(300, 8, generator=generator)
     noise = torch.randn(300, 8, generator=generator)
-    settings = ProbeSettings(epochs=40, lr=0.1)
+    settings = GenreProbeOptions()
     good = multilabel_probe(informative, labels, labelled, settings)
     bad = multilabel_probe(noise, labels, labelled, settings)
     assert good["micro_f1"] > 0.95 and bad["micro_f1"] < 0.5
     assert good["test_items"] == round(0.3 * 298) and good["train_items"] == 298 - good["test_items"]
 
 
-def test_bad_test_fraction_is_rejected():
-    with pytest.raises(ValueError, match="test_fraction"):
-        ProbeSettings(test_fraction=1.0)
+def test_fit_equals_scikit_learn_logistic_regression_per_label():
+    torch.set_num_threads(1)  # tiny tensors: threads only contend
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(120, 4, generator=generator, dtype=torch.float64)
+    y = (x[:, :3] + torch.randn(120, 3, generator=generator, dtype=torch.float64) > 0.3).double()
+    l2 = 1e-2
+    weight, bias = fit_multilabel(x, y, l2, max_iter=200)
+    for g in range(3):  # mean BCE + (l2/2)·|w|² is LogisticRegression(C = 1 / (l2·N)) per label
+        peer = LogisticRegression(C=1 / (l2 * len(x)), tol=1e-10, max_iter=1000).fit(x.numpy(), y[:, g].numpy())
+        torch.testing.assert_close(weight[:, g], torch.from_numpy(peer.coef_[0]), atol=1e-5, rtol=1e-4)
+        assert bias[g].item() == pytest.approx(peer.intercept_[0], abs=1e-5)
+
+
+@pytest.mark.parametrize("field,value", [("test_fraction", 1.0), ("l2", -1.0), ("max_iter", 0), ("threshold", 1.0)])
+def test_bad_options_name_the_field(field, value):
+    with pytest.raises(ValueError, match=f"^{field}: must"):
+        GenreProbeOptions(**{field: value})

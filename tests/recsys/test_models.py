@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from sslbench_recsys.models import (
-    EncoderOutput,
-    ItemEmbeddingEncoder,
-    ItemTransformerEncoder,
-)
+from sslbench import EncoderOutput
+from sslbench_recsys.models import ItemEmbeddingEncoder, ItemTransformerEncoder
 
 V, D = 12, 8
 ITEMS = torch.tensor([[2, 3, 4, 0, 0], [5, 6, 7, 8, 9], [10, 0, 0, 0, 0]])

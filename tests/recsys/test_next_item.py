@@ -1,13 +1,15 @@
-"""Next-item evaluation: scorers, chunking, the linear probe, declared settings."""
+"""Next-item evaluation: scorers, chunking, blocked ids, the linear probe, declared options."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 from sslbench_recsys.models import ItemEmbeddingEncoder
+from sslbench.options import options_as_dict
 from sslbench_recsys.next_item import (
-    NextItemSettings,
+    NextItemOptions,
     dot_scorer,
+    embedding_scorer,
     evaluate_next_item,
     fit_linear_probe,
     popularity_scorer,
@@ -16,6 +18,11 @@ from sslbench_recsys.next_item import (
 from sslbench_recsys.splits import SequenceSplit
 
 V = 12  # ids 2..11 are items
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    torch.set_num_threads(1)  # tiny tensors: threads only contend
 
 
 def split(rows: list[list[int]], targets: list[int] | None = None) -> SequenceSplit:
@@ -35,7 +42,23 @@ def test_popularity_ranks_by_count_and_skips_seen_items():
     test = split([[2], [2, 3], [9]], targets=[3, 4, 11])
     result = evaluate_next_item(popularity_scorer(counts), test, k=1)
     # row 0: 2 seen, 3 is top → hit; row 1: 2, 3 seen, 4 is top → hit; row 2: 11 is last → miss
-    assert result["hr@1"] == pytest.approx(2 / 3) and result["users"] == 3
+    assert result == pytest.approx({"hr@1": 2 / 3, "ndcg@1": 2 / 3})
+    # without seen-item exclusion the seen top items (2, then 3) compete: every row misses at K = 1
+    assert evaluate_next_item(popularity_scorer(counts), test, k=1, exclude_seen=False)["hr@1"] == 0.0
+    assert evaluate_next_item(popularity_scorer(counts), test, k=3, exclude_seen=False)["hr@3"] == pytest.approx(2 / 3)
+
+
+def test_blocked_ids_are_never_candidates():
+    counts = torch.tensor([0, 0, 5, 4, 3, 0, 0, 0, 0, 0, 0, 99])  # id 11 plays [MASK] with a top score
+    test = split([[2]], targets=[3])
+    assert evaluate_next_item(popularity_scorer(counts), test, k=1)["hr@1"] == 0.0
+    assert evaluate_next_item(popularity_scorer(counts), test, k=1, blocked=(11,))["hr@1"] == 1.0
+
+
+def test_embedding_scorer_reads_precomputed_rows_by_user_index():
+    users, items = torch.randn(5, 3), torch.randn(V, 3)
+    batch = {"users": torch.tensor([4, 0])}
+    torch.testing.assert_close(embedding_scorer(users, items)(batch), users[[4, 0]] @ items.T)
 
 
 def test_chunking_does_not_change_the_result():
@@ -75,7 +98,7 @@ def test_linear_probe_learns_a_transition_the_frozen_embeddings_separate():
     torch.manual_seed(0)
     encoder = ItemEmbeddingEncoder(V, 16).eval()
     pretrain = split([[i, 2 + (i - 1) % 10] for i in range(2, V)] * 3)
-    settings = NextItemSettings(scoring="linear-probe", probe_epochs=40, probe_lr=0.2, probe_batch_size=64)
+    settings = NextItemOptions(scoring="linear-probe", probe_epochs=40, probe_lr=0.2, probe_batch_size=64)
     probe = fit_linear_probe(encoder, pretrain, V, settings)
     test = split([[i] for i in range(2, V)], targets=[2 + (i - 1) % 10 for i in range(2, V)])
     test = SequenceSplit(test.items, test.mask, test.users, test.targets, seen=torch.zeros_like(test.items))
@@ -84,14 +107,14 @@ def test_linear_probe_learns_a_transition_the_frozen_embeddings_separate():
     assert torch.isinf(probe(torch.zeros(1, 16))[0, :2]).all()  # padding and unknown are never predicted
 
 
-def test_settings_are_checked_and_declare_the_protocol():
-    with pytest.raises(ValueError, match="available: dot, cosine, linear-probe"):
-        NextItemSettings(scoring="sampled")
-    protocol = NextItemSettings().protocol()
-    assert protocol["candidates"] == "full" and protocol["exclude_seen"] is True and protocol["ties"] == "expected"
-    assert protocol["scoring"] == "dot" and protocol["k"] == 10
-    assert not any(key.startswith("probe_") for key in protocol)
-    assert "probe_epochs" in NextItemSettings(scoring="linear-probe").protocol()
+def test_options_are_checked_and_carry_the_protocol():
+    with pytest.raises(ValueError, match="^scoring: unknown 'sampled'; available: dot, cosine, linear-probe"):
+        NextItemOptions(scoring="sampled")
+    with pytest.raises(ValueError, match="^k: must be >= 1"):
+        NextItemOptions(k=0)
+    protocol = options_as_dict(NextItemOptions())  # what the runner writes into each row
+    assert {k: protocol[k] for k in ("candidates", "exclude_seen", "ties", "scoring", "k", "split")} == {
+        "candidates": "full", "exclude_seen": True, "ties": "expected", "scoring": "dot", "k": 10, "split": "test"}
 
 
 def test_a_split_without_targets_is_refused():

@@ -44,8 +44,9 @@ def test_vocabulary_comes_from_pretraining_and_counts_it():
     data = leave_one_out(LOG, max_len=None)
     assert list(data.vocab.keys) == ["i1", "i2", "i3", "i4"]  # "new" and i9 occur only as test targets
     assert data.vocab.encode(["i3", "new", "zzz"]).tolist() == [4, UNKNOWN, UNKNOWN]
-    assert data.vocab.counts.tolist() == [0, 0, 1, 2, 1, 1]  # a's i4 is a validation target, b's pretrains
-    assert len(data.vocab) == 6
+    assert data.vocab.counts.tolist() == [0, 0, 1, 2, 1, 1, 0]  # a's i4 is a validation target, b's pretrains
+    assert len(data.vocab) == 7 and data.vocab.mask_id == 6  # [MASK] last, never counted
+    assert data.vocab.decode([0, 1, 2, 6]) == ["<pad>", "<unk>", "i1", "<mask>"]
 
 
 def test_padding_is_right_and_mask_marks_real_items():
@@ -107,4 +108,4 @@ def test_real_movielens_100k_splits(recbole_wheel):
     assert data.test.items.shape[1] == 50 and int(data.test.mask.sum(1).max()) == 50
     # seen = the whole history before the target: every interaction but the last, per user
     assert int((data.test.seen > 0).sum()) == 100_000 - 943
-    assert len(data.vocab) - 2 == stats["items"] <= 1682
+    assert len(data.vocab) - 3 == stats["items"] <= 1682
