@@ -67,6 +67,7 @@ class RunConfig:
     warmup_fraction: float = 0.1  # fraction of steps spent warming up linearly
     grad_clip: float = 0.0  # max gradient norm; 0 turns clipping off
     embed_batch_size: int = 512  # batch size when embedding splits for evaluators
+    threads: int = 0  # torch CPU threads per process (0: torch's default; 1 helps on busy shared machines)
     checkpoint_every: int = 0  # also checkpoint every N steps (0: only at the end of each cell)
     keep_checkpoints: bool = True  # keep each cell's final checkpoint in OUT/checkpoints/
 
@@ -90,6 +91,8 @@ class RunConfig:
             raise ValueError("seconds: must be >= 0" if self.seconds < 0 else "flops: must be >= 0")
         if self.seconds > 0 and self.flops > 0:
             raise ValueError("seconds: give one budget — steps, seconds or flops — not several")
+        if self.threads < 0:
+            raise ValueError(f"threads: must be >= 0, got {self.threads}")
         if self.checkpoint_every < 0:
             raise ValueError(f"checkpoint_every: must be >= 0, got {self.checkpoint_every}")
 

@@ -104,6 +104,8 @@ def run_grid(config: Config, registry: Registry, out_dir: Path, *, plan: GridPla
     Under torchrun every rank calls this; rank 0 alone writes and reports.
     """
     plan = plan or plan_grid(config, registry)
+    if config.run.threads:
+        torch.set_num_threads(config.run.threads)
     device = distributed.local_device(resolve_device(config.run.device))
     _check_divisible(plan)
     datasets = _load_datasets(config, registry, plan, progress)
