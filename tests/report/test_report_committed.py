@@ -1,0 +1,73 @@
+"""The committed results/ parse, match the entry schema, and are explained column by column."""
+import json
+import math
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sslbench.compare import load_entries
+from sslbench.leaderboard import GROUP_KEYS, KINDS, TABLE_COLUMNS
+
+RESULTS = Path(__file__).resolve().parents[2] / "results"
+
+
+@pytest.fixture(scope="module")
+def table():
+    return pd.read_csv(RESULTS / "leaderboard.csv", dtype=str, keep_default_na=False)
+
+
+def number(text):
+    return float(text) if text != "" else math.nan
+
+
+def test_the_csv_has_exactly_the_entry_columns_and_sane_values(table):
+    assert list(table.columns) == TABLE_COLUMNS and len(table) > 0
+    for r in table.to_dict("records"):
+        assert all(r[k] != "" for k in ("dataset", "task", "model", "evaluator")), r
+        assert r["kind"] in KINDS and r["higher_is_better"] in ("True", "False")
+        n, mean, low, high = int(r["n"]), number(r["mean"]), number(r["ci_low"]), number(r["ci_high"])
+        assert n >= 0 and int(r["failed"]) >= 0
+        if n > 0:
+            assert low - 1e-12 <= mean <= high + 1e-12
+        if r["kind"] == "method" and n > 0:
+            assert int(r["rank"]) >= 1 and r["ranking"].startswith(f"{r['dataset']} / {r['evaluator']} / ")
+        for column in ("protocol", "budget", "settings"):
+            assert isinstance(json.loads(r[column]), dict)
+
+
+def test_the_csv_is_a_usable_compare_baseline():
+    entries = load_entries(RESULTS / "leaderboard.csv")
+    assert len(entries) > 0 and entries[GROUP_KEYS].notna().all().all()
+
+
+def test_the_markdown_has_a_table_per_ranking(table):
+    text = (RESULTS / "LEADERBOARD.md").read_text()
+    assert text.startswith("# Leaderboard\n")
+    for ranking in set(table["ranking"]) - {""}:
+        assert f"\n## {ranking}\n" in text
+    assert "| rank " in text and "| 95% CI " in text
+
+
+class Tags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.urls = [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.urls += [v for k, v in attrs if k in ("src", "href")]
+
+
+def test_the_html_report_is_self_contained():
+    parsed = Tags()
+    parsed.feed((RESULTS / "report.html").read_text())
+    assert "table" in parsed.tags and "img" in parsed.tags and "script" not in parsed.tags
+    assert all(u.startswith("data:") for u in parsed.urls)
+
+
+def test_the_readme_explains_every_column():
+    readme = (RESULTS / "README.md").read_text()
+    missing = [c for c in TABLE_COLUMNS if f"`{c}`" not in readme]
+    assert not missing, f"results/README.md does not explain {missing}"
