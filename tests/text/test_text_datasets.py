@@ -1,9 +1,5 @@
 """Text datasets: splits and their layout, NSP pairs redrawn per batch, caches, one-line errors."""
 
-import csv
-import random
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -13,35 +9,8 @@ from sslbench_text import datasets
 from sslbench_text import segments as sg
 from sslbench_text import tokenizer as tk
 
-TOPICS = {
-    "pets": "cat dog fur paw tail bark purr kitten puppy leash",
-    "space": "star orbit planet rocket moon comet galaxy launch probe nasa",
-    "food": "bread cheese soup salt bake oven pasta sauce spoon taste",
-}
-
-
-def write_corpus(folder: Path, docs: int = 30, seed: int = 0, name: str = "corpus.csv") -> Path:
-    """A CSV with columns body, topic: documents of 10–80 topic words."""
-    rng = random.Random(seed)
-    path = folder / name
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["body", "topic"])
-        for i in range(docs):
-            topic = list(TOPICS)[i % 3]
-            writer.writerow([" ".join(rng.choices(TOPICS[topic].split(), k=rng.randint(10, 80))), topic])
-    return path
-
-
-def load(tmp_path, **options):
-    defaults = {"path": str(write_corpus(tmp_path)), "text_column": "body", "label_column": "topic",
-                "vocab_size": 60, "min_frequency": 1, "max_length": 16}
-    opts = build_options(datasets.TextFilesOptions, {**defaults, **options})
-    return datasets.load_textfiles(DatasetContext(data_root=tmp_path / "data", progress=False), opts)
-
-
-def test_splits_follow_bert_layout_and_documents(tmp_path):
-    ds = load(tmp_path, test_fraction=0.2)
+def test_splits_follow_bert_layout_and_documents(load, topics):
+    ds = load(test_fraction=0.2)
     info = ds.info
     assert info["documents"] == {"pretrain": 24, "train": 24, "test": 6}
     assert (info["segment_length"], info["pair_segment_length"], info["max_length"]) == (14, 6, 16)
@@ -57,16 +26,16 @@ def test_splits_follow_bert_layout_and_documents(tmp_path):
     first = ds.train.batch(torch.arange(len(ds.train)))
     for row, label in zip(first["input_ids"][:5], ds.train.labels["label"][:5]):
         words = tok.decode(row, skip_special_tokens=True).split()[:-1]  # the last may be cut mid-word
-        assert words and set(words) <= set(TOPICS[info["classes"][label]].split())
+        assert words and set(words) <= set(topics[info["classes"][label]].split())
     # counts of pretraining tokens for the unigram baseline skip the special tokens
     counts = ds.extras["pretrain_token_counts"]
     assert counts[info["special_ids"]].sum() == 0 and counts.sum() == (lengths - 2).sum()
 
 
-def test_subsets_are_fixed_seeded_draws_and_probe_docs_are_pretraining_docs(tmp_path):
-    a = load(tmp_path, pretrain_docs=12, train_docs=5, test_docs=3)
-    b = load(tmp_path, pretrain_docs=12, train_docs=5, test_docs=3)
-    c = load(tmp_path, pretrain_docs=12, train_docs=5, test_docs=3, subset_seed=1)
+def test_subsets_are_fixed_seeded_draws_and_probe_docs_are_pretraining_docs(load):
+    a = load(pretrain_docs=12, train_docs=5, test_docs=3)
+    b = load(pretrain_docs=12, train_docs=5, test_docs=3)
+    c = load(pretrain_docs=12, train_docs=5, test_docs=3, subset_seed=1)
     assert a.info["documents"] == {"pretrain": 12, "train": 5, "test": 3}
     assert a.fingerprint == b.fingerprint != c.fingerprint
     pretrain = a.pretrain.batch(torch.arange(len(a.pretrain)))["input_ids"].tolist()
@@ -74,8 +43,8 @@ def test_subsets_are_fixed_seeded_draws_and_probe_docs_are_pretraining_docs(tmp_
         assert any(r[: len(row)] == row for r in pretrain)
 
 
-def test_nsp_pairs_are_redrawn_every_batch_half_true(tmp_path):
-    ds = load(tmp_path)
+def test_nsp_pairs_are_redrawn_every_batch_half_true(load):
+    ds = load()
     pairs = ds.extra_splits["pretrain-pairs"]
     index = torch.arange(len(pairs))
     torch.manual_seed(0)
@@ -101,8 +70,8 @@ def test_nsp_label_zero_means_b_continues_a():
     assert (store.doc[pairs.b[~true]] != store.doc[pairs.a[~true]]).all()
 
 
-def test_tokenizer_and_segments_are_built_once(tmp_path, monkeypatch):
-    load(tmp_path)
+def test_tokenizer_and_segments_are_built_once(load, tmp_path, monkeypatch):
+    load()
     assert len(list((tmp_path / "data" / "artifacts" / "text").glob("wordpiece-*"))) == 1
 
     def fail(*args, **kwargs):
@@ -110,16 +79,16 @@ def test_tokenizer_and_segments_are_built_once(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tk, "train_wordpiece", fail)
     monkeypatch.setattr(sg, "tokenize_texts", fail)
-    assert load(tmp_path).info["segments"] > 0
+    assert load().info["segments"] > 0
 
 
-def test_folder_of_text_files_with_subfolder_labels(tmp_path):
-    for label, words in TOPICS.items():
+def test_folder_of_text_files_with_subfolder_labels(load, tmp_path, topics):
+    for label, words in topics.items():
         (tmp_path / "docs" / label).mkdir(parents=True)
         for i in range(4):
             (tmp_path / "docs" / label / f"{i}.txt").write_text(" ".join(words.split()[i:] * 3))
-    ds = load(tmp_path, path=str(tmp_path / "docs"), labels_from_subfolders=True, label_column="")
-    assert ds.info["classes"] == sorted(TOPICS) and len(ds.train) + len(ds.test) == 12
+    ds = load(path=str(tmp_path / "docs"), labels_from_subfolders=True, label_column="")
+    assert ds.info["classes"] == sorted(topics) and len(ds.train) + len(ds.test) == 12
 
 
 def one_line(excinfo) -> str:
@@ -128,16 +97,16 @@ def one_line(excinfo) -> str:
     return message
 
 
-def test_bad_input_is_one_line_naming_dataset_and_option(tmp_path):
+def test_bad_input_is_one_line_naming_dataset_and_option(load, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(UsageError) as err:
-        load(tmp_path, path=str(tmp_path / "empty"), label_column="")
+        load(path=str(tmp_path / "empty"), label_column="")
     assert one_line(err).startswith("[datasets.textfiles] path: ") and "empty corpus" in str(err.value)
     with pytest.raises(UsageError) as err:
-        load(tmp_path, label_column="Topic")
+        load(label_column="Topic")
     assert one_line(err).startswith("[datasets.textfiles] label_column: ") and "'Topic' is not a column" in str(err.value)
     with pytest.raises(UsageError) as err:
-        load(tmp_path, short_documents="error", max_length=1000)
+        load(short_documents="error", max_length=1000)
     message = one_line(err)
     assert message.startswith("[datasets.textfiles] short_documents: ") and "max_length=1000" in message
     with pytest.raises(OptionError) as err:
@@ -161,8 +130,8 @@ def test_vocab_size_error_names_the_config_key(tmp_path, make_registry):
     assert "[datasets.textfiles] vocab_size: must be >= 5" in one_line(err)
 
 
-def test_corpus_without_nsp_pairs_stops_nsp_with_the_reason(tmp_path):
-    ds = load(tmp_path, max_length=1000)  # no document fills two 498-token segments
+def test_corpus_without_nsp_pairs_stops_nsp_with_the_reason(load):
+    ds = load(max_length=1000)  # no document fills two 498-token segments
     assert "pretrain-pairs" not in ds.extra_splits
     assert ds.extras["pairs_problem"].startswith("[datasets.textfiles] max_length: no NSP pairs")
     assert len(ds.pretrain) == ds.info["documents"]["pretrain"]  # MLM still has one padded segment per document
