@@ -11,30 +11,15 @@ from sslbench import ModelSpec, hookimpl
 from sslbench.errors import PluginError
 from sslbench.plugins import make_plugin_manager, parse_plugin_args, plugin_versions
 from sslbench.registry import Registry
-
-
-class FakeDistribution(importlib.metadata.Distribution):
-    """A distribution that exists only in memory, with the given entry points."""
-
-    def __init__(self, name: str, entry_points: dict[str, str]) -> None:
-        self._files = {
-            "METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.2.3\n",
-            "entry_points.txt": "[sslbench]\n" + "".join(f"{k} = {v}\n" for k, v in entry_points.items()),
-        }
-
-    def read_text(self, filename):
-        return self._files.get(filename)
-
-    def locate_file(self, path):
-        return path
+from sslbench.testing import FakeDistribution, install_distributions
 
 
 @pytest.fixture
 def fake_dists(monkeypatch):
-    """Replace installed distributions by the ones a test lists."""
+    """Replace installed distributions by the ones a test lists (the kit's FakeDistribution)."""
 
     def install(*dists):
-        monkeypatch.setattr(importlib.metadata, "distributions", lambda: list(dists))
+        install_distributions(monkeypatch, *dists)
 
     return install
 
