@@ -19,7 +19,7 @@ from sslbench.contexts import (
     ModelContext,
     TaskContext,
 )
-from sslbench.data_api import Batch, LoadedDataset, TensorSplit, fingerprint
+from sslbench.data_api import Batch, LoadedDataset, TensorSplit, fingerprint, label_key
 from sslbench.errors import ConfigError, PluginError, UnknownComponentError, UsageError
 from sslbench.options import NoOptions
 from sslbench.specs import DatasetSpec, EvaluatorSpec, ModalitySpec, ModelSpec, TaskSpec
@@ -29,7 +29,7 @@ hookimpl = pluggy.HookimplMarker("sslbench")
 
 __all__ = [
     "Batch", "ConfigError", "DatasetContext", "DatasetSpec", "EncoderOutput", "EvalContext",
-    "EvaluatorSpec", "fingerprint", "LoadedDataset", "Modality", "ModalitySpec", "ModelContext", "ModelSpec",
+    "EvaluatorSpec", "fingerprint", "label_key", "LoadedDataset", "Modality", "ModalitySpec", "ModelContext", "ModelSpec",
     "NoOptions", "PluginError", "TaskContext", "TaskSpec", "TensorSplit", "UnknownComponentError",
     "UsageError", "distributed", "hookimpl",
 ]

@@ -19,6 +19,11 @@ LABEL_KINDS = ("class", "multilabel")
 """``class``: (N,) long class ids; ``multilabel``: (N, C) float multi-hot."""
 
 
+def label_key(label_set: str) -> str:
+    """The batch key under which a split's labels of ``label_set`` travel: ``label:<label_set>``."""
+    return f"label:{label_set}"
+
+
 @dataclass
 class TensorSplit:
     """One split of a dataset, stored as tensors with a common first dimension N.
@@ -46,9 +51,15 @@ class TensorSplit:
         return len(next(iter(self.data.values())))
 
     def batch(self, index: Tensor) -> Batch:
-        """Gather samples ``index`` (shape (B,), long) into a batch."""
+        """Gather samples ``index`` (shape (B,), long) into a batch.
+
+        Labels ride along as ``label:<label set>`` keys (added after ``finish``), so a
+        task that trains on a labeled split (e.g. the supervised reference) reads them
+        from its batch; encoders and views ignore keys they do not know.
+        """
         out = {name: t[index] for name, t in self.data.items()}
-        return self.finish(out) if self.finish else out
+        out = self.finish(out) if self.finish else out
+        return {**out, **{label_key(name): y[index] for name, y in self.labels.items()}}
 
 
 @dataclass

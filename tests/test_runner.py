@@ -157,4 +157,4 @@ def test_task_split_and_reference_baselines(tmp_path, make_registry):
     rows = read_rows(tmp_path / "out")
     assert sorted((r["task"], r["seed"]) for r in rows) == [("constant", 0), ("constant", 1), ("sup", 0), ("sup", 1)]
     assert all(r["value"] > 0 for r in rows)
-    assert seen and all(keys == {"x", "row"} for keys in seen)  # batches came from the train split
+    assert seen and all(keys == {"x", "row", "label:cluster"} for keys in seen)  # the train split, labels riding along

@@ -7,10 +7,9 @@ protocols, is the "1" of the leaderboard's normalised score (random init is the
 "0"), as in the supervised upper bounds of DABS (Tamkin et al., 2021) and VTAB
 (Zhai et al., 2019).
 
-Batches of a split carry only its data tensors, not its labels, so the task draws
-its own labeled batch of the same size from the train split at every step, with
-replacement, from torch's global generator (which the runner seeds and
-checkpoints); the batch the loop hands it only fixes the size and the device.
+The task trains on the ``train`` split (``TaskSpec.split``); its batches carry the
+labels under ``label:<label set>`` keys, so the training loop's sampling (epochs
+without replacement, sharding across processes, resume) applies unchanged.
 """
 from __future__ import annotations
 
@@ -20,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sslbench import Batch, TaskContext, TensorSplit
+from sslbench import Batch, TaskContext, TensorSplit, label_key
 
 
 @dataclass(frozen=True)
@@ -54,27 +53,19 @@ def pick_label_set(split: TensorSplit, wanted: str) -> str:
 class SupervisedTask(nn.Module):
     """Encoder + linear classifier trained with cross-entropy on one class label set."""
 
-    def __init__(self, encoder: nn.Module, split: TensorSplit, label_set: str, num_classes: int) -> None:
+    def __init__(self, encoder: nn.Module, label_set: str, num_classes: int) -> None:
         super().__init__()
-        self.encoder, self.split, self.label_set = encoder, split, label_set
+        self.encoder, self.label_set = encoder, label_set
         self.head = nn.Linear(encoder.embed_dim, num_classes)
 
-    def labeled_batch(self, size: int, device: torch.device) -> tuple[Batch, Tensor]:
-        """``size`` samples of the train split drawn with replacement, and their labels.
+    def forward(self, batch: Batch) -> dict[str, Tensor]:
+        """``loss`` (cross-entropy) and ``accuracy`` on the labeled batch.
 
         Shape:
-            returns (batch of B samples, labels (B,) long), both on ``device``.
+            batch[label_key(label_set)]: (B,) long class ids.
         """
-        index = torch.randint(len(self.split), (size,))  # the global generator: seeded, checkpointed
-        batch = self.split.batch(index)
-        labels = self.split.labels[self.label_set][index]
-        return {k: v.to(device) for k, v in batch.items()}, labels.to(device)
-
-    def forward(self, batch: Batch) -> dict[str, Tensor]:
-        """``loss`` (cross-entropy) and ``accuracy`` on a fresh labeled batch of ``batch``'s size."""
-        first = next(iter(batch.values()))
-        inputs, labels = self.labeled_batch(len(first), first.device)
-        logits = self.head(self.encoder(inputs).pooled).float()  # (B, C)
+        labels = batch[label_key(self.label_set)]
+        logits = self.head(self.encoder(batch).pooled).float()  # (B, C)
         loss = F.cross_entropy(logits, labels)
         with torch.no_grad():
             accuracy = (logits.argmax(dim=1) == labels).float().mean()
@@ -90,4 +81,4 @@ def build_supervised(ctx: TaskContext, options: SupervisedOptions) -> Supervised
     if label_set in test.labels:
         seen.append(test.labels[label_set])
     num_classes = int(max(int(y.max()) for y in seen)) + 1
-    return SupervisedTask(ctx.encoder, train, label_set, num_classes)
+    return SupervisedTask(ctx.encoder, label_set, num_classes)
