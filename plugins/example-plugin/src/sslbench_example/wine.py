@@ -1,0 +1,70 @@
+"""``wine``: scikit-learn's bundled wine recognition data as a ``tabular`` dataset.
+
+178 wines from three cultivars of one Italian region, 13 chemical measurements each
+(Forina et al.; UCI "Wine"). It ships inside scikit-learn, so there is nothing to
+download and no ``DataSpec``. Split once, stratified, with a fixed seed; features are
+standardised with the train split's mean and std (their scales differ by 10⁴: proline
+is in the hundreds, hue around 1). Pretraining sees the train rows without labels.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from sslbench import DatasetContext, LoadedDataset, TensorSplit, fingerprint
+
+SPLIT_SEED = 0  # every run and every machine sees the same split
+LABEL_SET = "cultivar"
+
+
+@dataclass(frozen=True)
+class WineOptions:
+    """The split of the 178 wines."""
+
+    test_fraction: float = 0.3  # stratified hold-out evaluators score (54 of 178)
+
+    def __post_init__(self) -> None:
+        if not 0.1 <= self.test_fraction <= 0.5:
+            raise ValueError(f"test_fraction: must be in [0.1, 0.5], got {self.test_fraction}")
+
+
+def load_wine(ctx: DatasetContext, options: WineOptions) -> LoadedDataset:
+    """The ``DatasetSpec.build`` factory.
+
+    Shape:
+        split["x"] (N, 13) float32, standardised; labels["cultivar"] (N,) long in {0, 1, 2}.
+    """
+    from sklearn.datasets import load_wine as sk_load_wine
+    from sklearn.model_selection import train_test_split
+
+    wine = sk_load_wine()
+    x, y = torch.tensor(wine.data, dtype=torch.float32), torch.tensor(wine.target, dtype=torch.long)
+    fit, score = train_test_split(torch.arange(len(y)).numpy(), test_size=options.test_fraction,
+                                  stratify=wine.target, random_state=SPLIT_SEED)
+    return tabular_dataset(x[fit], y[fit], x[score], y[score], fingerprint(x, y))
+
+
+def tabular_dataset(x_train: Tensor, y_train: Tensor, x_test: Tensor, y_test: Tensor, digest: str) -> LoadedDataset:
+    """Splits standardised by the train rows' statistics; pretrain = train rows without labels.
+
+    Shape:
+        x_* (N, F) float, y_* (N,) long.
+    """
+    mean, std = x_train.mean(0), x_train.std(0).clamp_min(1e-6)
+    train, test = (x_train - mean) / std, (x_test - mean) / std
+    return LoadedDataset(
+        pretrain=TensorSplit({"x": train}),
+        train=TensorSplit({"x": train}, labels={LABEL_SET: y_train}),
+        test=TensorSplit({"x": test}, labels={LABEL_SET: y_test}),
+        info={"num_features": int(x_train.shape[1]), "num_classes": int(y_train.max()) + 1},
+        fingerprint=digest,
+    )
+
+
+def example_wine(ctx: DatasetContext, options: WineOptions) -> LoadedDataset:
+    """``DatasetSpec.example``: 24 random rows of 13 features in 3 classes, shaped like ``load_wine``'s."""
+    generator = torch.Generator().manual_seed(0)
+    x, y = torch.randn(24, 13, generator=generator), torch.arange(24) % 3
+    return tabular_dataset(x[:16], y[:16], x[16:], y[16:], "example")

@@ -1,0 +1,28 @@
+"""The installed plugin runs in a grid beside the built-ins, through the real command line."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+GRID = Path(__file__).resolve().parents[1] / "grid.toml"
+
+
+def test_the_grid_mixing_this_plugin_with_builtins_runs(tmp_path: Path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "SSLBENCH_DATA": str(tmp_path / "data")}
+    blocked = ["-p", "no:text", "-p", "no:audio", "-p", "no:recsys"]  # the grid needs image and eval: start faster
+    command = [sys.executable, "-m", "sslbench", *blocked, "run", str(GRID), "--out", str(tmp_path / "out")]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [json.loads(line) for line in (tmp_path / "out" / "rows.jsonl").read_text().splitlines()]
+    assert all(r["status"] == "ok" and math.isfinite(r["value"]) for r in rows)
+    cells = {(r["dataset"], r["task"], r["model"], r["evaluator"]) for r in rows}
+    assert cells == {
+        ("digits", "random-init", "cnn-small", "knn"), ("digits", "byol", "cnn-small", "knn"),
+        *((("wine", t, "tabular-mlp", e) for t in ("random-init", "byol", "simclr") for e in ("knn", "linear-probe"))),
+    }
+    plugins = rows[0]["provenance"]["plugins"]
+    assert plugins["example"] == "sslbench-example==0.1.0" and "image" in plugins and "text" not in plugins

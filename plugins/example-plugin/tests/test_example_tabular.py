@@ -1,0 +1,45 @@
+"""The tabular modality's SCARF views, the MLP encoder and the wine dataset."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from sslbench import DatasetContext, ModelContext
+from sslbench_example.tabular import (
+    TabularMLPOptions, TabularModality, TabularViewOptions, build_tabular_mlp, scarf_corrupt,
+)
+from sslbench_example.wine import WineOptions, load_wine
+
+
+def test_scarf_corruption_draws_each_replaced_entry_from_its_own_column():
+    torch.manual_seed(0)
+    x = torch.arange(2000.0).view(200, 10)  # every value unique, column c holds values ≡ c (mod 10)
+    out = scarf_corrupt(x, 0.6)
+    assert torch.equal(out.remainder(10), x.remainder(10))  # same column, another row
+    replaced = (out != x).float().mean().item()
+    assert replaced == pytest.approx(0.6 * (1 - 1 / 200), abs=0.02)  # a draw of the row itself changes nothing
+    assert torch.equal(scarf_corrupt(x, 0.0), x)
+
+
+def test_view_a_is_the_row_and_view_b_its_corruption():
+    modality = TabularModality(TabularViewOptions(corruption=0.5, noise=0.0))
+    batch = {"x": torch.randn(32, 6)}
+    torch.manual_seed(1)
+    a, b = modality.views(batch)
+    assert torch.equal(a["x"], batch["x"]) and not torch.equal(b["x"], batch["x"])
+    torch.manual_seed(1)
+    assert torch.equal(modality.views(batch)[1]["x"], b["x"])  # torch's global generator: reproducible
+
+
+def test_wine_splits_are_stratified_standardised_and_disjoint(tmp_path: Path):
+    data = load_wine(DatasetContext(data_root=tmp_path), WineOptions())
+    train, test = data.train.data["x"], data.test.data["x"]
+    assert (len(data.pretrain), len(train), len(test)) == (124, 124, 54)
+    assert torch.bincount(data.test.labels["cultivar"]).tolist() == [18, 21, 15]  # 59/71/48 × 0.3
+    assert torch.allclose(train.mean(0), torch.zeros(13), atol=1e-5)
+    assert torch.allclose(train.std(0), torch.ones(13), atol=1e-4)
+    assert not data.pretrain.labels and (torch.cdist(train, test).min() > 0)
+    encoder = build_tabular_mlp(ModelContext("wine", "tabular", data.info), TabularMLPOptions(width=32, depth=2))
+    assert encoder(data.test.batch(torch.arange(5))).pooled.shape == (5, 32)
