@@ -286,3 +286,32 @@ def test_options_refuse_impossible_values():
     with pytest.raises(UsageError, match="labels_path '/nonexistent/items.csv' is not a file"):
         datasets.load_interactions_csv(DatasetContext(Path("/nonexistent"), progress=False),
                                        datasets.InteractionsCSVOptions(path=__file__, labels_path="/nonexistent/items.csv"))
+
+
+@pytest.mark.parametrize("scoring", ["dot", "cosine", "linear-probe"])
+def test_next_item_evaluator_equals_the_building_blocks_on_the_raw_encoder(log_files, scoring):
+    from sslbench import EvalContext
+    from sslbench_recsys.evaluators import run_next_item
+    from sslbench_recsys.models import ItemEmbeddingEncoder
+    from sslbench_recsys.modality import RecsysModality, RecsysViewOptions
+    from sslbench_recsys.next_item import NextItemOptions, dot_scorer, evaluate_next_item, fit_linear_probe
+    from sslbench_recsys.splits import SequenceSplit
+
+    data = datasets.load_interactions_csv(DatasetContext(Path("/nonexistent"), False),
+                                          datasets.InteractionsCSVOptions(path=str(log_files[0])))
+    torch.manual_seed(0)
+    encoder = ItemEmbeddingEncoder(data.info["vocab_size"], 8).eval().requires_grad_(False)
+    options = NextItemOptions(scoring=scoring, k=3, probe_epochs=3)
+    ctx = EvalContext(encoder=encoder, task=None, dataset=data, modality=RecsysModality(data.info, RecsysViewOptions()),
+                      label_set=None, device=torch.device("cpu"), seed=3)
+    got = run_next_item(ctx, options)
+    rows = datasets.eval_rows(data, "test")
+    if scoring == "linear-probe":
+        pre = data.pretrain.data
+        pretrain = SequenceSplit(items=pre["items"], mask=pre["mask"], users=torch.arange(len(pre["items"])))
+        probe = fit_linear_probe(encoder, pretrain, data.info["vocab_size"], options, seed=3)
+        scorer = lambda batch: probe(encoder(batch).pooled)
+    else:
+        scorer = dot_scorer(encoder, cosine=scoring == "cosine")
+    expected = evaluate_next_item(scorer, rows, k=3, blocked=(data.info["mask_token_id"],))
+    assert got == pytest.approx(expected, abs=1e-6) and set(got) == {"hr@3", "ndcg@3"}
