@@ -94,7 +94,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     """``sslbench run``: plan the grid, run it, write rows, print the leaderboard."""
     from sslbench.config import load_config
     from sslbench.grid import plan_grid
-    from sslbench.leaderboard import render, summarize
     from sslbench.results import read_rows
     from sslbench.runner import run_grid
 
@@ -127,7 +126,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         distributed.shutdown()
     if not main_rank:
         return summary.exit_code
-    print(render(summarize(read_rows(out)), "md"))
+    from sslbench.leaderboard import build, direction_from_registry, render_board
+
+    print(render_board(build(read_rows(out), direction_from_registry(registry)), "md"))
     print(f"wrote {summary.rows} rows to {out / 'rows.jsonl'}", file=sys.stderr)
     for failure in summary.failures:
         print(f"failed: {failure}", file=sys.stderr)

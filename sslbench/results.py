@@ -4,7 +4,7 @@ One row per (cell, seed, evaluator, label set, metric)::
 
     {"suite": "smoke", "dataset": "digits", "task": "simclr", "model": "cnn-small",
      "evaluator": "knn", "label_set": "digit", "metric": "top1", "seed": 0,
-     "value": 0.97, "status": "ok", "message": "",
+     "value": 0.97, "status": "ok", "message": "", "higher_is_better": true,
      "protocol": {"k": 20, ...},                     # evaluator options
      "settings": {"task": {...}, "model": {...}, "dataset": {...}},
      "budget": {"steps": 200, "batch_size": 128},

@@ -387,8 +387,10 @@ def _identity(run: _Run, cell: Cell, seed: int, evaluator: str, label_set: str |
 
 def _row(run: _Run, cell: Cell, identity: Mapping[str, Any], value: float | None, eval_options: Any,
          trained: TrainResult | None, *, eval_seconds: float, status: str = "ok", message: str = "") -> dict[str, Any]:
+    spec = run.registry.get("evaluator", identity["evaluator"])
     return make_row(
         identity, value, status=status, message=message,
+        higher_is_better=bool(spec.higher_is_better.get(identity["metric"], True)),
         protocol=options_as_dict(eval_options) if eval_options is not None else {},
         settings=_settings(run, cell),
         budget=_budget(run, cell),
