@@ -68,6 +68,9 @@ class RunConfig:
     grad_clip: float = 0.0  # max gradient norm; 0 turns clipping off
     embed_batch_size: int = 512  # batch size when embedding splits for evaluators
     threads: int = 0  # torch CPU threads per process (0: torch's default; 1 helps on busy shared machines)
+    compile: bool = False  # torch.compile the task for training (pays a compile per cell; see benchmarks/)
+    fused_optimizer: bool = False  # the fused AdamW/SGD implementation
+    pin_memory: bool = True  # on CUDA, gather batches into pinned memory so copies to the GPU overlap compute
     checkpoint_every: int = 0  # also checkpoint every N steps (0: only at the end of each cell)
     keep_checkpoints: bool = True  # keep each cell's final checkpoint in OUT/checkpoints/
 

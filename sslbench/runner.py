@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sslbench import distributed, provenance
+from sslbench import distributed, hardware, provenance
 from sslbench.checkpoint import CellCheckpoint
 from sslbench.config import Config
 from sslbench.contexts import DatasetContext, EvalContext, ModelContext, TaskContext
@@ -394,7 +394,7 @@ def _row(run: _Run, cell: Cell, identity: Mapping[str, Any], value: float | None
         protocol=options_as_dict(eval_options) if eval_options is not None else {},
         settings=_settings(run, cell),
         budget=_budget(run, cell),
-        cost=_cost(trained, eval_seconds),
+        cost=_cost(trained, eval_seconds, run.device),
         provenance=run.provenance,
     )
 
@@ -423,8 +423,9 @@ def _budget(run: _Run, cell: Cell) -> dict[str, Any]:
             "schedule": r.schedule, "warmup_fraction": r.warmup_fraction}
 
 
-def _cost(trained: TrainResult | None, eval_seconds: float) -> dict[str, Any]:
-    """Budget spent in all three units (steps, seconds, FLOPs) plus speed and memory."""
+def _cost(trained: TrainResult | None, eval_seconds: float, device: torch.device) -> dict[str, Any]:
+    """Budget spent in all three units (steps, seconds, FLOPs) plus speed, memory and, on
+    GPUs, model FLOPs utilisation (achieved FLOP/s over the device's dense bf16 peak)."""
     if trained is None:
         return {"steps": 0, "train_seconds": 0.0, "flops": 0, "flops_per_step": None, "samples_per_s": None,
                 "peak_memory_bytes": None, "eval_seconds": round(eval_seconds, 4), "final_loss": None}
@@ -434,6 +435,7 @@ def _cost(trained: TrainResult | None, eval_seconds: float) -> dict[str, Any]:
         "peak_memory_bytes": trained.peak_memory_bytes, "eval_seconds": round(eval_seconds, 4),
         "effective_batch_size": trained.batch_size, "final_loss": trained.final_loss,
         "resumed_from_step": trained.resumed_from,
+        "mfu": hardware.mfu(trained.flops, trained.seconds, device),
     }
 
 

@@ -100,6 +100,8 @@ def pretrain(
     task.to(device).train()
     task = distributed.sync_batchnorm(task)  # batch statistics over the global batch; before the optimizer
     model = _wrap_ddp(task, device)
+    if run.compile:
+        model = torch.compile(model)  # the task's forward and loss; the task module itself stays plain
     batch_size = min(run.batch_size, len(split))  # the global batch; each rank takes 1/world of it
     optimizer = make_optimizer(task, run)
     progress = _Progress(total=run.steps if run.budget_unit == "steps" else 0)
@@ -113,7 +115,7 @@ def pretrain(
     while not _budget_spent(run, progress):
         started = time.perf_counter()
         index = distributed.rank_slice(next(batches))  # this rank's share of the global batch
-        batch = move_batch(split.batch(index), device)  # each tensor (B / world, ...)
+        batch = move_batch(split.batch(index), device, pin=run.pin_memory)  # each tensor (B / world, ...)
         value, flops = _step(model, optimizer, run, batch, device, count_flops=progress.flops_per_step is None)
         schedule.step()
         progress.step += 1
@@ -259,9 +261,10 @@ def make_optimizer(module: nn.Module, run: RunConfig) -> torch.optim.Optimizer:
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]
     groups = [{"params": decay, "weight_decay": run.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    fused = {"fused": True} if run.fused_optimizer else {}  # one kernel for all parameters (CPU and CUDA)
     if run.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=run.lr, momentum=0.9)
-    return torch.optim.AdamW(groups, lr=run.lr)
+        return torch.optim.SGD(groups, lr=run.lr, momentum=0.9, **fused)
+    return torch.optim.AdamW(groups, lr=run.lr, **fused)
 
 
 def make_schedule(optimizer: torch.optim.Optimizer, run: RunConfig,
