@@ -83,7 +83,7 @@ class MovieLens100kOptions:
     path: str | None = None  # a folder holding ml-100k.inter/.item/.user; tried before every other source
     # Most recent items kept per row. 20, not SASRec's 200: a user embedded as the mean of
     # their items is sharper over recent ones (ml-100k validation HR@10, item2vec: 20 beat
-    # 50 and 200), and a transformer over 20 positions is cheap on a CPU.
+    # 200), and a transformer over 20 positions is cheap on a CPU.
     max_len: int = 20
 
     def __post_init__(self) -> None:
