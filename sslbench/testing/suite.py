@@ -23,7 +23,7 @@ import torch
 
 from sslbench.plugins import ENTRY_POINT_GROUP, autoload_enabled
 from sslbench.registry import Registry
-from sslbench.testing import checks
+from sslbench.testing import check_data, check_eval, check_model, checks
 from sslbench.testing.fakes import make_registry
 from sslbench.testing.kit import Kit, KitOptions, NotApplicable
 
@@ -66,15 +66,15 @@ def run_case(kit: Kit, case: Case) -> None:
     """Run every check of ``case``; raises ConformanceError or NotApplicable."""
     checks.check_declaration(kit.registry.get(case.kind, case.name))
     if case.kind == "dataset":
-        checks.check_dataset(kit, case.name)
+        check_data.check_dataset(kit, case.name)
     elif case.kind == "modality":
-        checks.check_modality(kit, case.name)
+        check_data.check_modality(kit, case.name)
     elif case.kind == "model":
-        checks.check_model(kit, case.name)
+        check_model.check_model(kit, case.name)
     elif case.kind == "task":
-        checks.check_task(kit, case.name, case.modality)
+        check_model.check_task(kit, case.name, case.modality)
     elif case.kind == "evaluator":
-        checks.check_evaluator(kit, case.name)
+        check_eval.check_evaluator(kit, case.name)
 
 
 def resolve_plugins(targets: Sequence[str], *, autoload: bool) -> tuple[list[str], set[str]]:
