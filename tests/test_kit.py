@@ -8,6 +8,7 @@ it promises to check fails a plugin that breaks it, with a message naming both.
 from __future__ import annotations
 
 import dataclasses
+import os
 import types
 from dataclasses import dataclass
 
@@ -119,6 +120,22 @@ def test_a_task_that_trains_a_copy_of_its_encoder_fails(tmp_path):
     plugin = inline_plugin("copier", sslbench_register_tasks=lambda: [
         TaskSpec(name="pull", build=build, needs={"views"}, description="x")])
     with pytest.raises(ConformanceError, match="parameters must include its encoder's"):
+        run_case(vector_kit(tmp_path, plugin), Case("task", "pull", "vector"))
+
+
+class PrivateNoise(PullTogether):
+    """Adds noise from a generator of its own, seeded by the OS: not reproducible from a seed."""
+
+    def forward(self, batch):
+        seed = int.from_bytes(os.urandom(4), "little")
+        noise = torch.randn(batch["x"].shape, generator=torch.Generator().manual_seed(seed))
+        return super().forward({"x": batch["x"] + noise})
+
+
+def test_a_task_with_its_own_random_stream_fails(tmp_path):
+    plugin = inline_plugin("noisy", sslbench_register_tasks=lambda: [TaskSpec(
+        name="pull", build=lambda ctx, o: PrivateNoise(ctx.encoder, ctx.modality), needs={"views"}, description="x")])
+    with pytest.raises(ConformanceError, match="same seed give losses .* torch's global generator"):
         run_case(vector_kit(tmp_path, plugin), Case("task", "pull", "vector"))
 
 

@@ -134,8 +134,11 @@ def check_task(kit: Kit, name: str, modality: str | None = None) -> None:
     params = {id(p) for p in task.parameters()}
     expect(all(id(p) in params for p in encoder.parameters()), who,
            "the task's parameters must include its encoder's (the runner trains task.parameters())")
-    _expect_learns(kit, task, kit.batch(dataset, spec.split), who)
-    _expect_state_dict_round_trip(kit, task, dataset, model, name, who)
+    _, twin = kit.task(dataset, model, name)
+    batch = kit.batch(dataset, spec.split)
+    _expect_reproducible(kit, task.train(), twin.train(), batch, who)
+    _expect_learns(kit, task, batch, who)
+    _expect_state_dict_round_trip(task, twin, who)
     if "mlm-head" in spec.provides:
         _expect_mlm_head(kit, task, encoder, dataset, who)
 
@@ -149,6 +152,14 @@ def _loss(kit: Kit, task: nn.Module, batch: dict, who: str) -> Tensor:
            f"loss must be a scalar float tensor, got {getattr(loss, 'shape', type(loss).__name__)}")
     expect(torch.isfinite(loss), who, f"loss must be finite, got {loss.item()}")
     return loss
+
+
+def _expect_reproducible(kit: Kit, task: nn.Module, twin: nn.Module, batch: dict, who: str) -> None:
+    """Two builds from one seed give the same loss for one seed: all randomness is torch's global generator."""
+    with torch.no_grad():
+        a, b = _loss(kit, task, batch, who).item(), _loss(kit, twin, batch, who).item()
+    expect(a == b, who, f"two builds from the same seed give losses {a} and {b} for the same batch and seed; draw "
+           "weights, views and masks from torch's global generator (the runner seeds and checkpoints it)")
 
 
 def _expect_learns(kit: Kit, task: nn.Module, batch: dict, who: str) -> None:
@@ -168,10 +179,11 @@ def _expect_learns(kit: Kit, task: nn.Module, batch: dict, who: str) -> None:
         last = _loss(kit, task, batch, who).item()
     target = first - kit.options.min_decrease * max(abs(first), 1e-6)
     expect(last < target, who, f"{kit.options.steps} AdamW steps (lr {kit.options.lr}) on one fixed batch must lower "
-           f"the loss by {kit.options.min_decrease:.0%}: {first:.6g} -> {last:.6g}")
+           f"the loss by {kit.options.min_decrease:.1%}: {first:.6g} -> {last:.6g}")
 
 
-def _expect_state_dict_round_trip(kit: Kit, task: nn.Module, dataset: str, model: str, name: str, who: str) -> None:
+def _expect_state_dict_round_trip(task: nn.Module, twin: nn.Module, who: str) -> None:
+    """What a checkpoint does: save, ``torch.load(weights_only=True)``, load into a fresh build."""
     buffer = io.BytesIO()
     torch.save(task.state_dict(), buffer)
     buffer.seek(0)
@@ -180,9 +192,8 @@ def _expect_state_dict_round_trip(kit: Kit, task: nn.Module, dataset: str, model
     except Exception as err:  # pickle errors of any kind: the checkpoint would not load on resume
         raise ConformanceError(f"{who}: state_dict() must load with torch.load(weights_only=True) "
                                f"(checkpoints do): {type(err).__name__}: {err}") from None
-    _, fresh = kit.task(dataset, model, name)
     try:
-        fresh.load_state_dict(state)
+        twin.load_state_dict(state)
     except RuntimeError as err:
         raise ConformanceError(f"{who}: a fresh build must load the trained state dict: {err}") from None
 
