@@ -5,9 +5,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import torch
+from torch import Tensor
+
 from sslbench import Batch, Modality
 
 from sslbench_image import augment
+from sslbench_image.patches import default_patch_size, patchify
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,7 @@ class ImageViewOptions:
     jitter_prob: float = 0.8
     grayscale_prob: float = 0.2  # RGB images only
     blur: Literal["auto", "on", "off"] = "auto"  # auto: on from 32 px, kernel ≈ 10% of the side
+    patch_size: int = 0  # side of the patches frames() cuts; 0: auto (patches.default_patch_size)
 
     def __post_init__(self) -> None:
         if self.crop_scale is not None and not 0 < self.crop_scale[0] <= self.crop_scale[1] <= 1:
@@ -29,13 +34,15 @@ class ImageViewOptions:
             raise ValueError(f"crop_ratio: must satisfy 0 < low <= high, got {list(self.crop_ratio)}")
         if self.jitter < 0:
             raise ValueError(f"jitter: must be >= 0, got {self.jitter}")
+        if self.patch_size < 0:
+            raise ValueError(f"patch_size: must be >= 0 (0: auto), got {self.patch_size}")
         for name in ("jitter_prob", "grayscale_prob"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name}: must be a probability in [0, 1], got {getattr(self, name)}")
 
 
 class ImageModality(Modality):
-    """Images as (B, C, H, W) floats in [0, 1]; provides ``views``.
+    """Images as (B, C, H, W) floats in [0, 1]; provides ``views`` and ``frames`` (patches).
 
     Args:
         info: the dataset's facts; uses ``image_size`` and ``hflip_invariant``.
@@ -50,12 +57,22 @@ class ImageModality(Modality):
         self.crop_ratio = options.crop_ratio
         self.flip = options.flip == "on" or (options.flip == "auto" and bool(info.get("hflip_invariant", True)))
         self.jitter, self.jitter_prob, self.grayscale_prob = options.jitter, options.jitter_prob, options.grayscale_prob
+        self.patch_size = options.patch_size or default_patch_size(size)
         use_blur = options.blur == "on" or (options.blur == "auto" and size >= 32)
         self.blur_kernel = max(3, int(0.1 * size) // 2 * 2 + 1) if use_blur else 0
 
     def views(self, batch: Batch) -> tuple[Batch, Batch]:
         """Two independent augmentations of ``batch["image"]`` (B, C, H, W)."""
         return {"image": self.augment(batch["image"])}, {"image": self.augment(batch["image"])}
+
+    def frames(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        """The image as a sequence of patches (capability ``frames``), every patch real.
+
+        Shape:
+            batch["image"] (B, C, H, W) → features (B, N, C·p·p), valid (B, N) bool.
+        """
+        patches = patchify(batch["image"], self.patch_size)
+        return patches, torch.ones(patches.shape[:2], dtype=torch.bool, device=patches.device)
 
     def augment(self, images: Any) -> Any:
         """One random view of each image. Shape: (B, C, H, W) → same."""

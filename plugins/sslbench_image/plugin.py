@@ -9,7 +9,7 @@ from sslbench import (
     DatasetContext, DatasetSpec, LoadedDataset, ModalitySpec, ModelSpec, TaskSpec, TensorSplit, hookimpl,
 )
 
-from sslbench_image import datasets, models, modality, simclr
+from sslbench_image import datasets, models, modality, simclr, vit
 
 
 def tiny_images(label_set: str, size: int, hflip_invariant: bool) -> Callable[[DatasetContext, object], LoadedDataset]:
@@ -35,8 +35,8 @@ def sslbench_register_modalities() -> list[ModalitySpec]:
     return [
         ModalitySpec(
             name="image", build=modality.build_image_modality, options=modality.ImageViewOptions,
-            provides={"views"},
-            description="float images (B, C, H, W) in [0, 1]; views: crop, flip, colour jitter, grey, blur",
+            provides={"views", "frames"},
+            description="float images (B, C, H, W) in [0, 1]; views: crop, flip, colour jitter, grey, blur; frames: patches",
         )
     ]
 
@@ -84,6 +84,12 @@ def sslbench_register_models() -> list[ModelSpec]:
         ModelSpec(
             name="timm", modalities={"image"}, build=models.build_timm, options=models.TimmOptions,
             provides={"sequence"}, description="any timm backbone by name (option arch), random init",
+        ),
+        ModelSpec(
+            name="patch-transformer", modalities={"image"}, build=vit.build_patch_transformer,
+            options=vit.PatchTransformerOptions, provides={"sequence", "frame-masking"},
+            reference="Dosovitskiy et al., 2021 (ViT); Xie et al., 2022 (SimMIM mask token)",
+            description="timm ViT (64 wide, 2 blocks) over patches with a learned mask token: masked-frames = masked patch modelling",
         ),
     ]
 
