@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", parents=[common], help="list every component by kind, with its plugin and declarations")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--cells", type=Path, metavar="CONFIG",
+                   help="instead: the cells CONFIG would run, and why every other combination is skipped")
     p.set_defaults(command=cmd_list)
 
     p = sub.add_parser("run", parents=[common], help="pretrain and evaluate every compatible cell of a config")
@@ -85,6 +87,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     from sslbench.listing import describe_registry, render_listing
 
     registry = _registry(args)
+    if args.cells is not None:
+        from sslbench.config import load_config
+        from sslbench.grid import plan_grid
+        from sslbench.listing import describe_plan, render_plan
+
+        plan = describe_plan(plan_grid(load_config(args.cells, registry), registry))
+        print(json.dumps(plan, indent=2) if args.json else render_plan(plan))
+        return EXIT_OK
     described = describe_registry(registry)
     print(json.dumps(described, indent=2) if args.json else render_listing(described))
     return EXIT_OK

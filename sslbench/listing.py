@@ -48,3 +48,34 @@ def render_listing(described: dict[str, list[dict[str, Any]]]) -> str:
                 lines.append(f"      option {name}: {desc}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def describe_plan(plan: Any) -> dict[str, list[dict[str, Any]]]:
+    """A planned grid as JSON-able data: cells with their evaluations and budget, and skips."""
+    cells = [{"dataset": c.dataset, "task": c.task, "model": c.model,
+              "evaluators": [{"name": e.evaluator, "label_sets": [ls for ls in e.label_sets if ls]}
+                             for e in c.evaluations],
+              "references": [e.evaluator for e in c.references],
+              "budget": {"unit": c.run.budget_unit, "batch_size": c.run.batch_size,
+                         "amount": {"steps": c.run.steps, "seconds": c.run.seconds, "flops": c.run.flops}[c.run.budget_unit]}}
+             for c in plan.cells]
+    skipped = [{"dataset": s.dataset, "task": s.task, "model": s.model, "evaluator": s.evaluator, "reason": s.reason}
+               for s in plan.skipped]
+    return {"cells": cells, "skipped": skipped}
+
+
+def render_plan(plan: dict[str, list[dict[str, Any]]]) -> str:
+    """``sslbench list --cells``: one line per cell that runs, then every skip with its reason."""
+    pretrained = sum(1 for c in plan["cells"] if c["task"] != "random-init")
+    lines = [f"runs {len(plan['cells'])} cells ({pretrained} pretrained + their random-init baselines):"]
+    for c in plan["cells"]:
+        evals = ", ".join(e["name"] + (f" [{', '.join(e['label_sets'])}]" if e["label_sets"] else "")
+                          for e in c["evaluators"]) or "no evaluator"
+        b = c["budget"]
+        budget = "" if c["task"] == "random-init" else f"  ({b['amount']:g} {b['unit']}, batch {b['batch_size']})"
+        lines.append(f"  {c['dataset']} / {c['task']} / {c['model']}: {evals}{budget}")
+    lines.append(f"skipped ({len(plan['skipped'])}):")
+    for s in plan["skipped"]:
+        what = f"({s['dataset']}, {s['task']}, {s['model']})" + (f" {s['evaluator']}" if s["evaluator"] else "")
+        lines.append(f"  {what}: {s['reason']}")
+    return "\n".join(lines) + "\n"

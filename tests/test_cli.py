@@ -78,3 +78,23 @@ def test_blocking_the_image_plugin_removes_its_components(capsys):
     assert components and not [c["name"] for c in components if c["plugin"] == "image"]
     assert "simclr" not in {t["name"] for t in listing["tasks"]}
     assert {"knn", "linear-probe"} <= {e["name"] for e in listing["evaluators"]}
+
+
+def test_list_cells_shows_the_grid_and_every_skip(tmp_path, capsys):
+    config = tmp_path / "grid.toml"
+    config.write_text(textwrap.dedent("""
+        [grid]
+        datasets = ["digits"]
+        tasks = ["simclr", "masked-frames"]
+        models = ["cnn-small"]
+        evaluators = ["knn"]
+        [grid.run]
+        flops = 1e12
+    """))
+    assert main(["list", "--cells", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "digits / simclr / cnn-small: knn [digit]  (1e+12 flops, batch 128)" in out
+    assert "(digits, masked-frames, cnn-small): task 'masked-frames' needs frame-masking" in out
+    assert main(["list", "--cells", str(config), "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert [c["task"] for c in plan["cells"]] == ["random-init", "simclr"] and plan["skipped"][0]["task"] == "masked-frames"
