@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sslbench import TaskContext
+from sslbench import TaskContext, distributed
 
 
 def skipgram_pairs(items: Tensor, mask: Tensor, window: int) -> tuple[Tensor, Tensor]:
@@ -45,12 +45,16 @@ def skipgram_pairs(items: Tensor, mask: Tensor, window: int) -> tuple[Tensor, Te
 def sgns_loss(center: Tensor, context: Tensor, negatives: Tensor) -> Tensor:
     """Mean over pairs of −log σ(u·v) − Σ_k log σ(−u·v_k).
 
+    Under torch.distributed the mean is over the pairs of the global batch
+    (``sslbench.distributed.global_mean``): ranks hold different numbers of pairs.
+
     Shape:
         center, context: (P, D); negatives: (P, K, D) → scalar.
     """
     positive = (center * context).sum(-1)
     negative = (center.unsqueeze(1) * negatives).sum(-1)  # not einsum: it becomes P tiny bmm calls on CPU
-    return -(F.logsigmoid(positive) + F.logsigmoid(-negative).sum(-1)).mean()
+    total = -(F.logsigmoid(positive) + F.logsigmoid(-negative).sum(-1)).sum()
+    return distributed.global_mean(total, len(center))
 
 
 class UnigramSampler(nn.Module):
@@ -168,7 +172,7 @@ class CooccurrenceTask(nn.Module):
         centers, contexts = skipgram_pairs(ids, real, self.options.window)
         table = self.encoder.token_embeddings().weight
         if len(centers) == 0:  # every row shorter than 2: nothing to learn, keep the graph
-            zero = table.sum() * 0.0
+            zero = distributed.global_mean(table.sum() * 0.0, 0)  # every rank joins the count's all-reduce
             return {"loss": zero, "pairs": torch.tensor(0), "pos_prob": zero.detach()}
         out = table if self.context is None else self.context.weight
         negative_ids = self.sampler.sample((len(centers), self.options.negatives))
