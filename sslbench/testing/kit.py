@@ -101,7 +101,11 @@ class Kit:
                                 f"({err}); give DatasetSpec(example=...)") from None
 
     def batch(self, dataset: str, split: str = "pretrain", size: int | None = None) -> Batch:
-        """A fixed batch of ``split``: the first ``size`` samples of a seeded permutation."""
+        """A fixed batch of ``split``: the first ``size`` samples of a seeded permutation, in order.
+
+        Shape:
+            every tensor (min(size or batch_size, N), ...), as the split's ``finish`` leaves it.
+        """
         data = self.dataset(dataset).split(split)
         count = min(size or self.options.batch_size, len(data))
         order = torch.randperm(len(data), generator=torch.Generator().manual_seed(self.options.seed))
