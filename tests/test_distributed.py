@@ -118,7 +118,7 @@ def test_two_processes_follow_the_one_process_loss_trajectory(tmp_path):
     config.write_text(textwrap.dedent(CONFIG))
     run_cli(["run", str(config), "--out", str(tmp_path / "one")])
     two = run_cli(["run", str(config), "--out", str(tmp_path / "two")], nproc=2)
-    assert "| blobs" in two.stdout  # rank 0 reports
+    assert "## blobs / knn" in two.stdout  # rank 0 reports
     one_curve, two_curve = curve(tmp_path / "one"), curve(tmp_path / "two")
     assert len(one_curve) == len(two_curve) > 2
     assert one_curve == pytest.approx(two_curve, rel=1e-4, abs=1e-5)

@@ -15,7 +15,7 @@ def test_smoke_benchmark_through_the_cli(tmp_path):
     run = subprocess.run([sys.executable, "-m", "sslbench", "run", str(ROOT / "benchmarks" / "smoke.toml"),
                           "--out", str(out), "--device", "cpu"], capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr
-    assert "| digits" in run.stdout  # the leaderboard is printed
+    assert "## digits / knn / digit / top1" in run.stdout  # the leaderboard is printed
     board = subprocess.run([sys.executable, "-m", "sslbench", "leaderboard", str(out), "--format", "json"],
                            capture_output=True, text=True, timeout=120)
     assert board.returncode == 0, board.stderr
