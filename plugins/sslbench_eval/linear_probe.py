@@ -37,20 +37,22 @@ def fit_logistic_regression(x: Tensor, y: Tensor, num_classes: int, l2: float, m
         x (N, D) float, y (N,) long; returns W (D, C) and b (C,).
     """
     x = x.double()  # L-BFGS is sensitive to round-off; D×C parameters are few
-    weight = torch.zeros(x.shape[1], num_classes, dtype=x.dtype, device=x.device, requires_grad=True)
+    # (C, D), F.linear's layout: its weight gradient is grad.T @ x. With (D, C) and x @ weight the
+    # gradient is x.T @ grad, which MKL runs 3-6x slower in float64 on AMD CPUs (benchmarks/bench_eval.py).
+    weight = torch.zeros(num_classes, x.shape[1], dtype=x.dtype, device=x.device, requires_grad=True)
     bias = torch.zeros(num_classes, dtype=x.dtype, device=x.device, requires_grad=True)
     opt = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=max_iter, tolerance_grad=1e-9,
                             tolerance_change=1e-12, history_size=20, line_search_fn="strong_wolfe")
 
     def closure() -> Tensor:
         opt.zero_grad()
-        loss = F.cross_entropy(x @ weight + bias, y) + 0.5 * l2 * weight.pow(2).sum()
+        loss = F.cross_entropy(F.linear(x, weight, bias), y) + 0.5 * l2 * weight.pow(2).sum()
         loss.backward()
         return loss
 
     with torch.enable_grad():
         opt.step(closure)
-    return weight.detach(), bias.detach()
+    return weight.detach().T, bias.detach()
 
 
 def standardize(train: Tensor, test: Tensor) -> tuple[Tensor, Tensor]:
