@@ -34,6 +34,7 @@ Run::
 """
 from __future__ import annotations
 
+import itertools
 import os
 import statistics
 import time
@@ -53,7 +54,7 @@ from sslbench.grid import plan_grid
 
 WARMUP = 2  # steps run but not timed, on both sides (sslbench's first one counts FLOPs)
 STEPS = 12  # timed steps per run
-ROUNDS = int(os.environ.get("SSLBENCH_BENCH_ROUNDS", 6))  # runs of each side, alternating; the ratio is the median of the rounds' ratios
+ROUNDS = int(os.environ.get("SSLBENCH_BENCH_ROUNDS", "6"))  # runs of each side, alternating; the ratio is the median of the rounds' ratios
 GOAL = 1.05  # sslbench within 5% of the bare loop
 
 # Each cell with the quick grid's batch size and learning rate (``cpu_batch`` on the CPU, where a
@@ -107,13 +108,13 @@ def build_task(registry: Any, config: Any, cell: Any, dataset: Any, seed: int = 
     return _build(run, cell, dataset)[2]
 
 
-def step_times(stamps: list[float]) -> list[float]:
-    """Seconds of each timed step: between the clock reads at the starts of consecutive steps."""
-    timed = stamps[WARMUP : WARMUP + STEPS + 1]
-    return [b - a for a, b in zip(timed, timed[1:])]
+def step_times(stamps: list[float], warmup: int) -> list[float]:
+    """Seconds of each step after the first ``warmup``: between the clock reads at the starts of consecutive
+    steps (the last step only ends the timing, so a run of n steps times n - 1 - warmup of them)."""
+    return [b - a for a, b in itertools.pairwise(stamps[warmup:])]
 
 
-def sslbench_run(task: nn.Module, split: TensorSplit, run: Any, device: torch.device) -> dict[str, Any]:
+def sslbench_run(task: nn.Module, split: TensorSplit, run: Any, device: torch.device, warmup: int = WARMUP) -> dict[str, Any]:
     """Train with ``sslbench.train.pretrain``: timed step seconds, whole-call seconds, first loss, FLOPs per step."""
     from sslbench.train import pretrain
 
@@ -121,7 +122,7 @@ def sslbench_run(task: nn.Module, split: TensorSplit, run: Any, device: torch.de
     start = time.perf_counter()
     result = pretrain(task, stamped, run, device, seed=0)
     whole = time.perf_counter() - start
-    return {"steps": step_times(stamped.stamps), "whole": whole, "first_loss": result.losses[0][1],
+    return {"steps": step_times(stamped.stamps, warmup), "whole": whole, "first_loss": result.losses[0][1],
             "flops_per_step": result.flops_per_step}
 
 
@@ -136,7 +137,8 @@ def premade_batches(split: TensorSplit, run: Any, device: torch.device) -> list[
     return batches
 
 
-def bare_run(task: nn.Module, batches: list[dict[str, torch.Tensor]], run: Any, device: torch.device) -> dict[str, Any]:
+def bare_run(task: nn.Module, batches: list[dict[str, torch.Tensor]], run: Any, device: torch.device,
+             warmup: int = WARMUP) -> dict[str, Any]:
     """The loop a researcher writes: copy, forward, backward, AdamW step; nothing else."""
     stamps, losses = [], []
     start = time.perf_counter()
@@ -155,7 +157,7 @@ def bare_run(task: nn.Module, batches: list[dict[str, torch.Tensor]], run: Any, 
             losses.append(loss.item())  # once, for the same-model check; not per step
     synchronize(device)
     whole = time.perf_counter() - start
-    return {"steps": step_times(stamps), "whole": whole, "first_loss": losses[0]}
+    return {"steps": step_times(stamps, warmup), "whole": whole, "first_loss": losses[0]}
 
 
 def alternate(rounds: int, bare: Any, ours: Any) -> None:
@@ -232,27 +234,23 @@ def test_loop_cost_per_step(benchmark, device, record):
     """What sslbench's loop adds per step, in microseconds, on a task that computes next to nothing."""
     from sslbench.config import RunConfig
 
-    global STEPS, WARMUP  # noqa: PLW0603 — this test times many cheap steps
-    saved, (WARMUP, STEPS) = (WARMUP, STEPS), (5, 300)
-    try:
-        run = RunConfig(steps=WARMUP + STEPS + 1, batch_size=32, device=device.type)
-        split = TensorSplit({"x": torch.randn(32 * 64, 4)})
-        batches = premade_batches(split, run, device)
-        ours: list[dict[str, Any]] = []
-        bare: list[dict[str, Any]] = []
-        benchmark.pedantic(alternate, args=(
-            ROUNDS, lambda: bare.append(bare_run(NullTask(), batches, run, device)),
-            lambda: ours.append(sslbench_run(NullTask(), split, run, device)),
-        ), rounds=1, iterations=1)
-        result = compare(ours, bare)
-    finally:
-        WARMUP, STEPS = saved
+    warmup, steps = 5, 300
+    run = RunConfig(steps=warmup + steps + 1, batch_size=32, device=device.type)
+    split = TensorSplit({"x": torch.randn(32 * 64, 4)})
+    batches = premade_batches(split, run, device)
+    ours: list[dict[str, Any]] = []
+    bare: list[dict[str, Any]] = []
+    benchmark.pedantic(alternate, args=(
+        ROUNDS, lambda: bare.append(bare_run(NullTask(), batches, run, device, warmup)),
+        lambda: ours.append(sslbench_run(NullTask(), split, run, device, warmup)),
+    ), rounds=1, iterations=1)
+    result = compare(ours, bare)
     step = result["median_step_s"]
     added = step["sslbench"] - step["bare"]
     record(
         "runner-loop-cost", f"null task B=32: sslbench {step['sslbench'] * 1e6:.0f} us/step, bare {step['bare'] * 1e6:.0f} "
         f"us/step: the loop adds {added * 1e6:.0f} us per step",
         median_step_us={s: round(t * 1e6, 1) for s, t in step.items()}, added_us_per_step=round(added * 1e6, 1),
-        steps=300, rounds=ROUNDS,
+        steps=steps, rounds=ROUNDS,
     )
     assert added < 0.05  # far below one real step: a loop that adds 50 ms per step would be broken

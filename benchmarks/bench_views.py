@@ -45,7 +45,7 @@ from torch.utils.data import DataLoader, Dataset
 IMAGES = 2048  # images per timed pass
 BATCH = 256  # images per batch, both sides
 NUM_WORKERS = 2  # DataLoader worker processes (this CPU has 2 cores)
-ROUNDS = int(os.environ.get("SSLBENCH_BENCH_ROUNDS", 3))
+ROUNDS = int(os.environ.get("SSLBENCH_BENCH_ROUNDS", "3"))
 GOAL = 3.0  # sslbench at least 3x the per-sample pipeline's images/s
 
 
@@ -97,7 +97,7 @@ def sslbench_pass(split: Any, modality: Any, device: torch.device) -> tuple[floa
     start = time.perf_counter()
     for index in order.split(BATCH):
         batch = {k: v.to(device, non_blocking=True) for k, v in split.batch(index).items()}
-        a, b = modality.views(batch)
+        a, _ = modality.views(batch)
     synchronize(device)
     return time.perf_counter() - start, a["image"].cpu()
 
@@ -105,7 +105,7 @@ def sslbench_pass(split: Any, modality: Any, device: torch.device) -> tuple[floa
 def torchvision_pass(loader: DataLoader) -> tuple[float, torch.Tensor]:
     """Seconds for one pass of the (already started) loader; and the last batch's first view."""
     start = time.perf_counter()
-    for a, b in loader:
+    for a, _ in loader:
         pass
     return time.perf_counter() - start, a
 
@@ -142,7 +142,6 @@ def test_views_images_per_s(images, benchmark, registry, fashion, device, record
             (ours if side == "ours" else theirs).append(len(split) / seconds)
 
     benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1)
-    del loader
     ratio = statistics.median(o / t for o, t in zip(ours, theirs))
     stats = {side: {"mean": round(v.mean().item(), 4), "std": round(v.std().item(), 4)} for side, v in views.items()}
     record(

@@ -15,7 +15,7 @@ import datetime as dt
 import json
 import os
 import platform
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,19 +101,19 @@ def data_ctx() -> Any:
 
 
 @pytest.fixture(scope="module")
-def record(request: pytest.FixtureRequest, device: torch.device) -> Iterator[Callable[..., None]]:
-    """``record(key, summary, **entry)``: print ``summary`` and keep ``entry`` under ``key`` in the module's JSON."""
-    entries: dict[str, Any] = {}
+def record(request: pytest.FixtureRequest, device: torch.device) -> Callable[..., None]:
+    """``record(key, summary, **entry)``: print ``summary`` and write ``entry`` under ``key`` into the
+    module's JSON at once (so a run cut short by a timeout keeps what it measured)."""
+    path = bench_out_dir() / f"{Path(request.module.__file__).stem}.json"
 
     def add(key: str, summary: str, **entry: Any) -> None:
-        entries[key] = {**entry, "loadavg": loadavg(), "torch_threads": torch.get_num_threads(),
-                        "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+        entry = {**entry, "loadavg": loadavg(), "torch_threads": torch.get_num_threads(),
+                 "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+        write_entries(path, {key: entry}, device)
         print(f"\n[{key}] {summary} (load {' '.join(f'{x:.1f}' for x in loadavg())}, {os.cpu_count()} cores, "
               f"{torch.get_num_threads()} torch threads, {device})")
 
-    yield add
-    if entries:
-        write_entries(bench_out_dir() / f"{Path(request.module.__file__).stem}.json", entries, device)
+    return add
 
 
 def write_entries(path: Path, entries: dict[str, Any], device: torch.device) -> None:
