@@ -7,6 +7,7 @@ mean cross-entropy + (l2 / 2)·‖W‖² — the same objective as scikit-learn'
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -20,7 +21,9 @@ class LinearProbeOptions:
     """Linear-probe protocol settings; they land in every result row."""
 
     l2: float = 1e-4  # weight of (1/2)·‖W‖² added to the mean cross-entropy
-    max_iter: int = 200  # L-BFGS iterations
+    max_iter: int = 200  # at most this many L-BFGS iterations
+    tolerance: float = 1e-4  # stop when every gradient entry is below this (scikit-learn's default tol)
+    precision: Literal["float32", "float64"] = "float32"  # float64 only matters for very tight tolerances
     standardize: bool = True  # zero mean, unit variance per feature (train statistics)
 
     def __post_init__(self) -> None:
@@ -28,20 +31,26 @@ class LinearProbeOptions:
             raise ValueError(f"l2: must be >= 0, got {self.l2}")
         if self.max_iter < 1:
             raise ValueError(f"max_iter: must be >= 1, got {self.max_iter}")
+        if self.tolerance <= 0:
+            raise ValueError(f"tolerance: must be > 0, got {self.tolerance}")
 
 
-def fit_logistic_regression(x: Tensor, y: Tensor, num_classes: int, l2: float, max_iter: int) -> tuple[Tensor, Tensor]:
+def fit_logistic_regression(x: Tensor, y: Tensor, num_classes: int, l2: float, max_iter: int,
+                            tolerance: float = 1e-9, dtype: torch.dtype = torch.float64) -> tuple[Tensor, Tensor]:
     """Weights and bias of an L2-regularised softmax regression (bias not penalised).
+
+    L-BFGS stops after ``max_iter`` iterations or when the largest gradient entry
+    falls below ``tolerance``.
 
     Shape:
         x (N, D) float, y (N,) long; returns W (D, C) and b (C,).
     """
-    x = x.double()  # L-BFGS is sensitive to round-off; D×C parameters are few
+    x = x.to(dtype)
     # (C, D), F.linear's layout: its weight gradient is grad.T @ x. With (D, C) and x @ weight the
     # gradient is x.T @ grad, which MKL runs 3-6x slower in float64 on AMD CPUs (benchmarks/bench_eval.py).
     weight = torch.zeros(num_classes, x.shape[1], dtype=x.dtype, device=x.device, requires_grad=True)
     bias = torch.zeros(num_classes, dtype=x.dtype, device=x.device, requires_grad=True)
-    opt = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=max_iter, tolerance_grad=1e-9,
+    opt = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=max_iter, tolerance_grad=tolerance,
                             tolerance_change=1e-12, history_size=20, line_search_fn="strong_wolfe")
 
     def closure() -> Tensor:
@@ -68,6 +77,8 @@ def run_linear_probe(ctx: EvalContext, options: LinearProbeOptions) -> dict[str,
         train_x, test_x = standardize(train_x, test_x)
     train_y, test_y = ctx.labels("train"), ctx.labels("test")
     num_classes = int(max(train_y.max(), test_y.max())) + 1
-    weight, bias = fit_logistic_regression(train_x, train_y, num_classes, options.l2, options.max_iter)
-    pred = (test_x.double() @ weight + bias).argmax(dim=1)
+    dtype = torch.float64 if options.precision == "float64" else torch.float32
+    weight, bias = fit_logistic_regression(train_x, train_y, num_classes, options.l2, options.max_iter,
+                                           options.tolerance, dtype)
+    pred = (test_x.to(dtype) @ weight + bias).argmax(dim=1)
     return {"top1": (pred == test_y).float().mean().item()}

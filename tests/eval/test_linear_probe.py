@@ -43,3 +43,18 @@ def test_options_refuse_negative_l2():
 
     with pytest.raises(ValueError, match="l2"):
         LinearProbeOptions(l2=-1.0)
+
+
+def test_the_protocol_defaults_reach_sklearn_accuracy_in_float32():
+    """The evaluator's defaults (tolerance 1e-4, float32) stop early yet agree with sklearn's predictions."""
+    from sslbench_eval.linear_probe import LinearProbeOptions
+
+    g = torch.Generator().manual_seed(1)
+    n, d, c = 600, 16, 4
+    x = torch.randn(n, d, generator=g)
+    y = (x @ torch.randn(d, c, generator=g) + torch.randn(n, c, generator=g)).argmax(1)
+    o = LinearProbeOptions()
+    weight, bias = fit_logistic_regression(x, y, c, o.l2, o.max_iter, o.tolerance, torch.float32)
+    sk = LogisticRegression(C=1 / (o.l2 * n), max_iter=5000).fit(x.double().numpy(), y.numpy())
+    ours = (x @ weight + bias).argmax(1).numpy()
+    assert (ours == sk.predict(x.double().numpy())).mean() >= 0.99
