@@ -93,6 +93,15 @@ def gather_objects(value: Any) -> list[Any]:
     return out
 
 
+def mean_tensor(value: Tensor) -> Tensor:
+    """The mean of a (device) scalar over ranks, without reading it back to the host."""
+    if not is_distributed():
+        return value
+    out = value.clone()
+    dist.all_reduce(out)
+    return out / world_size()
+
+
 def mean_across_ranks(value: float, device: torch.device) -> float:
     """The mean of a scalar over ranks: every rank logs, and judges divergence on, the same loss."""
     if not is_distributed():

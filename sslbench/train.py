@@ -112,26 +112,26 @@ def pretrain(
     _reset_peak_memory(device)
     bar = tqdm(total=progress.total or None, initial=progress.step, desc=desc, leave=False, unit="step",
                disable=None if distributed.is_main() else True)
+    pending = _PendingLosses(every=1 if device.type != "cuda" else log_every)
     while not _budget_spent(run, progress):
         started = time.perf_counter()
         index = distributed.rank_slice(next(batches))  # this rank's share of the global batch
         batch = move_batch(split.batch(index), device, pin=run.pin_memory)  # each tensor (B / world, ...)
-        value, flops = _step(model, optimizer, run, batch, device, count_flops=progress.flops_per_step is None)
+        loss, flops = _step(model, optimizer, run, batch, device, count_flops=progress.flops_per_step is None)
         schedule.step()
         progress.step += 1
-        progress.elapsed += time.perf_counter() - started
         if flops is not None:
             progress.flops_per_step = flops
+        pending.add(progress.step - 1, loss)
+        done = _budget_spent(run, progress)
+        save = checkpoint is not None and checkpoint.due(progress.step, done)
+        if pending.due() or done or save:
+            _check_and_log(pending.flush(), progress, log_every, done, bar)
+        progress.elapsed += time.perf_counter() - started
         _plan_total(run, progress)
-        if not math.isfinite(value):
-            bar.close()
-            raise DivergedError(progress.step - 1, value)
-        if (progress.step - 1) % log_every == 0 or _budget_spent(run, progress):
-            progress.losses.append((progress.step - 1, value))
-            bar.set_postfix(loss=f"{value:.4f}", refresh=False)
         bar.total = progress.total or None
         bar.update()
-        if checkpoint is not None and checkpoint.due(progress.step, _budget_spent(run, progress)):
+        if save:
             _save(checkpoint, task, optimizer, schedule, progress)
     bar.close()
     _synchronize(device)
@@ -143,23 +143,61 @@ def pretrain(
     )
 
 
+class _PendingLosses:
+    """Step losses still on the device, read back together.
+
+    Reading a CUDA scalar (``.item()``) waits for the GPU; doing it every step stops
+    the host from queueing the next step while the GPU works. So on CUDA the losses
+    are read every ``every`` steps (and before any checkpoint and at the end), and
+    the NaN/inf check runs on each of them then; on the CPU ``every`` is 1.
+    """
+
+    def __init__(self, every: int) -> None:
+        self.every, self.steps, self.values = every, [], []
+
+    def add(self, step: int, loss: Tensor) -> None:
+        self.steps.append(step)
+        self.values.append(loss)
+
+    def due(self) -> bool:
+        return len(self.steps) >= self.every
+
+    def flush(self) -> list[tuple[int, float]]:
+        """(step, loss) of every pending step; one device sync."""
+        values = torch.stack(self.values).tolist() if self.values else []
+        out = list(zip(self.steps, values))
+        self.steps, self.values = [], []
+        return out
+
+
+def _check_and_log(losses: list[tuple[int, float]], progress: _Progress, log_every: int, done: bool, bar: Any) -> None:
+    """Raise on the first non-finite loss; keep every ``log_every``-th (and the last) in the curve."""
+    for i, (step, value) in enumerate(losses):
+        if not math.isfinite(value):
+            bar.close()
+            raise DivergedError(step, value)
+        if step % log_every == 0 or (done and i == len(losses) - 1):
+            progress.losses.append((step, value))
+    if losses:
+        bar.set_postfix(loss=f"{losses[-1][1]:.4f}", refresh=False)
+
+
 def _step(model: nn.Module, optimizer: torch.optim.Optimizer, run: RunConfig, batch: dict, device: torch.device,
-          *, count_flops: bool) -> tuple[float, int | None]:
-    """One optimizer step; returns the loss (mean over ranks) and, when asked, the step's FLOPs (all ranks)."""
+          *, count_flops: bool) -> tuple[Tensor, int | None]:
+    """One optimizer step; returns the detached loss (mean over ranks, still on the device)
+    and, when asked, the step's FLOPs (all ranks)."""
     counter = _flop_counter() if count_flops else None
     with counter if counter is not None else contextlib.nullcontext():
         with autocast_for(device):
             loss: Tensor = model(batch)["loss"]  # scalar
-        # One sync per step: the divergence check needs the value, and every rank must decide alike.
-        value = distributed.mean_across_ranks(loss.item(), device)
-        if not math.isfinite(value):
-            return value, None
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
     if run.grad_clip > 0:
         nn.utils.clip_grad_norm_(model.parameters(), run.grad_clip)
     optimizer.step()
-    return value, None if counter is None else int(counter.get_total_flops()) * distributed.world_size()
+    # Every rank logs, and judges divergence on, the same value.
+    mean = distributed.mean_tensor(loss.detach().float())
+    return mean, None if counter is None else int(counter.get_total_flops()) * distributed.world_size()
 
 
 def _wrap_ddp(task: nn.Module, device: torch.device) -> nn.Module:

@@ -71,3 +71,27 @@ def test_compiled_training_matches_eager(tmp_path, make_registry):
         import json
         curves[name] = json.loads((tmp_path / name / "curves.jsonl").read_text().splitlines()[0])["losses"]
     assert [v for _, v in curves["compiled"]] == pytest.approx([v for _, v in curves["eager"]], rel=1e-4)
+
+
+def test_losses_read_back_in_groups_still_name_the_step_that_diverged():
+    """On CUDA the loop reads losses every log_every steps; the NaN check still sees each step."""
+    from sslbench.train import DivergedError, _check_and_log, _PendingLosses, _Progress
+
+    class Bar:
+        def set_postfix(self, **kw):
+            pass
+
+        def close(self):
+            pass
+
+    pending = _PendingLosses(every=5)
+    progress = _Progress()
+    for step, value in enumerate([1.0, 0.9, 0.8, 0.7, 0.6]):
+        pending.add(step, torch.tensor(value))
+    assert pending.due()
+    _check_and_log(pending.flush(), progress, log_every=2, done=False, bar=Bar())
+    assert progress.losses == [(0, 1.0), (2, pytest.approx(0.8)), (4, pytest.approx(0.6))]
+    for step, value in zip(range(5, 8), [0.5, float("nan"), 0.4]):
+        pending.add(step, torch.tensor(value))
+    with pytest.raises(DivergedError, match="loss became nan at step 6"):
+        _check_and_log(pending.flush(), progress, log_every=2, done=False, bar=Bar())
