@@ -102,15 +102,6 @@ def mean_tensor(value: Tensor) -> Tensor:
     return out / world_size()
 
 
-def mean_across_ranks(value: float, device: torch.device) -> float:
-    """The mean of a scalar over ranks: every rank logs, and judges divergence on, the same loss."""
-    if not is_distributed():
-        return value
-    t = torch.tensor([value], dtype=torch.float64, device=device)
-    dist.all_reduce(t)
-    return float(t.item()) / world_size()
-
-
 def global_mean(total: Tensor, count: Tensor | int) -> Tensor:
     """``total / count`` where the count is summed over ranks, scaled so DDP's average is right.
 
