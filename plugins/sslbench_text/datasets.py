@@ -29,7 +29,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from sslbench import DatasetContext, LoadedDataset, UsageError, fingerprint
+from sslbench import DatasetContext, LoadedDataset, TensorSplit, UsageError, fingerprint
 from sslbench.data import DataSpec, prepare
 
 from . import corpus, sources
@@ -49,14 +49,14 @@ ARTIFACTS = ("artifacts", "text")
 class TextDataOptions:
     """Options every text dataset shares."""
 
-    max_length: int = 128  # model length in tokens: single segments hold max_length - 2, NSP pairs 2 × (max_length - 3) // 2
+    max_length: int = 128  # model length: segments of max_length - 2 tokens, NSP pairs of 2 × (max_length - 3) // 2
     vocab_size: int = 8000  # WordPiece vocabulary incl. the 5 special tokens, trained on the pretraining documents
     min_frequency: int = 2  # a WordPiece merge must occur this often
     pretrain_docs: int = 0  # documents pretrained on (fixed seeded draw from the train documents); 0 = all
     train_docs: int = 0  # labelled documents evaluators fit on: the first of the pretraining documents; 0 = all of them
     test_docs: int = 0  # held-out documents evaluators score (fixed seeded draw); 0 = all
     subset_seed: int = 0  # seed of the document draws (fixed, so every cell sees the same documents)
-    short_documents: Literal["pad", "error"] = "pad"  # a document shorter than one segment: keep it padded, or stop with an error
+    short_documents: Literal["pad", "error"] = "pad"  # a document shorter than one segment: pad it, or stop
     path: str = ""  # a local folder that holds the dataset's files (skips the download)
 
     def __post_init__(self) -> None:
@@ -181,7 +181,8 @@ def build_text_dataset(ctx: DatasetContext, name: str, train_docs: Sequence[Docu
     return LoadedDataset(
         pretrain=single_split(store), train=train_split, test=test_split, info=info,
         extras={"tokenizer": tokenizer, "pretrain_token_counts": counts, "pairs_problem": pairs_problem},
-        fingerprint=fingerprint(store.tokens, test_store.tokens, train_split.data["segment"], test_split.data["segment"]),
+        fingerprint=fingerprint(store.tokens, test_store.tokens, train_split.data["segment"],
+                                test_split.data["segment"]),
         extra_splits=extra,
     )
 
@@ -192,7 +193,7 @@ def _subset(docs: Sequence[Document], count: int, generator: torch.Generator) ->
     return [docs[i] for i in (order[:count] if count else order)]
 
 
-def _first_segments(store: SegmentStore, docs: Sequence[Document], classes: list[str], name: str):
+def _first_segments(store: SegmentStore, docs: Sequence[Document], classes: list[str], name: str) -> TensorSplit:
     """The first segment of each of the first ``len(docs)`` documents of ``store``, with its class id.
 
     Documents without a segment (no tokens at all) have no row.
@@ -230,3 +231,4 @@ def _pairs(name: str, store: SegmentStore, max_length: int) -> tuple[dict, str]:
         return {}, (f"[datasets.{name}] max_length: no NSP pairs with segments of {store.segment_length} tokens "
                     f"(max_length={max_length}): {err}")
     return {PAIRS_SPLIT: pairs_split(store)}, ""
+

@@ -75,7 +75,8 @@ def sslbench_register_models() -> list[ModelSpec]:
             name=name, modalities={"text"}, build=models.bert_builder(name), options=models.BertOptions,
             provides={"sequence", "token-embeddings"},
             reference="Turc et al., 2019, Well-Read Students Learn Better (BERT miniatures)",
-            description=f"BERT {size.layers} layers, {size.hidden} hidden, {size.heads} heads, from BertConfig, random init",
+            description=f"BERT {size.layers} layers, {size.hidden} hidden, {size.heads} heads, "
+            "from BertConfig, random init",
         )
         for name, size in models.BERT_SIZES.items()
     ]

@@ -55,7 +55,8 @@ class PairInputs:
         return trim_padding(out)
 
 
-def single_split(store: SegmentStore, segments: Tensor | None = None, labels: dict[str, Tensor] | None = None) -> TensorSplit:
+def single_split(store: SegmentStore, segments: Tensor | None = None,
+                 labels: dict[str, Tensor] | None = None) -> TensorSplit:
     """A split of single segments (all of ``store`` by default), optionally labelled.
 
     Shape:

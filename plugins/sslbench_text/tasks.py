@@ -200,7 +200,7 @@ class NSPTask(nn.Module):
 
     def __init__(self, encoder: nn.Module, options: NSPOptions = NSPOptions()) -> None:
         super().__init__()
-        config = head_config(encoder, 2, options)
+        config = head_config(encoder, 2, options)  # no vocabulary: pooler and 2-way classifier only
         self.encoder = encoder
         self.pooler = BertPooler(config)
         self.cls = BertOnlyNSPHead(config)

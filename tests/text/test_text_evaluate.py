@@ -14,7 +14,8 @@ from sslbench_text.modality import TextModality, TextViewOptions
 PAD, CLS, SEP, MASK = 0, 2, 3, 4
 SPECIAL = [0, 1, 2, 3, 4]
 V = 12
-TOY = TextModality({"vocab_size": V, "mask_token_id": MASK, "pad_token_id": PAD, "special_ids": SPECIAL}, TextViewOptions())
+TOY = TextModality({"vocab_size": V, "mask_token_id": MASK, "pad_token_id": PAD, "special_ids": SPECIAL},
+                   TextViewOptions())
 
 
 def toy_store(docs, L=4):

@@ -77,12 +77,14 @@ def test_errors_name_the_fix():
 
 def test_builder_reads_the_dataset_info_and_options():
     info = {"vocab_size": 61, "max_length": 24, "pad_token_id": 0}
-    encoder = models.bert_builder("bert-mini")(ModelContext("toy", "text", info), models.BertOptions(pooling="cls", dropout=0.0))
+    options = models.BertOptions(pooling="cls", dropout=0.0)
+    encoder = models.bert_builder("bert-mini")(ModelContext("toy", "text", info), options)
     config = encoder.config
     assert (config.vocab_size, config.max_position_embeddings, config.pad_token_id) == (61, 24, 0)
     assert (config.num_hidden_layers, config.hidden_size, encoder.pooling) == (4, 256, "cls")
     assert config.hidden_dropout_prob == config.attention_probs_dropout_prob == 0.0
     with pytest.raises(ValueError, match="dataset 'toy' gives no max_length in its info"):
-        models.bert_builder("bert-tiny")(ModelContext("toy", "text", {"vocab_size": 61, "pad_token_id": 0}), models.BertOptions())
+        no_length = ModelContext("toy", "text", {"vocab_size": 61, "pad_token_id": 0})
+        models.bert_builder("bert-tiny")(no_length, models.BertOptions())
     with pytest.raises(ValueError, match=r"dropout: must be in \[0, 1\)"):
         models.BertOptions(dropout=1.0)

@@ -26,7 +26,8 @@ def text_registry(make_registry):
 def test_list_json_shows_the_text_components_and_their_declarations(monkeypatch, capsys):
     monkeypatch.setenv("SSLBENCH_DISABLE_PLUGIN_AUTOLOAD", "1")
     assert main(["-p", "sslbench_text.plugin", "-p", "sslbench_eval.plugin", "list", "--json"]) == 0
-    listed = {kind: {item["name"]: item for item in items} for kind, items in json.loads(capsys.readouterr().out).items()}
+    described = json.loads(capsys.readouterr().out)
+    listed = {kind: {item["name"]: item for item in items} for kind, items in described.items()}
     assert listed["modalities"]["text"]["provides"] == ["tokens", "views"]
     assert set(listed["datasets"]) >= {"20newsgroups", "reuters-r8", "textfiles"}
     assert listed["datasets"]["20newsgroups"]["label_sets"] == {"topic": "class"}
