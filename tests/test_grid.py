@@ -42,7 +42,7 @@ def test_cells_only_where_declarations_allow(tmp_path, make_registry):
     assert plan.cells[1].evaluations[0].label_sets == ("digit",)
     reasons = [str(s) for s in plan.skipped]
     assert "(digits, *, mlp) model 'mlp' accepts vector, not dataset 'digits''s modality 'image'" in reasons
-    assert any(r.startswith("(digits, mlm-ish, cnn-small) task 'mlm-ish' needs tokens: modality 'image' provides views")
+    assert any(r.startswith("(digits, mlm-ish, cnn-small) task 'mlm-ish' needs tokens: modality 'image' provides frames, views")
                for r in reasons)
     assert any("head-eval: needs some-head, which this cell lacks" in r for r in reasons)
     assert any("multi-eval: needs a label set of kind multilabel; dataset has digit (class)" in r for r in reasons)

@@ -10,7 +10,7 @@ def test_unknown_name_lists_valid_names_and_suggests(registry):
         registry.get("model", "cnn-smal")
     message = str(info.value)
     assert "unknown model 'cnn-smal'" in message
-    assert "cnn-small, resnet18, timm" in message
+    assert "cnn-small, patch-transformer, resnet18, timm" in message
     assert "did you mean 'cnn-small'?" in message
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import math
 import os
 import shutil
 from dataclasses import dataclass
@@ -168,7 +169,7 @@ class MNIST5kOptions:
     def __post_init__(self) -> None:
         if not 0.05 <= self.test_fraction <= 0.5:
             raise ValueError(f"test_fraction: must be in [0.05, 0.5], got {self.test_fraction}")
-        n_test = round(5_000 * self.test_fraction)
+        n_test = math.ceil(5_000 * self.test_fraction)  # as scikit-learn's train_test_split rounds
         _check_size("pretrain_size", self.pretrain_size, 5_000 - n_test)
         _check_size("train_size", self.train_size, 5_000 - n_test)
         _check_size("test_size", self.test_size, n_test)

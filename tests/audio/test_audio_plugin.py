@@ -84,7 +84,7 @@ evaluators = ["knn", "linear-probe"]
     keys = {c.key for c in plan.cells if c.dataset == "fsdd-mfcc"}
     assert keys == {f"fsdd-mfcc/{t}/audio-transformer-tiny" for t in tasks}
     skipped = {(s.dataset, s.task, s.model): s.reason for s in plan.skipped}
-    assert "needs frame-masking, frames" in skipped[("digits", "masked-frames", "cnn-small")]
+    assert "needs frame-masking: modality 'image' provides frames" in skipped[("digits", "masked-frames", "cnn-small")]
     assert all(e.label_sets == ("digit",) for c in plan.cells if c.dataset == "fsdd-mfcc" for e in c.evaluations)
 
 
