@@ -49,6 +49,39 @@ def test_gathered_nt_xent_gradients_equal_the_single_process_ones(tmp_path):
     assert torch.allclose(torch.stack([p["loss"] for p in parts]).mean(), reference, atol=1e-6)
 
 
+def _mlm_worker(rank: int, world: int, init_file: str, sequence: torch.Tensor, labels: torch.Tensor, out: str) -> None:
+    from sslbench_text.tasks import mlm_terms
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    torch.manual_seed(0)
+    head = torch.nn.Linear(sequence.shape[-1], 7)
+    b = len(sequence) // world
+    loss, _ = mlm_terms(head, sequence[rank * b : (rank + 1) * b], labels[rank * b : (rank + 1) * b])
+    loss.backward()
+    torch.save({"loss": loss.detach(), "grad": head.weight.grad / world}, f"{out}.{rank}")  # DDP's 1/W
+    dist.destroy_process_group()
+
+
+def test_mlm_loss_over_two_ranks_with_unequal_masks_is_the_global_mean(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    sequence = torch.randn(4, 6, 5, generator=g)
+    labels = torch.full((4, 6), -100)
+    labels[0, :5] = torch.arange(5)  # rank 0: 6 masked tokens, rank 1: 2
+    labels[1, 0] = 3
+    labels[2, 1], labels[3, 4] = 2, 6
+    out = str(tmp_path / "mlm")
+    mp.start_processes(_mlm_worker, args=(2, str(tmp_path / "init"), sequence, labels, out), nprocs=2, start_method="spawn")
+    torch.manual_seed(0)
+    head = torch.nn.Linear(5, 7)
+    selected = labels != -100
+    reference = torch.nn.functional.cross_entropy(head(sequence[selected]), labels[selected])
+    reference.backward()
+    parts = [torch.load(f"{out}.{r}") for r in range(2)]
+    assert torch.stack([p["loss"] for p in parts]).mean() == pytest.approx(reference.item(), abs=1e-6)
+    assert torch.allclose(parts[0]["grad"] + parts[1]["grad"], head.weight.grad, atol=1e-6)
+
+
 def _bn_worker(rank: int, world: int, init_file: str, x: torch.Tensor, out: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)

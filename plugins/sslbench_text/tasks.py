@@ -43,7 +43,7 @@ from transformers.models.bert.modeling_bert import (
     BertPreTrainingHeads,
 )
 
-from sslbench import Batch, Modality, TaskContext
+from sslbench import Batch, Modality, TaskContext, distributed
 
 from .masking import IGNORE_INDEX, mask_tokens
 
@@ -144,18 +144,20 @@ class Masker(nn.Module):
 
 
 def mlm_terms(predictions: nn.Module, sequence: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
-    """Mean cross-entropy and top-1 accuracy over labelled positions.
+    """Mean cross-entropy (over every rank's labelled positions) and this rank's top-1 accuracy.
 
     Shape:
         sequence: (B, T, D), labels: (B, T) long with -100 where unlabelled → two scalars
     """
     selected = labels != IGNORE_INDEX
     if not bool(selected.any()):  # keep the graph connected; nothing to predict in this batch
-        zero = sequence.sum() * 0.0
-        return zero, zero.detach()
+        zero = sequence.sum() * 0.0  # still through global_mean: under DDP every rank joins its all-reduce
+        return distributed.global_mean(zero, 0), zero.detach()
     logits = predictions(sequence[selected])  # (N, V)
     targets = labels[selected]
-    loss = F.cross_entropy(logits.float(), targets)
+    # sum over this rank's masked tokens / count over all ranks: ranks mask different numbers of
+    # tokens, so a per-rank mean would weight them unequally (the one-process loss is the reference)
+    loss = distributed.global_mean(F.cross_entropy(logits.float(), targets, reduction="sum"), selected.sum())
     accuracy = (logits.argmax(-1) == targets).float().mean()
     return loss, accuracy
 
