@@ -259,13 +259,27 @@ def subset_dataset(
     score = stratified_subset(y_test, options.test_size)
     sizes = {"pretrain_size": len(pre), "train_size": len(fit), "test_size": len(score)}
     num_classes = int(max(y_train.max(), y_test.max())) + 1
+    pre_images = take_rows(x_train, pre)
     return LoadedDataset(
-        pretrain=TensorSplit({"image": x_train[pre]}, finish=to_unit_float),
-        train=TensorSplit({"image": x_train[fit]}, labels={label_set: y_train[fit]}, finish=to_unit_float),
-        test=TensorSplit({"image": x_test[score]}, labels={label_set: y_test[score]}, finish=to_unit_float),
-        info={**image_info(x_train[pre], num_classes=num_classes, hflip_invariant=hflip_invariant), **sizes},
+        pretrain=TensorSplit({"image": pre_images}, finish=to_unit_float),
+        train=TensorSplit({"image": take_rows(x_train, fit)}, labels={label_set: take_rows(y_train, fit)},
+                          finish=to_unit_float),
+        test=TensorSplit({"image": take_rows(x_test, score)}, labels={label_set: take_rows(y_test, score)},
+                         finish=to_unit_float),
+        info={**image_info(pre_images, num_classes=num_classes, hflip_invariant=hflip_invariant), **sizes},
         fingerprint=subset_fingerprint(content_sha256, sizes),
     )
+
+
+def take_rows(x: Tensor, index: Tensor) -> Tensor:
+    """``x[index]``, without the copy when ``index`` is every row in order (no subset asked for).
+
+    Splits never modify their tensors in place, so sharing the loaded storage is safe.
+    Shape: (N, ...) and (M,) long → (M, ...).
+    """
+    if len(index) == len(x) and bool((index == torch.arange(len(x))).all()):
+        return x
+    return x[index]
 
 
 def stratified_subset(labels: Tensor, size: int | None, seed: int = SPLIT_SEED) -> Tensor:
@@ -348,12 +362,37 @@ def image_info(images: Tensor, *, num_classes: int, hflip_invariant: bool) -> di
     Shape:
         images (N, C, H, W) float or uint8 (uint8 is scaled by 1/255).
     """
-    x = images.float() / 255.0 if images.dtype == torch.uint8 else images
+    mean, std = uint8_moments(images) if images.dtype == torch.uint8 else float_moments(images)
     return {
-        "channels": int(x.shape[1]),
-        "image_size": int(x.shape[-1]),
-        "mean": x.mean(dim=(0, 2, 3)).tolist(),
-        "std": x.std(dim=(0, 2, 3)).clamp_min(1e-3).tolist(),
+        "channels": int(images.shape[1]),
+        "image_size": int(images.shape[-1]),
+        "mean": mean.tolist(),
+        "std": std.clamp_min(1e-3).tolist(),
         "num_classes": num_classes,
         "hflip_invariant": hflip_invariant,
     }
+
+
+def float_moments(images: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-channel mean and (unbiased) std. Shape: (N, C, H, W) float → (C,), (C,)."""
+    return images.mean(dim=(0, 2, 3)), images.std(dim=(0, 2, 3))
+
+
+def uint8_moments(images: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-channel mean and (unbiased) std of ``images / 255`` from a 256-bin histogram.
+
+    Exact in float64 and without a float copy of every pixel (Fashion-MNIST's 47 M
+    pixels would take 188 MB and most of a warm load).
+
+    Shape: (N, C, H, W) uint8 → (C,), (C,) float32.
+    """
+    values = torch.arange(256, dtype=torch.float64) / 255.0
+    means, stds = [], []
+    for c in range(images.shape[1]):
+        counts = torch.bincount(images[:, c].reshape(-1), minlength=256).double()  # uint8 input: no int64 copy
+        n = counts.sum()
+        mean = (counts * values).sum() / n
+        var = (counts * (values - mean) ** 2).sum() / (n - 1)
+        means.append(mean)
+        stds.append(var.sqrt())
+    return torch.stack(means).float(), torch.stack(stds).float()

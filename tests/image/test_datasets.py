@@ -233,3 +233,23 @@ def test_specs_match_the_checked_reference_specs():
     ours, ref = datasets.FASHION_MNIST, real_specs.FASHION_MNIST
     assert (ours.files, ours.sources[:2], ours.license) == (ref.files, ref.sources[:2], ref.license)
     assert datasets.FASHION_MNIST_IDX_SHA256 == real_specs.FASHION_MNIST_IDX_SHA256
+
+
+def test_uint8_moments_from_the_histogram_equal_the_float_ones():
+    from sslbench_image.datasets import float_moments, uint8_moments
+
+    images = torch.randint(0, 256, (50, 3, 6, 6), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    images[:, 1] //= 4  # channels with different moments
+    mean, std = uint8_moments(images)
+    ref_mean, ref_std = float_moments(images.double() / 255.0)
+    assert torch.allclose(mean.double(), ref_mean, atol=1e-7) and torch.allclose(std.double(), ref_std, atol=1e-7)
+
+
+def test_take_rows_shares_storage_only_when_every_row_is_taken_in_order():
+    from sslbench_image.datasets import take_rows
+
+    x = torch.arange(10)
+    assert take_rows(x, torch.arange(10)).data_ptr() == x.data_ptr()
+    flipped = take_rows(x, torch.arange(10).flip(0))
+    assert flipped.tolist() == list(range(9, -1, -1)) and flipped.data_ptr() != x.data_ptr()
+    assert take_rows(x, torch.tensor([2, 5])).tolist() == [2, 5]
