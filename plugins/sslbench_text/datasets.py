@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from torch import Tensor
 
 from sslbench import DatasetContext, LoadedDataset, TensorSplit, UsageError, fingerprint
 from sslbench.data import DataSpec, prepare

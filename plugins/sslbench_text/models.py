@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 from transformers import BertConfig, BertModel
 
 from sslbench import Batch, EncoderOutput, ModelContext
