@@ -6,8 +6,8 @@ matrix, plus noise, through a ReLU (non-negative, low-rank, classes overlap). Bo
 sides get the same float32 arrays and are timed from features to test predictions:
 
 * **linear probe**: the evaluator's own functions (``standardize`` with train
-  statistics, ``fit_logistic_regression``: full-batch L-BFGS in float64, 200
-  iterations, l2 = 1e-4, on the device) vs ``StandardScaler`` + scikit-learn's
+  statistics, ``fit_logistic_regression`` with the evaluator's defaults: full-batch
+  L-BFGS in float32, at most 200 iterations, gradient tolerance 1e-4, l2 = 1e-4, on the device) vs ``StandardScaler`` + scikit-learn's
   ``LogisticRegression(C = 1 / (l2 · N), max_iter=200)`` (lbfgs; the same objective:
   mean cross-entropy + (l2/2)·‖W‖², bias unpenalised).
 * **kNN**: ``knn_predict`` (cosine, k = 20, exp(s/τ) votes, τ = 0.07) vs
@@ -65,11 +65,14 @@ def mixture(n_train: int, n_test: int, seed: int = 0) -> tuple[np.ndarray, ...]:
 
 def torch_linear_probe(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, device: torch.device) -> np.ndarray:
     """The ``linear-probe`` evaluator's path: standardise, L-BFGS fit, predict."""
-    from sslbench_eval.linear_probe import fit_logistic_regression, standardize
+    from sslbench_eval.linear_probe import LinearProbeOptions, fit_logistic_regression, standardize
 
+    options = LinearProbeOptions()  # the evaluator's defaults: tolerance, precision
+    dtype = torch.float64 if options.precision == "float64" else torch.float32
     train, test = standardize(torch.from_numpy(x).to(device), torch.from_numpy(x_test).to(device))
-    weight, bias = fit_logistic_regression(train, torch.from_numpy(y).to(device), CLASSES, L2, MAX_ITER)
-    return (test.double() @ weight + bias).argmax(dim=1).cpu().numpy()
+    weight, bias = fit_logistic_regression(train, torch.from_numpy(y).to(device), CLASSES, options.l2,
+                                           options.max_iter, options.tolerance, dtype)
+    return (test.to(dtype) @ weight + bias).argmax(dim=1).cpu().numpy()
 
 
 def sklearn_linear_probe(x: np.ndarray, y: np.ndarray, x_test: np.ndarray) -> np.ndarray:
