@@ -18,7 +18,12 @@ class ConfigError(UsageError):
     def __init__(self, where: str, key: str, problem: str) -> None:
         self.where, self.key, self.problem = where, key, problem
         location = f"{where}: {key}: " if key else f"{where}: "
-        super().__init__(location + problem)
+        super().__init__(one_line(location + problem))
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters (a TOML key may hold a newline) written as escapes, e.g. ``\\n``."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class PluginError(UsageError):

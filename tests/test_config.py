@@ -134,3 +134,10 @@ def test_bad_multi_grid_configs(tmp_path, registry, text, key, problem):
     with pytest.raises(ConfigError) as info:
         load_config(write(tmp_path, text), registry)
     assert key in str(info.value) and problem in str(info.value), str(info.value)
+
+
+def test_a_key_with_a_newline_is_reported_on_one_line(tmp_path, registry):
+    path = write(tmp_path, '"bad\\nkey" = 0\n' + GOOD)  # found by tests/test_config_fuzz.py
+    with pytest.raises(ConfigError) as info:
+        load_config(path, registry)
+    assert str(info.value) == f"{path}: bad\\nkey: unknown key; allowed: run, grid, modalities, datasets, tasks, models, evaluators"
