@@ -104,6 +104,11 @@ class RunConfig:
         """``steps``, ``seconds`` or ``flops``: what the pretraining budget counts."""
         return "seconds" if self.seconds > 0 else "flops" if self.flops > 0 else "steps"
 
+    @property
+    def budget_amount(self) -> float:
+        """How many of ``budget_unit`` the budget allows."""
+        return {"steps": self.steps, "seconds": self.seconds, "flops": self.flops}[self.budget_unit]
+
 
 PER_GRID_RUN_KEYS = ("steps", "seconds", "flops", "batch_size", "optimizer", "lr", "weight_decay", "schedule", "warmup_fraction",
                      "grad_clip", "embed_batch_size")

@@ -57,7 +57,7 @@ def describe_plan(plan: Any) -> dict[str, list[dict[str, Any]]]:
                              for e in c.evaluations],
               "references": [e.evaluator for e in c.references],
               "budget": {"unit": c.run.budget_unit, "batch_size": c.run.batch_size,
-                         "amount": {"steps": c.run.steps, "seconds": c.run.seconds, "flops": c.run.flops}[c.run.budget_unit]}}
+                         "amount": c.run.budget_amount}}
              for c in plan.cells]
     skipped = [{"dataset": s.dataset, "task": s.task, "model": s.model, "evaluator": s.evaluator, "reason": s.reason}
                for s in plan.skipped]

@@ -28,6 +28,7 @@ from sslbench import distributed, hardware, provenance
 from sslbench.checkpoint import CellCheckpoint
 from sslbench.config import Config
 from sslbench.contexts import DatasetContext, EvalContext, ModelContext, TaskContext
+from sslbench.data import cache_root
 from sslbench.data_api import LoadedDataset
 from sslbench.errors import UsageError
 from sslbench.grid import Cell, GridPlan, plan_grid
@@ -79,8 +80,8 @@ def resolve_device(name: str) -> torch.device:
 
 
 def data_root() -> Path:
-    """The data cache: ``$SSLBENCH_DATA`` or ``~/.cache/sslbench``."""
-    return Path(os.environ.get("SSLBENCH_DATA") or Path.home() / ".cache" / "sslbench")
+    """The data cache: ``$SSLBENCH_DATA`` or ``~/.cache/sslbench`` (the data layer's ``cache_root``)."""
+    return cache_root()
 
 
 def seed_everything(seed: int) -> None:
@@ -136,19 +137,16 @@ def in_shard(cell: Cell, seed: int, shard: tuple[int, int]) -> bool:
 
 
 def _run_claimed(run: _Run, cell: Cell, seed: int) -> None:
-    """Run (cell, seed) unless another run holds it; rank 0 decides, every rank trains."""
-    if not distributed.is_distributed():
-        with _claim(run.out_dir, cell, seed) as claimed:
-            if claimed and not _has_rows(run.out_dir, cell, seed):
-                _emit(run, cell, seed, *_run_cell(run, cell, seed))
-        return
-    if distributed.is_main():
-        with _claim(run.out_dir, cell, seed) as claimed:
-            go = distributed.broadcast_object(claimed and not _has_rows(run.out_dir, cell, seed))
-            if go:
-                _emit(run, cell, seed, *_run_cell(run, cell, seed))
-    elif distributed.broadcast_object(None):
-        _run_cell(run, cell, seed)
+    """Run (cell, seed) unless another run holds it; rank 0 claims and decides, every rank trains.
+
+    Without torch.distributed this is rank 0 alone (broadcast and barrier are no-ops).
+    """
+    main = distributed.is_main()
+    with _claim(run.out_dir, cell, seed) if main else contextlib.nullcontext(False) as claimed:
+        if distributed.broadcast_object(claimed and not _has_rows(run.out_dir, cell, seed)):
+            rows, trained = _run_cell(run, cell, seed)
+            if main:  # only rank 0 writes rows and curves
+                _emit(run, cell, seed, rows, trained)
     distributed.barrier()
 
 
@@ -416,7 +414,7 @@ def _budget(run: _Run, cell: Cell) -> dict[str, Any]:
     """The budget as configured (what the leaderboard compares); what was spent is in ``cost``."""
     r = cell.run
     unit = r.budget_unit
-    amount = {"steps": r.steps, "seconds": r.seconds, "flops": r.flops}[unit]
+    amount = r.budget_amount
     return {"unit": "steps" if cell.is_baseline else unit, "amount": 0 if cell.is_baseline else amount,
             "steps": 0 if cell.is_baseline else (r.steps if unit == "steps" else None),
             "batch_size": r.batch_size, "optimizer": r.optimizer, "lr": r.lr, "weight_decay": r.weight_decay,

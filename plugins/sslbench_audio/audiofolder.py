@@ -210,10 +210,3 @@ def read_audio_folder(
     labels = torch.tensor([classes.index(c) for c in class_of], dtype=torch.long)
     split = AudioSplit(features, lengths, {label_set: labels}, {label_set: classes})
     return AudioFolder(split, [str(found[i][0]) for i in kept], skipped)
-
-
-def read_klettres(
-    root: str | Path = KLETTRES_ROOT, config: LogMelConfig | None = None, device: torch.device | str = "cpu"
-) -> AudioFolder:
-    """KLettres recordings with label set ``language`` (first folder level under root)."""
-    return read_audio_folder(root, config, label_set="language", device=device)

@@ -28,9 +28,10 @@ def nt_xent_loss(z_a: Tensor, z_b: Tensor, temperature: float) -> Tensor:
         returns a scalar.
     """
     b, world, rank = len(z_a), distributed.world_size(), distributed.rank()
-    anchors = F.normalize(torch.cat([z_a, z_b]).float(), dim=1)  # (2B, P), this rank's
-    all_a = distributed.gather_with_grad(F.normalize(z_a.float(), dim=1))  # (W·B, P)
-    all_b = distributed.gather_with_grad(F.normalize(z_b.float(), dim=1))
+    unit_a, unit_b = F.normalize(z_a.float(), dim=1), F.normalize(z_b.float(), dim=1)  # (B, P) each
+    anchors = torch.cat([unit_a, unit_b])  # (2B, P), this rank's
+    all_a = distributed.gather_with_grad(unit_a)  # (W·B, P)
+    all_b = distributed.gather_with_grad(unit_b)
     candidates = torch.cat([all_a, all_b])  # (2·W·B, P): all view-a, then all view-b
     logits = anchors @ candidates.T / temperature  # (2B, 2WB)
     local = torch.arange(b, device=z_a.device) + rank * b  # this rank's rows among the gathered

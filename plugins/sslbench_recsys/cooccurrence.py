@@ -184,9 +184,14 @@ class CooccurrenceTask(nn.Module):
 
 
 def build_cooccurrence(ctx: TaskContext, options: CooccurrenceOptions) -> CooccurrenceTask:
-    """The ``TaskSpec.build`` factory: unigram counts of the pretraining split, then the task."""
-    vocab_size = ctx.encoder.token_embeddings().num_embeddings
-    counts = token_counts(ctx.modality, ctx.dataset.pretrain, vocab_size)
+    """The ``TaskSpec.build`` factory: unigram counts of the pretraining split, then the task.
+
+    The counts are the dataset's ``extras["pretrain_token_counts"]`` when it has them (the
+    built-in text and recsys datasets count once, when they load); else one pass here.
+    """
+    counts = ctx.dataset.extras.get("pretrain_token_counts")
+    if counts is None:
+        counts = token_counts(ctx.modality, ctx.dataset.pretrain, ctx.encoder.token_embeddings().num_embeddings)
     if counts.sum() == 0:
         raise ValueError("cooccurrence: the pretraining split has no tokens to count")
     return CooccurrenceTask(ctx.encoder, ctx.modality, counts, options)

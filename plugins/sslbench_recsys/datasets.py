@@ -9,7 +9,8 @@ Both are split leave-one-out by time (:mod:`.splits`) into what the runner wants
   test item (the last). No user labels: class-label evaluators skip these datasets.
 * ``extras["next_item"][split]`` = ``{"targets": (N,) long, "seen": (N, S) long}``
   aligned with the rows of ``valid``/``test`` (capability ``next-item``);
-  ``extras["item_counts"]`` (V,) pretraining counts (the popularity baseline);
+  ``extras["item_counts"]`` (V,) pretraining counts (the popularity baseline), also as
+  ``extras["pretrain_token_counts"]``, the name token tasks read (as the text datasets do);
   ``extras["item_labels"][name]`` = ``{"labels": (V, G) float, "labelled": (V,) bool,
   "names": [...]}`` (capability ``item-labels``).
 * ``info``: ``vocab_size`` V (padding 0, unknown 1, items 2…V−2, [MASK] V−1),
@@ -171,7 +172,8 @@ def to_loaded_dataset(name: str, interactions: Interactions, max_len: int) -> Lo
         info=_info(data, max_len, item_labels),
         extras={
             "next_item": {"valid": _targets(data.valid), "test": _targets(data.test)},
-            "item_counts": data.vocab.counts, "item_labels": item_labels, "item_keys": list(data.vocab.keys),
+            "item_counts": data.vocab.counts, "pretrain_token_counts": data.vocab.counts,  # the same (V,) counts
+            "item_labels": item_labels, "item_keys": list(data.vocab.keys),
         },
         fingerprint=fingerprint(
             data.pretrain.items, data.test.items, data.test.targets, data.valid.targets,

@@ -24,7 +24,6 @@ from torch import Tensor
 
 from sslbench import Batch, Modality
 
-from .splits import PAD, UNKNOWN
 from .views import two_views
 
 
@@ -51,13 +50,10 @@ class RecsysModality(Modality):
     """
 
     name = "recsys"
-    pad_token_id = PAD
-    unknown_id = UNKNOWN
 
     def __init__(self, info: Mapping[str, Any], options: RecsysViewOptions) -> None:
         self.vocab_size = int(info["vocab_size"])
         self.mask_token_id = int(info["mask_token_id"])
-        self.special_ids = (PAD, UNKNOWN, self.mask_token_id)
         self.options = options
 
     def views(self, batch: Batch) -> tuple[Batch, Batch]:

@@ -14,8 +14,6 @@ from torch import Tensor
 
 from .splits import UNKNOWN
 
-VIEWS = ("crop", "mask", "reorder")
-
 
 def _floor_fraction(lengths: Tensor, ratio: float) -> Tensor:
     return torch.floor(lengths.double() * ratio).long()

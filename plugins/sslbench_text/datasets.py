@@ -33,7 +33,7 @@ from sslbench.data import DataSpec, prepare
 
 from . import corpus, sources
 from .corpus import Document
-from .segments import SegmentStore, load_or_build_stores, nsp_anchors, pair_segment_length, single_segment_length
+from .segments import SegmentStore, load_or_build_stores, pair_segment_length, single_segment_length
 from .splits import pairs_split, single_split
 from .tokenizer import SPECIAL_TOKENS, TokenizerSettings, load_or_train_tokenizer, special_token_ids
 
@@ -225,9 +225,8 @@ def _check_lengths(name: str, store: SegmentStore, documents: int, which: str, m
 def _pairs(name: str, store: SegmentStore, max_length: int) -> tuple[dict, str]:
     """The NSP split, or no split and why (then ``nsp`` and ``mlm-nsp`` stop with that reason)."""
     try:
-        nsp_anchors(store)
+        return {PAIRS_SPLIT: pairs_split(store)}, ""  # pairs_split raises ValueError when no segment has a continuation
     except ValueError as err:
         return {}, (f"[datasets.{name}] max_length: no NSP pairs with segments of {store.segment_length} tokens "
                     f"(max_length={max_length}): {err}")
-    return {PAIRS_SPLIT: pairs_split(store)}, ""
 

@@ -5,7 +5,7 @@ from typing import Any
 
 import torch
 
-from sslbench.data_api import LoadedDataset, TensorSplit
+from sslbench.data_api import LoadedDataset, TensorSplit, batch_size_of
 from sslbench.testing.checks import expect, expect_batch, who_of
 from sslbench.testing.kit import Kit, NotApplicable
 
@@ -114,7 +114,7 @@ def _views(kit: Kit, modality: Any, batch: dict, who: str) -> None:
     a, b = modality.views(batch)
     for view in (a, b):
         expect_batch(view, who, "views(batch)")
-        expect(len(next(iter(view.values()))) == len(next(iter(batch.values()))), who, "views keep the batch size")
+        expect(batch_size_of(view) == batch_size_of(batch), who, "views keep the batch size")
     expect(set(a) == set(b), who,
            f"views(batch) must return two batches with the same keys, got {sorted(a)} / {sorted(b)}")
     expect(all(torch.equal(before[k], batch[k]) for k in before), who,

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from sslbench.config import RunConfig
 from sslbench.contexts import EncoderOutput
+from sslbench.data_api import batch_size_of
 from sslbench.testing.checks import ConformanceError, expect, who_of
 from sslbench.testing.kit import Kit, NotApplicable
 from sslbench.train import make_optimizer
@@ -49,7 +50,7 @@ def _check_model_on(kit: Kit, spec: Any, dataset: str) -> None:
         batch = kit.batch(dataset, split)
         with torch.no_grad():
             out = encoder.eval()(batch)
-        _expect_output(out, len(next(iter(batch.values()))), dim, spec, who)
+        _expect_output(out, batch_size_of(batch), dim, spec, who)
     for capability in sorted(spec.provides):
         check = MODEL_CAPABILITIES.get(capability)
         if check is not None:
@@ -104,7 +105,7 @@ def _frame_masking(kit: Kit, encoder: nn.Module, dataset: str, who: str) -> None
     stride = getattr(encoder, "frame_stride", None)
     expect(isinstance(stride, int) and stride >= 1, who, "declares frame-masking but has no int frame_stride")
     frames = modality.frames(batch)[0].shape[1]
-    mask = torch.zeros(len(next(iter(batch.values()))), math.ceil(frames / stride), dtype=torch.bool)
+    mask = torch.zeros(batch_size_of(batch), math.ceil(frames / stride), dtype=torch.bool)
     mask[:, : max(1, mask.shape[1] // 2)] = True
     with torch.no_grad():
         plain = encoder.eval()(batch).pooled

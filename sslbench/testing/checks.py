@@ -69,11 +69,9 @@ def check_declaration(spec: Any) -> None:
 
 def _expect_json(value: Any, who: str, what: str) -> None:
     try:
-        text = json.dumps(value, sort_keys=True, allow_nan=False)
+        json.dumps(value, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as err:
         raise ConformanceError(f"{who}: {what} must serialise to JSON: {err}") from None
-    expect(json.loads(text) == json.loads(json.dumps(value, sort_keys=True)), who,
-           f"{what} must survive a JSON round trip")
 
 
 def expect_batch(batch: Any, who: str, what: str) -> None:
