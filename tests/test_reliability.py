@@ -82,25 +82,32 @@ def some_rows(out):
     return lambda: (out / "rows.jsonl").exists() and len((out / "rows.jsonl").read_text().splitlines()) >= 2
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The uninterrupted run both kill points are compared with (one run: the config is the same)."""
+    folder = tmp_path_factory.mktemp("uninterrupted")
+    reference = cli("run", str(write_config(folder, steps=400, every=20)), "--out", str(folder / "a"))
+    assert reference.returncode == 0, reference.stderr
+    return folder / "a"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_point", ["mid-cell", "between-cells"])
-def test_sigkill_then_resume_gives_the_uninterrupted_results(tmp_path, kill_point):
+def test_sigkill_then_resume_gives_the_uninterrupted_results(tmp_path, kill_point, uninterrupted):
     config = write_config(tmp_path, steps=400, every=20)
-    reference = cli("run", str(config), "--out", str(tmp_path / "a"))
-    assert reference.returncode == 0, reference.stderr
 
     out = tmp_path / "b"
     proc = cli("run", str(config), "--out", str(out), wait=False)
     wait_for(checkpoint_mid_cell(out) if kill_point == "mid-cell" else some_rows(out), proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert values(out) != values(tmp_path / "a")  # really interrupted
+    assert values(out) != values(uninterrupted)  # really interrupted
 
     resumed = cli("run", str(config), "--out", str(out), "--resume")
     assert resumed.returncode == 0, resumed.stderr
-    assert values(out) == values(tmp_path / "a")
+    assert values(out) == values(uninterrupted)
     curves = [json.loads(line) for line in (out / "curves.jsonl").read_text().splitlines()]
-    reference_curves = [json.loads(line) for line in (tmp_path / "a" / "curves.jsonl").read_text().splitlines()]
+    reference_curves = [json.loads(line) for line in (uninterrupted / "curves.jsonl").read_text().splitlines()]
     final = {(c["seed"]): c["losses"] for c in curves}
     assert final == {c["seed"]: c["losses"] for c in reference_curves}
 
