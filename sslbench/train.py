@@ -113,7 +113,8 @@ def pretrain(
     bar = tqdm(total=progress.total or None, initial=progress.step, desc=desc, leave=False, unit="step",
                disable=None if distributed.is_main() else True)
     pending = _PendingLosses(every=1 if device.type != "cuda" else log_every)
-    while not _budget_spent(run, progress):
+    done = _budget_spent(run, progress)
+    while not done:
         started = time.perf_counter()
         index = distributed.rank_slice(next(batches))  # this rank's share of the global batch
         batch = move_batch(split.batch(index), device, pin=run.pin_memory)  # each tensor (B / world, ...)
@@ -123,7 +124,7 @@ def pretrain(
         if flops is not None:
             progress.flops_per_step = flops
         pending.add(progress.step - 1, loss)
-        done = _budget_spent(run, progress)
+        done = _budget_spent(run, progress, elapsed=progress.elapsed + time.perf_counter() - started)
         save = checkpoint is not None and checkpoint.due(progress.step, done)
         if pending.due() or done or save:
             _check_and_log(pending.flush(), progress, log_every, done, bar)
@@ -224,9 +225,11 @@ def _flop_counter() -> Any:
     return flop_counter.FlopCounterMode(display=False)
 
 
-def _budget_spent(run: RunConfig, progress: _Progress) -> bool:
+def _budget_spent(run: RunConfig, progress: _Progress, elapsed: float | None = None) -> bool:
+    """Whether the budget is used up; ``elapsed``: the training seconds so far, when the step
+    being finished is not yet in ``progress.elapsed`` (so a seconds budget can end on it)."""
     if run.budget_unit == "seconds":
-        return progress.elapsed >= run.seconds
+        return (progress.elapsed if elapsed is None else elapsed) >= run.seconds
     return progress.total > 0 and progress.step >= progress.total
 
 

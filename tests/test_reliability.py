@@ -237,6 +237,18 @@ def test_seconds_budget_stops_on_time(tmp_path, make_registry):
     assert all(r["budget"]["unit"] == "seconds" and r["budget"]["steps"] is None for r in rows)
 
 
+def test_seconds_budget_ends_like_a_steps_budget_final_step_logged_and_checkpointed(tmp_path, make_registry):
+    registry = make_registry(fake_plugin)
+    path = write_config(tmp_path, every=0)  # no checkpoint between steps: only the final one
+    path.write_text(path.read_text().replace("steps = 60", "seconds = 0.3").replace("seeds = [0, 1]", "seeds = [0]"))
+    run_grid(load_config(path, registry), registry, tmp_path / "out")
+    (row,) = [r for r in read_rows(tmp_path / "out") if r["task"] == "simclr" and r["evaluator"] == "knn"]
+    steps = row["cost"]["steps"]
+    (curve,) = [json.loads(line) for line in (tmp_path / "out" / "curves.jsonl").read_text().splitlines()]
+    assert curve["losses"][-1][0] == steps - 1  # the last step is in the curve
+    assert (tmp_path / "out" / "checkpoints" / "blobs--simclr--mlp--seed0.pt").is_file()
+
+
 def test_two_budgets_at_once_are_refused(tmp_path, registry):
     from sslbench.errors import ConfigError
 
