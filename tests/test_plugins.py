@@ -127,3 +127,17 @@ def test_the_core_imports_no_plugin_package():
     plugin_packages = re.compile(r"sslbench_(image|text|audio|recsys|eval)\b")
     offenders = [p.name for p in core.rglob("*.py") if plugin_packages.search(p.read_text())]
     assert offenders == []
+
+
+def test_registering_the_built_in_plugins_imports_no_model_library():
+    """`sslbench list`, `data` and config errors load every plugin: transformers, torchvision,
+    torchaudio and timm (~5 s together here) must wait until a cell builds something."""
+    import subprocess
+    import sys
+
+    heavy = ["transformers", "tokenizers", "torchvision", "torchaudio", "timm"]
+    code = ("import sys; from sslbench.plugins import make_plugin_manager; from sslbench.registry import Registry; "
+            "r = Registry(make_plugin_manager(autoload=True)); assert r.names('dataset'), 'no plugin loaded'; "
+            f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

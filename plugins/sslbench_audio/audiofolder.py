@@ -24,6 +24,7 @@ KLettres (Debian ``klettres-data``, ``/usr/share/klettres/<lang>/{alpha,syllab}/
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -32,7 +33,6 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
-import torchaudio
 from torch import Tensor
 
 from sslbench_audio.batching import AudioSplit, pad_sequences
@@ -140,16 +140,22 @@ def log_mel_batch(
     n = torch.tensor([len(w) for w in waves])
     padded = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True).to(device)
     if orig_rate != config.sample_rate:
-        padded = torchaudio.functional.resample(padded, orig_rate, config.sample_rate)
+        from torchaudio.functional import resample
+
+        padded = resample(padded, orig_rate, config.sample_rate)
         n = torch.div(n * config.sample_rate + orig_rate - 1, orig_rate, rounding_mode="floor")
     if padded.shape[1] <= config.n_fft // 2:  # reflect padding needs more samples than n_fft // 2
         padded = torch.nn.functional.pad(padded, (0, config.n_fft // 2 + 1 - padded.shape[1]))
-    mel = _mel_transform(config).to(padded.device)(padded)  # (B, n_mels, T)
+    mel = _mel_transform(config, str(padded.device))(padded)  # (B, n_mels, T)
     frames = torch.log(mel + config.log_eps).transpose(1, 2).cpu()
     return [f[:t] for f, t in zip(frames, config.n_frames(n).tolist())]
 
 
-def _mel_transform(config: LogMelConfig) -> torchaudio.transforms.MelSpectrogram:
+@functools.cache
+def _mel_transform(config: LogMelConfig, device: str) -> torch.nn.Module:
+    """torchaudio's MelSpectrogram for ``config`` on ``device``, built once (not once per batch of clips)."""
+    import torchaudio  # here, not at the top: ~1 s, and every sslbench command loads this plugin
+
     return torchaudio.transforms.MelSpectrogram(
         sample_rate=config.sample_rate,
         n_fft=config.n_fft,
@@ -157,7 +163,7 @@ def _mel_transform(config: LogMelConfig) -> torchaudio.transforms.MelSpectrogram
         n_mels=config.n_mels,
         power=2.0,
         center=True,
-    )
+    ).to(device)
 
 
 def read_audio_folder(

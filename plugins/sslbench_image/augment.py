@@ -22,8 +22,9 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torchvision.ops import roi_align
-from torchvision.transforms.v2 import functional as TF
+
+# torchvision is imported inside the two functions that use it: it costs ~2 s (it pulls in
+# torch._dynamo), and every sslbench command (list, data, a config error) loads this plugin.
 
 
 def uniform(low: float, high: float, n: int, generator: torch.Generator | None, device: torch.device) -> Tensor:
@@ -66,6 +67,8 @@ def resized_crop(images: Tensor, boxes: Tensor, sampling_ratio: int = 2) -> Tens
     """
     b, _, h, w = images.shape
     rois = torch.cat([torch.arange(b, dtype=boxes.dtype).unsqueeze(1), boxes], dim=1).to(images)
+    from torchvision.ops import roi_align
+
     return roi_align(images, rois, output_size=(h, w), spatial_scale=1.0, sampling_ratio=sampling_ratio, aligned=True)
 
 
@@ -88,7 +91,9 @@ def grayscale(images: Tensor) -> Tensor:
     """ITU-R 601-2 luma (torchvision's own). Shape: (B, C, H, W) → (B, 1, H, W)."""
     if images.shape[1] == 1:
         return images
-    return TF.rgb_to_grayscale(images, num_output_channels=1)
+    from torchvision.transforms.v2.functional import rgb_to_grayscale
+
+    return rgb_to_grayscale(images, num_output_channels=1)
 
 
 def color_jitter(

@@ -14,13 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import torch
 from torch import nn
-from transformers import BertConfig, BertModel
 
 from sslbench import Batch, EncoderOutput, ModelContext
+
+# transformers is imported where a module is built, not here: it costs ~1.5 s, and every
+# sslbench command (list, data, a config error) loads this plugin.
+if TYPE_CHECKING:
+    from transformers import BertConfig
 
 
 class BertSize(NamedTuple):
@@ -47,6 +51,8 @@ def bert_config(
     pad_token_id: int = 0,
 ) -> BertConfig:
     """A ``BertConfig`` for one of ``BERT_SIZES`` (intermediate size 4 × hidden)."""
+    from transformers import BertConfig
+
     if name not in BERT_SIZES:
         raise ValueError(f"unknown BERT size {name!r}; choose one of {sorted(BERT_SIZES)}")
     if vocab_size < 1 or max_positions < 1:
@@ -83,6 +89,8 @@ class BertTextEncoder(nn.Module):
         self.config = config
         self.pooling = pooling
         self.embed_dim: int = config.hidden_size
+        from transformers import BertModel
+
         self.bert = BertModel(config, add_pooling_layer=False)
 
     @property

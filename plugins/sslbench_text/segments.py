@@ -29,14 +29,16 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import torch
 from torch import Tensor
-from transformers import PreTrainedTokenizerFast
 
 from .tokenizer import corpus_fingerprint
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
 
 Batch = dict[str, Tensor]
 

@@ -30,21 +30,20 @@ positions only; the mean loss equals HF's loss over all positions with
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch.nn.functional as F
 from torch import Tensor, nn
-from transformers import BertConfig
-from transformers.models.bert.modeling_bert import (
-    BertLMPredictionHead,
-    BertOnlyMLMHead,
-    BertOnlyNSPHead,
-    BertPooler,
-    BertPreTrainingHeads,
-)
 
 from sslbench import Batch, Modality, TaskContext, distributed
 
 from .masking import IGNORE_INDEX, mask_tokens
+
+# transformers is imported where a module is built, not here: it costs ~1.5 s, and every
+# sslbench command (list, data, a config error) loads this plugin.
+if TYPE_CHECKING:
+    from transformers import BertConfig
+    from transformers.models.bert.modeling_bert import BertLMPredictionHead
 
 
 @dataclass(frozen=True)
@@ -88,6 +87,8 @@ class MLMNSPOptions(MLMOptions):
 
 def head_config(encoder: nn.Module, vocab_size: int, options: MLMOptions | NSPOptions) -> BertConfig:
     """A ``BertConfig`` that sizes transformers' head modules to ``encoder`` (width D, vocabulary V)."""
+    from transformers import BertConfig
+
     return BertConfig(
         hidden_size=encoder.embed_dim, vocab_size=vocab_size, hidden_act="gelu",
         layer_norm_eps=getattr(options, "layer_norm_eps", 1e-12), initializer_range=options.init_std,
@@ -106,6 +107,8 @@ def tie_decoder(predictions: BertLMPredictionHead, encoder: nn.Module) -> None:
 
 def init_like_bert(module: nn.Module, std: float) -> None:
     """BERT's initialisation: N(0, std) linear weights, zero biases, unit LayerNorm."""
+    from transformers.models.bert.modeling_bert import BertLMPredictionHead
+
     for sub in module.modules():
         if isinstance(sub, nn.Linear):
             nn.init.normal_(sub.weight, std=std)
@@ -175,6 +178,8 @@ class MLMTask(nn.Module):
     """
 
     def __init__(self, encoder: nn.Module, modality: Modality, options: MLMOptions = MLMOptions()) -> None:
+        from transformers.models.bert.modeling_bert import BertOnlyMLMHead
+
         super().__init__()
         self.encoder = encoder
         self.cls = BertOnlyMLMHead(head_config(encoder, modality.vocab_size, options))
@@ -200,6 +205,8 @@ class NSPTask(nn.Module):
     """
 
     def __init__(self, encoder: nn.Module, options: NSPOptions = NSPOptions()) -> None:
+        from transformers.models.bert.modeling_bert import BertOnlyNSPHead, BertPooler
+
         super().__init__()
         config = head_config(encoder, 2, options)  # no vocabulary: pooler and 2-way classifier only
         self.encoder = encoder
@@ -222,6 +229,8 @@ class MLMNSPTask(nn.Module):
     """
 
     def __init__(self, encoder: nn.Module, modality: Modality, options: MLMNSPOptions = MLMNSPOptions()) -> None:
+        from transformers.models.bert.modeling_bert import BertPooler, BertPreTrainingHeads
+
         super().__init__()
         config = head_config(encoder, modality.vocab_size, options)
         self.encoder = encoder

@@ -23,9 +23,12 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-from transformers import PreTrainedTokenizerFast
+# tokenizers and transformers are imported where a tokenizer is trained or loaded, not here: it costs ~1.5 s, and every
+# sslbench command (list, data, a config error) loads this plugin.
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 """BERT's special tokens; they take ids 0..4 in this order."""
@@ -81,6 +84,9 @@ def train_wordpiece(
     """
     if not any(t.strip() for t in texts):
         raise ValueError(f"texts: cannot train a tokenizer on an empty corpus ({len(texts)} texts, none non-blank)")
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
     backend = Tokenizer(models.WordPiece(unk_token="[UNK]", continuing_subword_prefix="##"))
     backend.normalizer = normalizers.BertNormalizer(lowercase=settings.lowercase)
     backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
@@ -123,6 +129,8 @@ def load_or_train_tokenizer(
     folder and renamed into place, so concurrent processes (e.g. ``torchrun`` ranks)
     never read a half-written tokenizer: the first rename wins, the others load it.
     """
+    from transformers import PreTrainedTokenizerFast
+
     target = Path(cache_dir) / f"wordpiece-{tokenizer_cache_key(texts, settings)[:16]}"
     if (target / "tokenizer.json").is_file():
         return PreTrainedTokenizerFast.from_pretrained(str(target))
