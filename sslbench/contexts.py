@@ -47,10 +47,13 @@ class DatasetContext:
     Args:
         data_root: the data cache root (``$SSLBENCH_DATA``, default ``~/.cache/sslbench``).
         progress: whether long fetches may show a progress bar.
+        device: the run's device; a builder that computes features at load (e.g. spectrograms)
+            computes them here, so ``device = "cpu"`` keeps a run off a GPU the machine has.
     """
 
     data_root: Path
     progress: bool = True
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,7 @@ def run_grid(config: Config, registry: Registry, out_dir: Path, *, plan: GridPla
         torch.set_num_threads(config.run.threads)
     device = distributed.local_device(resolve_device(config.run.device))
     _check_divisible(plan)
-    datasets = _load_datasets(config, registry, plan, progress)
+    datasets = _load_datasets(config, registry, plan, progress, device)
     done = distributed.broadcast_object(_prepare_out_dir(out_dir, config, resume) if distributed.is_main() else None)
     run = _Run(
         config=config, registry=registry, out_dir=out_dir, device=device, datasets=datasets,
@@ -159,9 +159,10 @@ def _check_divisible(plan: GridPlan) -> None:
                              f"{world} processes; use a multiple of {world}")
 
 
-def _load_datasets(config: Config, registry: Registry, plan: GridPlan, progress: bool) -> dict[str, Any]:
+def _load_datasets(config: Config, registry: Registry, plan: GridPlan, progress: bool,
+                   device: torch.device) -> dict[str, Any]:
     """Load each dataset the plan uses once. Usage errors abort; other errors fail its cells."""
-    ctx = DatasetContext(data_root=data_root(), progress=progress)
+    ctx = DatasetContext(data_root=data_root(), progress=progress, device=device)
     loaded: dict[str, Any] = {}
     for name in dict.fromkeys(c.dataset for c in plan.cells):
         spec = registry.get("dataset", name)

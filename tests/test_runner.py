@@ -101,6 +101,20 @@ def test_the_baseline_encoder_is_the_pretrained_one_before_training(tmp_path, ma
     assert not torch.equal(baseline_0["net.0.weight"], baseline_1["net.0.weight"])
 
 
+def test_dataset_builders_get_the_run_device(tmp_path, make_registry, monkeypatch):
+    """Builders that compute features at load do it where the run computes (``device = "cpu"`` here)."""
+    devices = []
+    original = fake_plugin.load_blobs
+
+    def recording_load(ctx, options):
+        devices.append(ctx.device)
+        return original(ctx, options)
+
+    monkeypatch.setattr(fake_plugin, "load_blobs", recording_load)
+    run(tmp_path, make_registry(fake_plugin))
+    assert devices == [torch.device("cpu")]
+
+
 def test_a_failing_cell_is_isolated_and_reported(tmp_path, make_registry):
     registry = make_registry(fake_plugin, broken_plugin())
     summary = run(tmp_path, registry, tasks='["broken", "simclr"]')

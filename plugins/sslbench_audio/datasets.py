@@ -13,7 +13,6 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 
 from sslbench import DatasetContext, LoadedDataset, TensorSplit, UsageError, fingerprint
 from sslbench.data import DataSpec, LocalPath, WheelFiles, download_from, prepare
@@ -133,11 +132,6 @@ def load_fsdd_mfcc(ctx: DatasetContext, options: FSDDOptions) -> LoadedDataset:
     return loaded_dataset(splits, "digit")
 
 
-def _feature_device() -> torch.device:
-    """Where log-mels are computed at load: the GPU when torch sees one (builders get no run device)."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def _split_folder(found: AudioFolder, label_set: str, options: LogMelOptions, name: str) -> dict[str, AudioSplit]:
     """Stratified splits of a read folder; too few clips for both splits is a usage error."""
     train_index, test_index = stratified_split(found.split.labels[label_set], options.test_fraction, SPLIT_SEED)
@@ -147,10 +141,13 @@ def _split_folder(found: AudioFolder, label_set: str, options: LogMelOptions, na
     return train_test_splits(found.split, label_set, options.test_fraction, SPLIT_SEED, options.standardize)
 
 
-def _read_folder(root: str, label_set: str, options: LogMelOptions, name: str) -> LoadedDataset:
-    """Read, log and split a class-per-folder tree; bad folders become one-line usage errors."""
+def _read_folder(ctx: DatasetContext, root: str, label_set: str, options: LogMelOptions, name: str) -> LoadedDataset:
+    """Read, log and split a class-per-folder tree; bad folders become one-line usage errors.
+
+    Log-mels are computed on the run's device (``ctx.device``).
+    """
     try:
-        found = read_audio_folder(root, options.log_mel(), label_set=label_set, device=_feature_device())
+        found = read_audio_folder(root, options.log_mel(), label_set=label_set, device=ctx.device)
     except ValueError as err:
         raise UsageError(f"{name}: {err}") from None
     if found.skipped:
@@ -166,7 +163,7 @@ def load_audiofolder(ctx: DatasetContext, options: AudioFolderOptions) -> Loaded
     if not options.path:
         raise UsageError('audiofolder: set [datasets.audiofolder] path = "/folder/with/<class>/<files>" '
                          "(wav, flac or ogg files, one sub-folder per class)")
-    return _read_folder(options.path, "label", options, "audiofolder")
+    return _read_folder(ctx, options.path, "label", options, "audiofolder")
 
 
 def load_klettres(ctx: DatasetContext, options: KLettresOptions) -> LoadedDataset:
@@ -174,4 +171,4 @@ def load_klettres(ctx: DatasetContext, options: KLettresOptions) -> LoadedDatase
     if not Path(options.path).is_dir():
         raise UsageError(f"klettres: {options.path} does not exist; install the recordings with "
                          "'apt-get install klettres-data' or set [datasets.klettres] path")
-    return _read_folder(options.path, "language", options, "klettres")
+    return _read_folder(ctx, options.path, "language", options, "klettres")

@@ -127,6 +127,22 @@ def test_fsdd_mfcc_through_the_data_layer(fsdd_wheel, tmp_path, caplog, monkeypa
     assert "digits.npz: SHA-256 is" in caplog.text and again.fingerprint == data.fingerprint
 
 
+def test_audiofolder_computes_log_mels_on_the_run_device_even_when_cuda_is_visible(recordings, monkeypatch):
+    """``device = "cpu"`` on a GPU machine keeps the load off the GPU: the builder uses ``ctx.device``."""
+    seen = []
+    original = datasets.read_audio_folder
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["device"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(datasets, "read_audio_folder", spy)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    options = datasets.AudioFolderOptions(path=str(recordings), n_mels=24, test_fraction=0.34)
+    datasets.load_audiofolder(DatasetContext(Path("/nonexistent"), progress=False, device=torch.device("cpu")), options)
+    assert seen == [torch.device("cpu")]
+
+
 def test_audiofolder_skips_and_counts_bad_files(recordings, caplog):
     options = datasets.AudioFolderOptions(path=str(recordings), n_mels=24, test_fraction=0.34)
     with caplog.at_level(logging.WARNING, logger="sslbench_audio.datasets"):
