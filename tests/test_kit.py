@@ -30,15 +30,6 @@ VECTOR = ("fake_plugin", "sslbench_eval.plugin")  # tests/fake_plugin.py: vector
 TestBuiltinConformance = conformance_tests(*BUILTINS, autoload=False)
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny tensors: one intra-op thread is fastest on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_builtin_cases_cover_every_component_and_every_dataset_has_an_example(sslbench_make_registry):
     registry = sslbench_make_registry(modules=BUILTINS)
     found = {(c.kind, c.name) for c in cases(registry)}

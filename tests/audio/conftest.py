@@ -38,17 +38,3 @@ def make_batch(lengths: list[int], n_features: int = 5, seed: int = 0, pad_value
 def batch_factory():
     """:func:`make_batch` as a fixture (test modules must not import conftest by name)."""
     return make_batch
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Run each audio test on one intra-op thread, then restore the setting.
-
-    The test machines share two cores among several jobs; with more than one
-    thread, the many small ops of these tests spend most of their time waiting
-    for each other (measured: k-means on 500 points 0.7 s vs 0.02 s).
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

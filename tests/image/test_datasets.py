@@ -29,7 +29,6 @@ needs_debian = pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(), reason="apt
 def _no_user_data(monkeypatch):
     for var in ("SSLBENCH_FASHION_MNIST_DIR", "SSLBENCH_MNIST_5K_DIR", "SSLBENCH_PIP_ARGS"):
         monkeypatch.delenv(var, raising=False)
-    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")

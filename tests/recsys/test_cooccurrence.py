@@ -19,11 +19,6 @@ from sslbench_recsys.models import ItemEmbeddingEncoder
 from sslbench_recsys.splits import SequenceSplit
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    torch.set_num_threads(1)  # tiny tensors: threads only contend
-
-
 def modality(vocab_size: int) -> RecsysModality:
     return RecsysModality({"vocab_size": vocab_size, "mask_token_id": vocab_size - 1}, RecsysViewOptions())
 

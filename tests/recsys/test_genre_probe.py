@@ -53,7 +53,6 @@ def test_probe_recovers_labels_that_embeddings_encode_and_not_random_ones():
 
 
 def test_fit_equals_scikit_learn_logistic_regression_per_label():
-    torch.set_num_threads(1)  # tiny tensors: threads only contend
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(120, 4, generator=generator, dtype=torch.float64)
     y = (x[:, :3] + torch.randn(120, 3, generator=generator, dtype=torch.float64) > 0.3).double()

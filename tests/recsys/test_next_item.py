@@ -20,11 +20,6 @@ from sslbench_recsys.splits import SequenceSplit
 V = 12  # ids 2..11 are items
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    torch.set_num_threads(1)  # tiny tensors: threads only contend
-
-
 def split(rows: list[list[int]], targets: list[int] | None = None) -> SequenceSplit:
     width = max(len(r) for r in rows)
     items = torch.tensor([r + [0] * (width - len(r)) for r in rows])

@@ -30,11 +30,6 @@ PLUGINS = ("sslbench_recsys.plugin", "sslbench_image.plugin", "sslbench_eval.plu
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    torch.set_num_threads(1)  # tiny tensors: threads only contend
-
-
 @pytest.fixture(scope="module")
 def registry() -> Registry:
     return Registry(make_plugin_manager(autoload=False, modules=PLUGINS))

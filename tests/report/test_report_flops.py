@@ -2,18 +2,12 @@
 import random
 
 import numpy as np
-import pytest
 import torch
 from torch import nn
 
 from sslbench.flops import budget_flops, count_step_flops
 
 B, IN, HID, OUT = 4, 6, 5, 3
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    torch.set_num_threads(1)
 
 
 class LinearTask(nn.Module):

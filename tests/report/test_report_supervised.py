@@ -16,11 +16,6 @@ from sslbench_eval.supervised import SupervisedOptions, build_supervised, pick_l
 import fake_plugin
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    torch.set_num_threads(1)
-
-
 def dataset(n=40, dim=6):
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(n, dim, generator=g), torch.arange(n) % 3

@@ -5,7 +5,6 @@ import random
 from pathlib import Path
 
 import pytest
-import torch
 
 from sslbench import DatasetContext
 from sslbench.options import build_options
@@ -16,19 +15,6 @@ TOPICS = {
     "space": "star orbit planet rocket moon comet galaxy launch probe nasa",
     "food": "bread cheese soup salt bake oven pasta sauce spoon taste",
 }
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Run each text test on one intra-op thread, restoring the setting afterwards.
-
-    The tensors here are tiny; on a shared 2-core machine, torch's thread pool spins
-    against other processes and made a 1 s test take 30 s.
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture
