@@ -240,16 +240,20 @@ class MaskedFramesTask(nn.Module):
         return {"loss": masked_cross_entropy(prediction, labels, mask), **logs}
 
 
-def pretrain_frames(modality: Any, split: TensorSplit, batch_size: int = 512) -> tuple[Tensor, Tensor]:
+def pretrain_frames(modality: Any, split: TensorSplit, batch_size: int = 512,
+                    keep_frames: bool = True) -> tuple[Tensor, Tensor]:
     """Every real frame of ``split`` through ``modality.frames``, and each clip's length.
 
+    With ``keep_frames=False`` only the lengths and the frame width are kept (frames
+    (0, F)): the reconstruction target needs no copy of the pretraining set.
+
     Shape:
-        Returns frames (M, F) float32 and lengths (N,) long, M = lengths.sum().
+        Returns frames (M, F) float32 and lengths (N,) long, M = lengths.sum() (or 0).
     """
     frames, lengths = [], []
     for start in range(0, len(split), batch_size):
         features, valid = modality.frames(split.batch(torch.arange(start, min(start + batch_size, len(split)))))
-        frames.append(features[valid].float())
+        frames.append(features[valid].float() if keep_frames else features.new_zeros(0, features.shape[-1]))
         lengths.append(valid.sum(1))
     return torch.cat(frames), torch.cat(lengths)
 
@@ -275,7 +279,7 @@ def check_span_fits(lengths: Tensor, stride: int, span: int, what: str = "pretra
 def build_masked_frames(ctx: TaskContext, options: MaskedFramesOptions) -> MaskedFramesTask:
     """``TaskSpec.build`` of ``masked-frames``: checks the span, fits cluster targets when asked."""
     stride = frame_stride_of(ctx.encoder)
-    frames, lengths = pretrain_frames(ctx.modality, ctx.dataset.pretrain)
+    frames, lengths = pretrain_frames(ctx.modality, ctx.dataset.pretrain, keep_frames=options.target == "clusters")
     check_span_fits(lengths, stride, options.span)
     centroids = None
     if options.target == "clusters":

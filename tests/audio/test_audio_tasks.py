@@ -241,3 +241,14 @@ def test_build_counts_clips_shorter_than_a_span_and_refuses_a_span_no_clip_holds
     assert task.centroids.shape == (4, 5) and len(list((tmp_path / "sslbench_audio").glob("kmeans-*.pt"))) == 1
     with pytest.raises(ValueError, match="num_clusters: must be <= the 26 real pretrain frames"):
         build_masked_frames(ctx, MaskedFramesOptions(target="clusters", num_clusters=30))
+
+
+def test_pretrain_frames_copies_frames_only_when_asked():
+    from sslbench_audio.tasks import pretrain_frames
+
+    data = _tiny_dataset([2, 3, 9, 12])
+    frames, lengths = pretrain_frames(MODALITY, data.pretrain, batch_size=3)
+    assert frames.shape == (26, 5) and lengths.tolist() == [2, 3, 9, 12]
+    assert torch.equal(frames[:2], data.pretrain.batch(torch.tensor([0]))["features"][0, :2])
+    widths_only, same_lengths = pretrain_frames(MODALITY, data.pretrain, batch_size=3, keep_frames=False)
+    assert widths_only.shape == (0, 5) and torch.equal(same_lengths, lengths)
