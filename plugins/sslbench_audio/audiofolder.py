@@ -5,8 +5,8 @@ folder; first-level folders without audio, e.g. KLettres' ``icons``, are not
 classes). Files are decoded with ``soundfile``, mixed down to mono, resampled
 with ``torchaudio.functional.resample`` and turned into log-mel frames with
 ``torchaudio.transforms.MelSpectrogram`` (natural log of power + eps), in padded
-batches of clips that share a sample rate, on ``device`` (the GPU when the dataset
-builder finds one).
+batches of clips that share a sample rate, on ``device`` (the run's device, which the
+dataset builder gets as ``DatasetContext.device``).
 
 Why once at load and not per training step: the front end is deterministic (the
 views augment frames, not waveforms), train-only standardisation and the k-means
