@@ -18,6 +18,7 @@ from sslbench.contexts import (
     Modality,
     ModelContext,
     TaskContext,
+    embed_split,
 )
 from sslbench.data_api import Batch, LoadedDataset, TensorSplit, fingerprint, label_key
 from sslbench.errors import ConfigError, PluginError, UnknownComponentError, UsageError
@@ -29,7 +30,7 @@ hookimpl = pluggy.HookimplMarker("sslbench")
 
 __all__ = [
     "Batch", "ConfigError", "DatasetContext", "DatasetSpec", "EncoderOutput", "EvalContext",
-    "EvaluatorSpec", "fingerprint", "label_key", "LoadedDataset", "Modality", "ModalitySpec", "ModelContext", "ModelSpec",
+    "EvaluatorSpec", "embed_split", "fingerprint", "label_key", "LoadedDataset", "Modality", "ModalitySpec", "ModelContext", "ModelSpec",
     "NoOptions", "PluginError", "TaskContext", "TaskSpec", "TensorSplit", "UnknownComponentError",
     "UsageError", "distributed", "hookimpl",
 ]

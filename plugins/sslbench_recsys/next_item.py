@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sslbench import TensorSplit, embed_split
+
 from .metrics import rank_metrics
 from .splits import FIRST_ITEM, SequenceSplit
 
@@ -190,7 +192,8 @@ def fit_linear_probe(
     """
     generator = torch.Generator().manual_seed(seed)
     examples = prefix_examples(pretrain, settings.probe_prefixes, generator)
-    features = embed(encoder, examples, chunk_size, device)
+    inputs = TensorSplit({"items": examples["items"], "mask": examples["mask"]})
+    features = embed_split(encoder, inputs, torch.device(device), chunk_size)  # as the runner embeds: autocast on CUDA
     targets = examples["targets"].to(device)
     probe = LinearProbe(features, num_items).to(device)
     optimizer = torch.optim.Adam(probe.parameters(), lr=settings.probe_lr)
@@ -203,14 +206,3 @@ def fit_linear_probe(
     return probe.eval()
 
 
-def embed(encoder: nn.Module, batch: dict[str, Tensor], chunk_size: int, device: torch.device | str = "cpu") -> Tensor:
-    """Pooled frozen embeddings of a large batch, ``chunk_size`` rows at a time.
-
-    Shape:
-        batch["items"], batch["mask"]: (M, T) → (M, D).
-    """
-    with torch.no_grad():
-        return torch.cat([
-            encoder({"items": batch["items"][i : i + chunk_size].to(device), "mask": batch["mask"][i : i + chunk_size].to(device)}).pooled
-            for i in range(0, len(batch["items"]), chunk_size)
-        ])
