@@ -164,7 +164,9 @@ def _launch_torchrun(args: argparse.Namespace) -> int:
     import subprocess
 
     rest, skip = [], False
-    for arg in args.argv:  # drop --nproc N / --nproc=N; torchrun sets WORLD_SIZE instead
+    # drop --nproc N / --nproc=N (torchrun sets WORLD_SIZE instead): left in, torchrun's own parser
+    # takes it for an abbreviation of --nproc-per-node and stops with 'ambiguous option'
+    for arg in args.argv:
         if skip:
             skip = False
         elif arg == "--nproc":
