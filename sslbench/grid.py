@@ -13,12 +13,14 @@ Every (dataset, model) pair that any task runs on also gets a ``random-init`` ba
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sslbench.config import Config, RunConfig
 from sslbench.errors import UnknownComponentError
 from sslbench.registry import Registry
+from sslbench.specs import DatasetSpec, ModalitySpec, ModelSpec
 
 BASELINE_TASK = "random-init"
 
@@ -104,11 +106,7 @@ def _plan_pair(plan: GridPlan, config: Any, registry: Registry, dataset: str, mo
         reason = f"model {model!r} accepts {accepts}, not dataset {dataset!r}'s modality {data_spec.modality!r}"
         plan.skipped.append(Skip(dataset, "*", model, reason))
         return
-    provided = {
-        f"modality {modality_spec.name!r}": modality_spec.provides,
-        f"dataset {dataset!r}": data_spec.provides | label_capabilities(data_spec.label_sets),
-        f"model {model!r}": model_spec.provides,
-    }
+    provided = capabilities_by_source(data_spec, model_spec, modality_spec)
     cells = [_task_cell(plan, config, registry, dataset, task, model, provided) for task in config.grid.tasks]
     cells = [c for c in cells if c is not None]
     if cells and any(c.key == f"{dataset}/{BASELINE_TASK}/{model}" for c in plan.cells):
@@ -137,6 +135,22 @@ def label_capabilities(label_sets: dict[str, str]) -> frozenset[str]:
     return frozenset(f"labels:{kind}" for kind in label_sets.values())
 
 
+def capabilities_by_source(data_spec: DatasetSpec, model_spec: ModelSpec,
+                           modality_spec: ModalitySpec | None) -> dict[str, frozenset[str]]:
+    """What the modality, the dataset (its label kinds included) and the model of a pair
+    provide, keyed by who provides it (skip reasons name them). The one place these rules
+    live: the planner and ``sslbench.testing``'s kit both use it."""
+    provided = {} if modality_spec is None else {f"modality {modality_spec.name!r}": frozenset(modality_spec.provides)}
+    provided[f"dataset {data_spec.name!r}"] = frozenset(data_spec.provides) | label_capabilities(data_spec.label_sets)
+    provided[f"model {model_spec.name!r}"] = frozenset(model_spec.provides)
+    return provided
+
+
+def usable_label_sets(label_sets: Mapping[str, str], label_kinds: Collection[str]) -> tuple[str, ...]:
+    """The dataset's label sets whose kind an evaluator accepts, in the dataset's order."""
+    return tuple(ls for ls, kind in label_sets.items() if kind in label_kinds)
+
+
 def _task_cell(plan, config, registry, dataset, task, model, provided) -> Cell | None:
     spec = registry.get("task", task)
     missing = sorted(spec.needs - _union(provided))
@@ -153,7 +167,7 @@ def _cell(plan, config, registry, dataset, task, model, provided) -> Cell:
     for name in config.grid.evaluators:
         spec = registry.get("evaluator", name)
         missing = sorted(spec.needs - _union(provided))
-        usable = tuple(ls for ls, kind in label_sets.items() if kind in spec.label_kinds)
+        usable = usable_label_sets(label_sets, spec.label_kinds)
         if missing:
             plan.skipped.append(Skip(dataset, task, model, f"needs {', '.join(missing)}, which this cell lacks", name))
         elif spec.label_kinds and not usable:

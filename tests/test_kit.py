@@ -235,3 +235,21 @@ def test_kit_options_say_what_is_allowed():
     with pytest.raises(ValueError, match=r"^batch_size: must be >= 2"):
         KitOptions(batch_size=1)
     assert dataclasses.replace(KitOptions(), steps=3).steps == 3
+
+
+def test_the_kits_pairs_are_the_planners_cells(tmp_path, sslbench_make_registry):
+    """The kit runs a task on exactly the (dataset, model) pairs a grid of everything would plan."""
+    from sslbench.config import load_config
+    from sslbench.grid import plan_grid
+
+    registry = sslbench_make_registry(modules=BUILTINS)
+    kit = Kit(registry, tmp_path)
+    names = {kind: registry.names(kind) for kind in ("dataset", "task", "model")}
+    config = tmp_path / "all.toml"
+    config.write_text(f"[grid]\ndatasets = {names['dataset']}\ntasks = {names['task']}\nmodels = {names['model']}\n"
+                      'evaluators = ["knn"]\n'.replace("'", '"'))
+    cells = plan_grid(load_config(config, registry), registry).cells
+    for task in names["task"]:
+        planned = {(c.dataset, c.model) for c in cells if c.task == task}
+        assert set(kit.task_pairs(task)) == planned, task
+        assert planned, f"{task}: no pair at all"

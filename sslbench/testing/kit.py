@@ -20,7 +20,7 @@ from torch import nn
 from sslbench.contexts import DatasetContext, Modality, ModelContext, TaskContext
 from sslbench.data_api import Batch, LoadedDataset
 from sslbench.errors import ConfigError, UsageError
-from sslbench.grid import label_capabilities
+from sslbench.grid import capabilities_by_source, usable_label_sets
 from sslbench.registry import Registry
 
 
@@ -153,12 +153,12 @@ class Kit:
     def provided(self, dataset: str, model: str, task: str | None = None) -> frozenset[str]:
         """Capabilities a cell offers: modality, dataset (label kinds included), model, task."""
         data = self.registry.get("dataset", dataset)
-        caps = set(data.provides) | label_capabilities(data.label_sets) | self.registry.get("model", model).provides
-        if data.modality in self.registry.names("modality"):
-            caps |= self.registry.get("modality", data.modality).provides
+        modality = (self.registry.get("modality", data.modality)
+                    if data.modality in self.registry.names("modality") else None)
+        caps = frozenset().union(*capabilities_by_source(data, self.registry.get("model", model), modality).values())
         if task is not None:
             caps |= self.registry.get("task", task).provides
-        return frozenset(caps)
+        return caps
 
     def datasets_of(self, modality: str | None = None) -> list[str]:
         """Datasets (of ``modality``), those with an example first, then by name."""
@@ -221,5 +221,5 @@ class Kit:
         kinds = self.registry.get("evaluator", evaluator).label_kinds
         if not kinds:
             return (None,)
-        return tuple(ls for ls, kind in self.registry.get("dataset", dataset).label_sets.items() if kind in kinds)
+        return usable_label_sets(self.registry.get("dataset", dataset).label_sets, kinds)
 
