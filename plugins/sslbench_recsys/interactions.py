@@ -155,7 +155,9 @@ def multi_hot_labels(table: pd.DataFrame, name: str, *, item_col: str, labels_co
     _require_column(table, name, labels_col, "labels_col")
     items = _non_empty(table, name, item_col)
     tokens = table[labels_col].astype(str).str.split(sep)
-    long = pd.DataFrame({"item": items, "label": tokens}).explode("label")
+    # ignore_index: explode repeats row labels, and pandas 3.0.0 refuses to align the duplicates in
+    # crosstab ("cannot reindex on an axis with duplicate labels"; seen on the GPU image)
+    long = pd.DataFrame({"item": items, "label": tokens}).explode("label", ignore_index=True)
     long["label"] = long["label"].str.strip()
     long = long[long["label"].notna() & (long["label"] != "")]
     hot = pd.crosstab(long["item"], long["label"]).astype(bool)
