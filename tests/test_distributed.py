@@ -17,6 +17,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from sslbench import distributed
+from sslbench.results import read_rows
 from sslbench_image.simclr import nt_xent_loss
 
 TESTS = Path(__file__).resolve().parent
@@ -155,7 +156,7 @@ def test_two_processes_follow_the_one_process_loss_trajectory(tmp_path):
     one_curve, two_curve = curve(tmp_path / "one"), curve(tmp_path / "two")
     assert len(one_curve) == len(two_curve) > 2
     assert one_curve == pytest.approx(two_curve, rel=1e-4, abs=1e-5)
-    rows = [json.loads(line) for line in (tmp_path / "two" / "rows.jsonl").read_text().splitlines()]
+    rows = read_rows(tmp_path / "two")
     assert len(rows) == 2  # evaluated once (random-init + simclr, one evaluator), by rank 0 alone
 
 

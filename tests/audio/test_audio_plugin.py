@@ -4,7 +4,6 @@ errors) and a tiny end-to-end run of both masked-frames targets and SimCLR."""
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import zipfile
@@ -20,6 +19,7 @@ from sslbench.config import load_config
 from sslbench.grid import plan_grid
 from sslbench.plugins import make_plugin_manager
 from sslbench.registry import Registry
+from sslbench.results import read_rows
 from sslbench.runner import run_grid
 from sslbench.specs import KNOWN_CAPABILITIES
 
@@ -223,7 +223,7 @@ depth = 1
 num_clusters = 8
 """)
     summary = run_grid(config, registry, tmp_path / "out", progress=False)
-    rows = [json.loads(line) for line in (tmp_path / "out" / "rows.jsonl").read_text().splitlines()]
+    rows = read_rows(tmp_path / "out")
     assert summary.exit_code == 0, summary.failures
     assert {r["task"] for r in rows} == {"random-init", "masked-frames", "masked-frames-clusters", "simclr"}
     assert all(r["status"] == "ok" and r["label_set"] == "label" for r in rows)

@@ -5,7 +5,6 @@ per-user reference, BERT4Rec through the text plugin's mlm) and bad input at the
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
 import math
 import zipfile
@@ -21,6 +20,7 @@ from sslbench.config import load_config
 from sslbench.grid import plan_grid
 from sslbench.plugins import make_plugin_manager
 from sslbench.registry import Registry
+from sslbench.results import read_rows
 from sslbench.runner import run_grid
 from sslbench.specs import KNOWN_CAPABILITIES
 
@@ -173,7 +173,7 @@ k = 3
     assert summary.exit_code == 0, summary.failures
     assert "dropped 1 duplicate (user, item, timestamp) rows" in caplog.text
     assert "kept 1 users with one interaction out of test" in caplog.text
-    rows = [json.loads(line) for line in (tmp_path / "out" / "rows.jsonl").read_text().splitlines()]
+    rows = read_rows(tmp_path / "out")
     assert all(r["status"] == "ok" for r in rows)
     assert {(r["task"], r["model"]) for r in rows} == {
         (t, m) for t in ("random-init", "popularity", "cooccurrence") for m in ("item-embedding", "item-transformer")
@@ -268,7 +268,7 @@ evaluators = ["next-item", "genre-probe"]
 path = "{log}"
 """)
     summary = run_grid(config, registry, tmp_path / "out", progress=False)
-    rows = [json.loads(line) for line in (tmp_path / "out" / "rows.jsonl").read_text().splitlines()]
+    rows = read_rows(tmp_path / "out")
     failed = [r for r in rows if r["status"] == "failed"]
     assert summary.exit_code == 1 and {r["evaluator"] for r in failed} == {"genre-probe"}
     assert "no item label set 'genre' (it has: none)" in failed[0]["message"]
