@@ -56,7 +56,8 @@ def movielens(registry: Any, data_ctx: Any) -> Any:
 def build_cell(registry: Any, dataset: Any, device: torch.device, seed: int = 0) -> tuple[Any, Any, Any]:
     """Modality, encoder and cooccurrence task (power 0, as the quick grid) from the registry, seeded."""
     from sslbench import ModelContext, TaskContext
-    from sslbench.runner import data_root, seed_everything
+    from sslbench.data import cache_root
+    from sslbench.runner import seed_everything
 
     seed_everything(seed)
     modality = registry.get("modality", "recsys")
@@ -64,7 +65,7 @@ def build_cell(registry: Any, dataset: Any, device: torch.device, seed: int = 0)
     encoder = registry.get("model", "item-embedding").build(
         ModelContext("movielens-100k", "recsys", dataset.info), registry.get("model", "item-embedding").options())
     task_spec = registry.get("task", "cooccurrence")
-    task = task_spec.build(TaskContext(encoder, modality, dataset, data_root() / "artifacts"), task_spec.options(power=0.0))
+    task = task_spec.build(TaskContext(encoder, modality, dataset, cache_root() / "artifacts"), task_spec.options(power=0.0))
     return modality, encoder, task.to(device)
 
 

@@ -101,10 +101,11 @@ def plan_cell(name: str, registry: Any, tmp: Path, device: torch.device) -> tupl
 
 def build_task(registry: Any, config: Any, cell: Any, dataset: Any, seed: int = 0) -> nn.Module:
     """The cell's task, seeded and built exactly as ``sslbench.runner`` builds it."""
-    from sslbench.runner import _build, data_root, seed_everything
+    from sslbench.data import cache_root
+    from sslbench.runner import _build, seed_everything
 
     seed_everything(seed)
-    run = SimpleNamespace(registry=registry, config=config, cache_dir=data_root() / "artifacts")
+    run = SimpleNamespace(registry=registry, config=config, cache_dir=cache_root() / "artifacts")
     return _build(run, cell, dataset)[2]
 
 

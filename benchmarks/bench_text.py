@@ -27,7 +27,6 @@ Run (a few minutes on 2 CPU cores; the data comes from ``$SSLBENCH_DATA``)::
 """
 from __future__ import annotations
 
-import itertools
 import os
 import statistics
 import time
@@ -37,6 +36,7 @@ from typing import Any
 import pytest
 import torch
 
+from bench_runner import StampedSplit, step_times
 from conftest import synchronize
 
 STEPS = 40  # optimizer steps per run, warmup included
@@ -70,11 +70,6 @@ def fixed_pairs(pairs: Any, count: int, pad_id: int) -> dict[str, torch.Tensor]:
             for k, v in batch.items()}
 
 
-def timed_steps(stamps: list[float]) -> list[float]:
-    """Seconds per step after the warmup, from the clock reads at the starts of consecutive steps."""
-    return [b - a for a, b in itertools.pairwise(stamps[WARMUP:])]
-
-
 def sslbench_step_seconds(batch: dict, ds: Any, device: torch.device) -> list[float]:
     """Train the plugin's mlm-nsp cell with sslbench's loop on ``batch``; seconds of each timed step."""
     from sslbench import ModelContext, TaskContext, TensorSplit
@@ -82,22 +77,15 @@ def sslbench_step_seconds(batch: dict, ds: Any, device: torch.device) -> list[fl
     from sslbench.train import pretrain
     from sslbench_text import modality, models, tasks
 
-    stamps: list[float] = []
-
-    class Stamped(TensorSplit):
-        def batch(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
-            synchronize(device)
-            stamps.append(time.perf_counter())
-            return super().batch(index)
-
     torch.manual_seed(0)
     encoder = models.bert_builder("bert-tiny")(ModelContext("20newsgroups", "text", ds.info), models.BertOptions())
     text = modality.build_text_modality(ds.info, modality.TextViewOptions())
     task = tasks.build_mlm_nsp(TaskContext(encoder, text, ds, Path(".")), tasks.MLMNSPOptions())
     run = RunConfig(steps=STEPS, batch_size=BATCH, lr=LR, weight_decay=WEIGHT_DECAY,
                     warmup_fraction=WARMUP_FRACTION, schedule="cosine")
-    pretrain(task, Stamped(batch), run, device, seed=0)
-    return timed_steps(stamps)
+    stamped = StampedSplit(TensorSplit(batch), device)
+    pretrain(task, stamped, run, device, seed=0)
+    return step_times(stamped.stamps, WARMUP)
 
 
 def trainer_step_seconds(batch: dict, ds: Any, out_dir: Path, device: torch.device) -> list[float]:
@@ -134,7 +122,7 @@ def trainer_step_seconds(batch: dict, ds: Any, out_dir: Path, device: torch.devi
     )
     collator = DataCollatorForLanguageModeling(ds.extras["tokenizer"], mlm_probability=0.15)
     Trainer(model=model, args=args, train_dataset=features, data_collator=collator, callbacks=[Clock()]).train()
-    return timed_steps(stamps)
+    return step_times(stamps, WARMUP)
 
 
 def test_mlm_nsp_tokens_per_s_against_trainer(benchmark, corpus, tmp_path, device, record):

@@ -95,9 +95,9 @@ def registry() -> Any:
 def data_ctx() -> Any:
     """The dataset context the runner passes to ``DatasetSpec.build`` (the user's data cache)."""
     from sslbench import DatasetContext
-    from sslbench.runner import data_root
+    from sslbench.data import cache_root
 
-    return DatasetContext(data_root=data_root(), progress=False)
+    return DatasetContext(data_root=cache_root(), progress=False)
 
 
 @pytest.fixture(scope="module")

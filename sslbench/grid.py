@@ -153,7 +153,7 @@ def usable_label_sets(label_sets: Mapping[str, str], label_kinds: Collection[str
 
 def _task_cell(plan, config, registry, dataset, task, model, provided) -> Cell | None:
     spec = registry.get("task", task)
-    missing = sorted(spec.needs - _union(provided))
+    missing = sorted(spec.needs - all_capabilities(provided))
     if missing:
         who = "; ".join(f"{name} provides {', '.join(sorted(caps)) or 'nothing'}" for name, caps in provided.items())
         plan.skipped.append(Skip(dataset, task, model, f"task {task!r} needs {', '.join(missing)}: {who}"))
@@ -166,7 +166,7 @@ def _cell(plan, config, registry, dataset, task, model, provided) -> Cell:
     evaluations = []
     for name in config.grid.evaluators:
         spec = registry.get("evaluator", name)
-        missing = sorted(spec.needs - _union(provided))
+        missing = sorted(spec.needs - all_capabilities(provided))
         usable = usable_label_sets(label_sets, spec.label_kinds)
         if missing:
             plan.skipped.append(Skip(dataset, task, model, f"needs {', '.join(missing)}, which this cell lacks", name))
@@ -179,5 +179,6 @@ def _cell(plan, config, registry, dataset, task, model, provided) -> Cell:
     return Cell(dataset, task, model, tuple(evaluations), config.run)
 
 
-def _union(provided: dict[str, frozenset[str]]) -> frozenset[str]:
+def all_capabilities(provided: dict[str, frozenset[str]]) -> frozenset[str]:
+    """Everything that ``capabilities_by_source``'s sources provide together."""
     return frozenset().union(*provided.values())

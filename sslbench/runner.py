@@ -79,11 +79,6 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def data_root() -> Path:
-    """The data cache: ``$SSLBENCH_DATA`` or ``~/.cache/sslbench`` (the data layer's ``cache_root``)."""
-    return cache_root()
-
-
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (all devices)."""
     random.seed(seed)
@@ -114,7 +109,7 @@ def run_grid(config: Config, registry: Registry, out_dir: Path, *, plan: GridPla
     run = _Run(
         config=config, registry=registry, out_dir=out_dir, device=device, datasets=datasets,
         provenance=provenance.collect(registry.pm, config.hash, device),
-        cache_dir=data_root() / "artifacts", summary=RunSummary(out_dir=out_dir, plan=plan),
+        cache_dir=cache_root() / "artifacts", summary=RunSummary(out_dir=out_dir, plan=plan),
     )
     if distributed.is_main():
         _write_manifest(run)
@@ -162,7 +157,7 @@ def _check_divisible(plan: GridPlan) -> None:
 def _load_datasets(config: Config, registry: Registry, plan: GridPlan, progress: bool,
                    device: torch.device) -> dict[str, Any]:
     """Load each dataset the plan uses once. Usage errors abort; other errors fail its cells."""
-    ctx = DatasetContext(data_root=data_root(), progress=progress, device=device)
+    ctx = DatasetContext(data_root=cache_root(), progress=progress, device=device)
     loaded: dict[str, Any] = {}
     for name in dict.fromkeys(c.dataset for c in plan.cells):
         spec = registry.get("dataset", name)

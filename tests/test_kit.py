@@ -239,6 +239,8 @@ def test_kit_options_say_what_is_allowed():
 
 def test_the_kits_pairs_are_the_planners_cells(tmp_path, sslbench_make_registry):
     """The kit runs a task on exactly the (dataset, model) pairs a grid of everything would plan."""
+    import tomli_w
+
     from sslbench.config import load_config
     from sslbench.grid import plan_grid
 
@@ -246,8 +248,8 @@ def test_the_kits_pairs_are_the_planners_cells(tmp_path, sslbench_make_registry)
     kit = Kit(registry, tmp_path)
     names = {kind: registry.names(kind) for kind in ("dataset", "task", "model")}
     config = tmp_path / "all.toml"
-    config.write_text(f"[grid]\ndatasets = {names['dataset']}\ntasks = {names['task']}\nmodels = {names['model']}\n"
-                      'evaluators = ["knn"]\n'.replace("'", '"'))
+    config.write_text(tomli_w.dumps({"grid": {"datasets": names["dataset"], "tasks": names["task"],
+                                              "models": names["model"], "evaluators": ["knn"]}}))
     cells = plan_grid(load_config(config, registry), registry).cells
     for task in names["task"]:
         planned = {(c.dataset, c.model) for c in cells if c.task == task}

@@ -13,7 +13,6 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from sslbench import DatasetContext, LoadedDataset, TensorSplit, UsageError, fingerprint
 from sslbench.data import DataSpec, LocalPath, WheelFiles, download_from, prepare
 

@@ -229,4 +229,3 @@ def _pairs(name: str, store: SegmentStore, max_length: int) -> tuple[dict, str]:
     except ValueError as err:
         return {}, (f"[datasets.{name}] max_length: no NSP pairs with segments of {store.segment_length} tokens "
                     f"(max_length={max_length}): {err}")
-

@@ -83,14 +83,14 @@ class BertTextEncoder(nn.Module):
     """
 
     def __init__(self, config: BertConfig, pooling: str = "mean") -> None:
+        from transformers import BertModel
+
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling={pooling!r} is not one of {list(POOLINGS)}")
         self.config = config
         self.pooling = pooling
         self.embed_dim: int = config.hidden_size
-        from transformers import BertModel
-
         self.bert = BertModel(config, add_pooling_layer=False)
 
     @property

@@ -25,8 +25,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-# tokenizers and transformers are imported where a tokenizer is trained or loaded, not here: it costs ~1.5 s, and every
-# sslbench command (list, data, a config error) loads this plugin.
+# tokenizers and transformers are imported where a tokenizer is trained or loaded, not here:
+# they cost ~1.5 s, and every sslbench command (list, data, a config error) loads this plugin.
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
 

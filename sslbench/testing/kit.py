@@ -20,7 +20,7 @@ from torch import nn
 from sslbench.contexts import DatasetContext, Modality, ModelContext, TaskContext
 from sslbench.data_api import Batch, LoadedDataset
 from sslbench.errors import ConfigError, UsageError
-from sslbench.grid import capabilities_by_source, usable_label_sets
+from sslbench.grid import all_capabilities, capabilities_by_source, usable_label_sets
 from sslbench.registry import Registry
 
 
@@ -155,7 +155,7 @@ class Kit:
         data = self.registry.get("dataset", dataset)
         modality = (self.registry.get("modality", data.modality)
                     if data.modality in self.registry.names("modality") else None)
-        caps = frozenset().union(*capabilities_by_source(data, self.registry.get("model", model), modality).values())
+        caps = all_capabilities(capabilities_by_source(data, self.registry.get("model", model), modality))
         if task is not None:
             caps |= self.registry.get("task", task).provides
         return caps
