@@ -319,16 +319,7 @@ def write_atomic(path: Path, text: str) -> Path:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The JSON lines of ``path`` (empty when it does not exist); a torn last line is skipped."""
-    if not path.is_file():
-        return []
-    out: list[dict[str, Any]] = []
-    lines = path.read_text().split("\n")
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                if number != len(lines):
-                    raise ValueError(f"{path}:{number}: not a JSON line") from None
-    return out
+    """The JSON lines of ``path`` (empty when it does not exist); a torn tail is skipped (:mod:`sslbench.jsonl`)."""
+    from sslbench.jsonl import read_records
+
+    return read_records(path) if path.is_file() else []

@@ -13,14 +13,13 @@ One row per (cell, seed, evaluator, label set, metric)::
 """
 from __future__ import annotations
 
-import fcntl
-import json
 import logging
 import math
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from sslbench import jsonl
 
 log = logging.getLogger(__name__)
 
@@ -51,43 +50,29 @@ def make_row(identity: Mapping[str, Any], value: float | None, **fields: Any) ->
 def append_rows(out_dir: Path, rows: Iterable[Mapping[str, Any]]) -> None:
     """Append ``rows`` to ``out_dir/rows.jsonl`` atomically with respect to other writers.
 
-    All lines go out in one ``write`` under an exclusive ``flock``, then ``fsync``:
-    a reader or a concurrent writer never sees half of this batch of rows.
+    All lines go out in one ``write`` under an exclusive ``flock``, then ``fsync``; a
+    torn tail left by an interrupted writer is cut off first, and a write that fails
+    half-way is truncated back (see :mod:`sslbench.jsonl`): a reader or a concurrent
+    writer never sees half of this batch of rows.
     """
-    payload = "".join(json.dumps(r, sort_keys=True, allow_nan=False) + "\n" for r in rows).encode()
-    if not payload:
-        return
-    fd = os.open(out_dir / ROWS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        written = os.write(fd, payload)
-        if written != len(payload):  # a full disk mid-write; never leave a torn line unreported
-            raise OSError(f"short write to {out_dir / ROWS_FILE}: {written} of {len(payload)} bytes")
-        os.fsync(fd)
-    finally:
-        os.close(fd)  # closing releases the lock
+    jsonl.append_records(out_dir / ROWS_FILE, rows, sort_keys=True)
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
     """Rows of a ``rows.jsonl`` file, or of ``DIR/rows.jsonl`` when ``path`` is a folder.
 
-    A last line without its newline (a writer killed mid-write) is skipped with a
-    warning; any other unparsable line is an error naming the line.
+    Torn lines at the end (a writer killed mid-write, a NUL-filled tail) are skipped
+    with a warning; any other line that is not a row is an error naming it.
+
+    Raises:
+        ValueError: a damaged line, or a record that is not a result row.
     """
     path = path / ROWS_FILE if path.is_dir() else path
-    text = path.read_text()
-    rows = []
-    lines = text.split("\n")
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as err:
-            if number == len(lines):  # no trailing newline: a torn final write
-                log.warning("%s: skipping incomplete last line %d", path, number)
-                continue
-            raise ValueError(f"{path}:{number}: not a JSON row ({err.msg})") from None
+    rows = jsonl.read_records(path, noun="JSON row")
+    for number, row in enumerate(rows, start=1):
+        missing = [k for k in IDENTITY_KEYS if k not in row]
+        if missing:
+            raise ValueError(f"{path}: row {number} is not a result row (it lacks {', '.join(missing)})")
     return rows
 
 

@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from sslbench import distributed, hardware, provenance
+from sslbench import distributed, hardware, provenance, safeio
 from sslbench.checkpoint import CellCheckpoint
+from sslbench.commit import COMMITS_FILE, CURVES_FILE, PENDING_DIR, commit_cell, done_cells, replay_pending
 from sslbench.config import Config
 from sslbench.contexts import DatasetContext, EvalContext, ModelContext, TaskContext
 from sslbench.data import cache_root
@@ -34,11 +35,10 @@ from sslbench.errors import UsageError
 from sslbench.grid import Cell, GridPlan, plan_grid
 from sslbench.options import options_as_dict
 from sslbench.registry import Registry
-from sslbench.results import ROWS_FILE, append_rows, make_row, read_rows
+from sslbench.results import ROWS_FILE, make_row, read_rows
 from sslbench.train import DivergedError, TrainResult, pretrain
 
 log = logging.getLogger(__name__)
-CURVES_FILE = "curves.jsonl"
 
 
 @dataclass
@@ -116,7 +116,7 @@ def run_grid(config: Config, registry: Registry, out_dir: Path, *, plan: GridPla
         registry.pm.hook.sslbench_run_start(plan=plan, out_dir=out_dir)
     for cell in plan.cells:
         for seed in config.run.seeds:
-            if (cell.dataset, cell.task, cell.model, seed) not in done and in_shard(cell, seed, shard):
+            if _cell_file_name(cell, seed) not in done and in_shard(cell, seed, shard):
                 _run_claimed(run, cell, seed)
     if distributed.is_main():
         registry.pm.hook.sslbench_run_finish(summary=run.summary)
@@ -171,15 +171,22 @@ def _load_datasets(config: Config, registry: Registry, plan: GridPlan, progress:
     return loaded
 
 
-def _prepare_out_dir(out_dir: Path, config: Config, resume: bool) -> set[tuple[str, str, str, int]]:
+RESULT_ENTRIES = frozenset({"manifest.json", ROWS_FILE, CURVES_FILE, COMMITS_FILE, "locks", "checkpoints", PENDING_DIR})
+"""What ``sslbench run`` keeps in a result folder (besides ``.NAME.PID.tmp``, ``*.torn-*`` and ``*.corrupt-*``)."""
+
+
+def _prepare_out_dir(out_dir: Path, config: Config, resume: bool) -> set[str]:
     """Create ``out_dir``, or check that resuming into it is safe; return the finished cells.
 
     A folder holding rows or a manifest of another config is always refused; one of
-    the same config only with ``resume``.
+    the same config only with ``resume``; a non-empty folder of other files always.
+    Resuming first finishes the commits an interrupted run left pending
+    (:mod:`sslbench.commit`) and removes the temporary files of interrupted writes.
     """
+    safeio.ensure_dir(out_dir)
     manifest, rows_file = out_dir / "manifest.json", out_dir / ROWS_FILE
-    if not manifest.exists() and not rows_file.exists():
-        out_dir.mkdir(parents=True, exist_ok=True)
+    if not os.path.lexists(manifest) and not os.path.lexists(rows_file):
+        _refuse_foreign(out_dir)
         return set()
     hashes = _config_hashes(out_dir)
     if hashes - {config.hash}:
@@ -189,44 +196,72 @@ def _prepare_out_dir(out_dir: Path, config: Config, resume: bool) -> set[tuple[s
     if not resume:
         raise UsageError(f"{out_dir}: already holds results of this config; pass --resume to continue it "
                          "or choose a new --out folder")
-    return {(r["dataset"], r["task"], r["model"], r["seed"]) for r in _rows_if_any(out_dir)}
+    for folder in (out_dir, out_dir / "checkpoints"):
+        safeio.remove_stale_tmp(folder)
+    replay_pending(out_dir, lambda name: _claim_name(out_dir, name))
+    return _done(out_dir)
+
+
+def _done(out_dir: Path) -> set[str]:
+    """File names (:func:`_cell_file_name`) of the (cell, seed) pairs whose results are complete."""
+    name_of = lambda r: f"{r['dataset']}--{r['task']}--{r['model']}--seed{r['seed']}"  # noqa: E731
+    try:
+        return done_cells(out_dir, _rows_if_any(out_dir), name_of)
+    except ValueError as err:
+        raise UsageError(f"{err}; the folder's commit markers are damaged, choose a new --out folder") from None
+
+
+def _refuse_foreign(out_dir: Path) -> None:
+    """A folder without results must hold nothing but what an interrupted start of sslbench leaves."""
+    for entry in sorted(os.listdir(out_dir)):
+        ours = entry in RESULT_ENTRIES or entry.endswith(".tmp") or ".torn-" in entry or ".corrupt-" in entry
+        if not ours:
+            raise UsageError(f"{out_dir}: is not empty and holds no sslbench results (e.g. {entry!r}); "
+                             "choose a new or empty --out folder")
 
 
 def _config_hashes(out_dir: Path) -> set[str]:
-    hashes = {r.get("provenance", {}).get("config_hash") for r in _rows_if_any(out_dir)}
+    hashes = {(r.get("provenance") or {}).get("config_hash") for r in _rows_if_any(out_dir)}
     manifest = out_dir / "manifest.json"
-    if manifest.exists():
+    if os.path.lexists(manifest):
         try:
-            hashes.add(json.loads(manifest.read_text()).get("config_hash"))
-        except json.JSONDecodeError:
+            data = json.loads(safeio.read_nofollow(manifest))
+        except (ValueError, RecursionError):
             raise UsageError(f"{manifest}: is not valid JSON; choose a new --out folder") from None
+        if not isinstance(data, dict):
+            raise UsageError(f"{manifest}: holds JSON {type(data).__name__}, not an sslbench manifest; "
+                             "choose a new --out folder")
+        hashes.add(data.get("config_hash"))
     return hashes
 
 
 def _rows_if_any(out_dir: Path) -> list[dict[str, Any]]:
     try:
-        return read_rows(out_dir / ROWS_FILE) if (out_dir / ROWS_FILE).exists() else []
+        return read_rows(out_dir) if os.path.lexists(out_dir / ROWS_FILE) else []
     except ValueError as err:
         raise UsageError(f"{err}; the folder's rows are damaged, choose a new --out folder") from None
 
 
 def _has_rows(out_dir: Path, cell: Cell, seed: int) -> bool:
     """Did another run finish this (cell, seed) while we waited for its lock?"""
-    key = (cell.dataset, cell.task, cell.model, seed)
-    return any((r["dataset"], r["task"], r["model"], r["seed"]) == key for r in _rows_if_any(out_dir))
+    return _cell_file_name(cell, seed) in _done(out_dir)
+
+
+def _claim(out_dir: Path, cell: Cell, seed: int) -> contextlib.AbstractContextManager[bool]:
+    """Hold an exclusive, non-blocking lock on the (cell, seed); yields False if another run has it."""
+    return _claim_name(out_dir, _cell_file_name(cell, seed))
 
 
 @contextlib.contextmanager
-def _claim(out_dir: Path, cell: Cell, seed: int) -> Iterator[bool]:
-    """Hold an exclusive, non-blocking lock on the (cell, seed); yields False if another run has it."""
-    locks = out_dir / "locks"
-    locks.mkdir(exist_ok=True)
-    fd = os.open(locks / f"{_cell_file_name(cell, seed)}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+def _claim_name(out_dir: Path, name: str) -> Iterator[bool]:
+    """The lock of the cell whose files are called ``name`` (see :func:`_claim`)."""
+    locks = safeio.ensure_dir(out_dir / "locks")
+    fd = safeio.open_nofollow(locks / f"{name}.lock", os.O_RDWR | os.O_CREAT)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            log.warning("%s seed %d: another run is on it; leaving it to that run", cell.key, seed)
+            log.warning("%s: another run is on it; leaving it to that run", name)
             yield False
             return
         yield True
@@ -249,16 +284,14 @@ def _write_manifest(run: _Run) -> None:
         "skipped": [str(s) for s in run.summary.plan.skipped],
         "datasets": {n: d.fingerprint for n, d in run.datasets.items() if isinstance(d, LoadedDataset)},
     }
-    tmp = run.out_dir / "manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, run.out_dir / "manifest.json")
+    text = json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    safeio.atomic_write(run.out_dir / "manifest.json", text.encode())
 
 
 def _emit(run: _Run, cell: Cell, seed: int, rows: list[dict[str, Any]], trained: TrainResult | None) -> None:
-    """Write the curve, then the rows (one atomic append), then tell observers."""
-    if trained is not None:
-        _write_curve(run, cell, seed, trained)
-    append_rows(run.out_dir, rows)
+    """Commit the curve and the rows together (:mod:`sslbench.commit`), then tell observers."""
+    commit_cell(run.out_dir, _cell_file_name(cell, seed), rows,
+                None if trained is None else _curve(run, cell, seed, trained))
     run.summary.rows += len(rows)
     for row in rows:
         run.registry.pm.hook.sslbench_result_row(row=row)
@@ -319,12 +352,10 @@ def _train_split(run: _Run, cell: Cell, dataset: LoadedDataset) -> Any:
         raise ValueError(f"task {cell.task!r} trains on split {name!r}: {err.args[0]}") from None
 
 
-def _write_curve(run: _Run, cell: Cell, seed: int, trained: TrainResult) -> None:
-    """Append the cell's loss curve to ``curves.jsonl`` (one line per cell and seed)."""
-    line = {"suite": run.config.run.suite, "dataset": cell.dataset, "task": cell.task, "model": cell.model,
+def _curve(run: _Run, cell: Cell, seed: int, trained: TrainResult) -> dict[str, Any]:
+    """The cell's line of ``curves.jsonl`` (one line per cell and seed)."""
+    return {"suite": run.config.run.suite, "dataset": cell.dataset, "task": cell.task, "model": cell.model,
             "seed": seed, "losses": trained.losses}
-    with open(run.out_dir / CURVES_FILE, "a") as f:
-        f.write(json.dumps(line) + "\n")
 
 
 def _build(run: _Run, cell: Cell, dataset: LoadedDataset) -> tuple[Any, torch.nn.Module, torch.nn.Module | None]:
