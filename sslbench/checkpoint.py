@@ -5,26 +5,36 @@ the step, the loss history, the training time so far, and the random states of
 Python, NumPy and torch (CPU and CUDA). With those restored, a resumed run on the
 CPU continues bit for bit as if it had never stopped.
 
-Writes are atomic (temporary name, ``fsync``, ``os.replace``); loads use
-``torch.load(weights_only=True)``, so a checkpoint can hold only tensors and plain
-Python values — never code. A checkpoint that does not load is moved aside and the
-cell restarts from scratch.
+A file is a header line ``SSLBENCH-CHECKPOINT 3 <sha256>\n`` followed by the bytes
+``torch.save`` wrote; the SHA-256 of those bytes is checked at every load, so bit rot
+anywhere (weights included) is caught instead of silently trained on. Writes are
+atomic (temporary name, ``fsync``, ``os.replace``; the temporary file is removed
+when the write fails, e.g. on a full disk) and never follow a planted link; loads
+use ``torch.load(weights_only=True)``, so a checkpoint can hold only tensors and
+plain Python values — never code. A checkpoint that fails its hash, does not load,
+or does not fit the cell's modules (:meth:`CellCheckpoint.discard`) is moved aside
+and the cell restarts from scratch, with a warning.
 """
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import io
 import logging
 import os
 import random
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from sslbench import safeio
+
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+MAGIC = b"SSLBENCH-CHECKPOINT"
 
 
 def rng_state() -> dict[str, Any]:
@@ -63,31 +73,50 @@ class CellCheckpoint:
         return done or (self.every > 0 and step % self.every == 0)
 
     def save(self, payload: dict[str, Any]) -> None:
-        """Write ``payload`` atomically (it carries the random states: ``rng_ranks``)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            torch.save({"format": FORMAT_VERSION, **payload}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        """Write ``payload`` atomically with its content hash (it carries the random states: ``rng_ranks``).
+
+        Raises:
+            StorageError: the disk is full or failing; no temporary file is left.
+        """
+        buffer = io.BytesIO()
+        torch.save({"format": FORMAT_VERSION, **payload}, buffer)
+        body = buffer.getvalue()
+        header = b"%s %d %s\n" % (MAGIC, FORMAT_VERSION, hashlib.sha256(body).hexdigest().encode())
+        safeio.ensure_dir(self.path.parent)
+        safeio.atomic_write(self.path, header + body)
 
     def load(self) -> dict[str, Any] | None:
-        """The saved payload, or None when there is none or it is unreadable (moved aside)."""
-        if not self.path.exists():
+        """The saved payload, or None when there is none or it is damaged (then it is moved aside)."""
+        if not os.path.lexists(self.path):
             return None
         try:
-            payload = torch.load(self.path, map_location="cpu", weights_only=True)
-            if payload.get("format") != FORMAT_VERSION:
-                raise ValueError(f"format {payload.get('format')!r}, expected {FORMAT_VERSION}")
-            return payload
-        except Exception as err:  # truncated, corrupt or foreign file: never fatal
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
-            os.replace(self.path, aside)
-            log.warning("checkpoint %s is unreadable (%s: %s); moved to %s, restarting the cell from scratch",
-                        self.path, type(err).__name__, err, aside.name)
+            return _decode(safeio.read_nofollow(self.path))
+        except Exception as err:  # truncated, corrupt, rotten or foreign file: never fatal, never used
+            self.discard(f"is unreadable ({type(err).__name__}: {err})")
             return None
+
+    def discard(self, why: str) -> None:
+        """Move the checkpoint aside (``NAME.corrupt-TIME``) and say why; the cell restarts from scratch."""
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%f}")
+        os.replace(self.path, aside)
+        log.warning("checkpoint %s %s; moved to %s, restarting the cell from scratch", self.path, why, aside.name)
 
     def remove(self) -> None:
         """Delete the checkpoint (when the run does not keep them)."""
         self.path.unlink(missing_ok=True)
+
+
+def _decode(data: bytes) -> dict[str, Any]:
+    """Check the header and hash of a checkpoint file's bytes and load its payload."""
+    header, newline, body = data.partition(b"\n")
+    parts = header.split(b" ")
+    if not newline or len(parts) != 3 or parts[0] != MAGIC:
+        raise ValueError("not an sslbench checkpoint (no header)")
+    if parts[1] != str(FORMAT_VERSION).encode():
+        raise ValueError(f"format {parts[1].decode(errors='replace')}, expected {FORMAT_VERSION}")
+    if hashlib.sha256(body).hexdigest().encode() != parts[2]:
+        raise ValueError("content hash mismatch (the file changed after it was written)")
+    payload = torch.load(io.BytesIO(body), map_location="cpu", weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION:
+        raise ValueError(f"payload format {payload.get('format') if isinstance(payload, dict) else None!r}")
+    return payload

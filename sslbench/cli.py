@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from sslbench.errors import UsageError
+from sslbench.safeio import StorageError
 
 EXIT_OK, EXIT_FAILED_CELLS, EXIT_USAGE = 0, 1, 2
 
@@ -38,6 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as err:
         print(f"sslbench: error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except StorageError as err:  # a full or failing disk: what was written stays, --resume continues
+        print(f"sslbench: error: {err}", file=sys.stderr)
+        return EXIT_FAILED_CELLS
     except KeyboardInterrupt:
         print("sslbench: interrupted", file=sys.stderr)
         return 130

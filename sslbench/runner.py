@@ -317,6 +317,8 @@ def _run_cell(run: _Run, cell: Cell, seed: int) -> tuple[list[dict[str, Any]], T
             desc=f"{cell.key} seed {seed}", checkpoint=_checkpoint(run, cell, seed),
         )
     except Exception as err:  # isolate any failure to this cell; the grid goes on
+        if safeio.is_storage_error(err):  # a full or failing disk: stop the run, --resume continues it
+            raise safeio.as_storage_error(err) from None
         status = "diverged" if isinstance(err, DivergedError) else "failed"
         return _failure_rows(run, cell, seed, status, _explain(err, cell)), None
     if not distributed.is_main():
@@ -380,6 +382,8 @@ def _evaluate(run: _Run, cell: Cell, seed: int, ctx: EvalContext, trained: Train
             try:
                 metrics = spec.run(dataclasses.replace(ctx, label_set=label_set), options)
             except Exception as err:  # one broken evaluator must not hide the others
+                if safeio.is_storage_error(err):
+                    raise safeio.as_storage_error(err) from None
                 rows += _failure_rows(run, cell, seed, "failed", err, only=(plan.evaluator, label_set))
                 continue
             seconds = time.perf_counter() - start

@@ -7,6 +7,8 @@ returns ``{"loss": scalar, **logs}``.
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import logging
 import math
 import random
@@ -258,10 +260,33 @@ def _save(checkpoint: CellCheckpoint, task: nn.Module, optimizer: torch.optim.Op
 
 def _restore(checkpoint: CellCheckpoint | None, task: nn.Module, optimizer: torch.optim.Optimizer,
              schedule: torch.optim.lr_scheduler.LRScheduler, progress: _Progress) -> int:
-    """Load the checkpoint into the modules and ``progress``; returns the step restored (0: none)."""
+    """Load the checkpoint into the modules and ``progress``; returns the step restored (0: none).
+
+    A checkpoint that does not fit (other shapes, missing keys, a bad random state)
+    is moved aside and everything it touched is put back: the cell starts from
+    scratch exactly as if there had been no checkpoint.
+    """
     saved = checkpoint.load() if checkpoint is not None else None
     if saved is None:
         return 0
+    before = (copy.deepcopy(task.state_dict()), copy.deepcopy(optimizer.state_dict()),
+              copy.deepcopy(schedule.state_dict()), dataclasses.replace(progress), rng_state())
+    try:
+        return _load_into(saved, checkpoint, task, optimizer, schedule, progress)
+    except Exception as err:  # noqa: BLE001 - any misfit means: do not use it
+        task.load_state_dict(before[0])
+        optimizer.load_state_dict(before[1])
+        schedule.load_state_dict(before[2])
+        for f in dataclasses.fields(progress):
+            setattr(progress, f.name, getattr(before[3], f.name))
+        set_rng_state(before[4])
+        if distributed.is_main():
+            checkpoint.discard(f"does not fit this cell ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})")
+        return 0
+
+
+def _load_into(saved: dict, checkpoint: CellCheckpoint, task: nn.Module, optimizer: torch.optim.Optimizer,
+               schedule: torch.optim.lr_scheduler.LRScheduler, progress: _Progress) -> int:
     task.load_state_dict(saved["task"])
     optimizer.load_state_dict(saved["optimizer"])
     schedule.load_state_dict(saved["schedule"])
