@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -75,15 +76,20 @@ class RunConfig:
     keep_checkpoints: bool = True  # keep each cell's final checkpoint in OUT/checkpoints/
 
     def __post_init__(self) -> None:
+        if self.suite:
+            check_suite_name(self.suite)
         if not self.seeds:
             raise ValueError("seeds: must list at least one seed")
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds: must not repeat a seed, got {list(self.seeds)}")
-        if any(s < 0 for s in self.seeds):
-            raise ValueError(f"seeds: must be non-negative integers, got {list(self.seeds)}")
+        if any(not 0 <= s < 2**32 for s in self.seeds):
+            raise ValueError(f"seeds: must be integers in [0, 2**32), got {list(self.seeds)}")
         for name in ("steps", "batch_size", "embed_batch_size"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}: must be a positive integer, got {getattr(self, name)}")
+        for name, limit in RUN_LIMITS.items():
+            if getattr(self, name) > limit:
+                raise ValueError(f"{name}: must be at most {limit:_}, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ValueError(f"lr: must be > 0, got {self.lr}")
         if self.weight_decay < 0 or self.grad_clip < 0:
@@ -108,6 +114,21 @@ class RunConfig:
     def budget_amount(self) -> float:
         """How many of ``budget_unit`` the budget allows."""
         return {"steps": self.steps, "seconds": self.seconds, "flops": self.flops}[self.budget_unit]
+
+
+RUN_LIMITS = {"steps": 10**9, "seconds": 10**7, "flops": 1e24, "batch_size": 2**20, "embed_batch_size": 2**20,
+              "checkpoint_every": 10**9, "threads": 4096}
+"""Upper bounds of ``[run]`` values: a budget beyond them never ends (``seconds``: about 116 days)."""
+
+SUITE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+=-]*$")
+
+
+def check_suite_name(name: str) -> str:
+    """``name`` if it can name a folder under ``runs/``: letters, digits, ``_ . + = -``, no path."""
+    if not SUITE_NAME.match(name) or ".." in name or len(name) > 100:
+        raise ValueError(f"suite: must be a plain name of up to 100 letters, digits and _ . + = - (no path, "
+                         f"no '..'), got {name!r}")
+    return name
 
 
 PER_GRID_RUN_KEYS = ("steps", "seconds", "flops", "batch_size", "optimizer", "lr", "weight_decay", "schedule", "warmup_fraction",
@@ -194,7 +215,11 @@ def load_config(path: str | Path, registry: Registry, overrides: Mapping[str, An
     _check_one_budget(where, "[run]", run_table)
     run = _build(where, "[run]", RunConfig, run_table)
     if not run.suite:
-        run = dataclasses.replace(run, suite=Path(path).stem)
+        try:
+            run = dataclasses.replace(run, suite=check_suite_name(Path(path).stem))
+        except ValueError as err:
+            raise ConfigError(where, "[run] suite", f"the default, the file name's stem, is no suite name: {err}; "
+                              "set [run] suite") from None
     grids = _grid_parts(where, raw, run, registry)
     options = _component_options(where, raw, registry)
     for part in grids:
@@ -216,6 +241,10 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(str(path), "", f"malformed TOML: {err}") from None
     except UnicodeDecodeError:
         raise ConfigError(str(path), "", "is not UTF-8 text, expected a TOML file") from None
+    except RecursionError:
+        raise ConfigError(str(path), "", "malformed TOML: arrays or tables nested too deeply") from None
+    except PermissionError:
+        raise ConfigError(str(path), "", "cannot be read (permission denied)") from None
 
 
 def config_hash(config: Config) -> str:

@@ -19,10 +19,19 @@ it, when the message starts with ``"<field>: "``).
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import types
 import typing
 from collections.abc import Mapping
 from typing import Any, Literal, get_args, get_origin
+
+
+INT_LIMIT = 2**53
+"""Largest magnitude of any integer option: beyond it JSON readers lose digits and int64 math overflows."""
+SIZE_LIMIT = 2**16
+"""Largest width, depth, head or layer count (an option named like ``width``, ``*_dim``, ``depth``)."""
+SIZE_NAME = re.compile(r"(^|_)(width|dim|depth|heads|layers|channels|hidden|ff_mult)($|_)")
 
 
 class OptionError(ValueError):
@@ -88,6 +97,7 @@ def coerce(key: str, annotation: Any, value: Any) -> Any:
     """
     origin = get_origin(annotation)
     if annotation is Any:
+        _check_finite(key, value)
         return value
     if origin is Literal:
         choices = get_args(annotation)
@@ -123,9 +133,18 @@ def _coerce_scalar(key: str, annotation: Any, value: Any) -> Any:
     if annotation is bool and isinstance(value, bool):
         return value
     if annotation is int and isinstance(value, int) and not isinstance(value, bool):
+        limit = SIZE_LIMIT if SIZE_NAME.search(key) else INT_LIMIT
+        if abs(value) > limit:
+            raise OptionError(key, f"must be an integer within ±{limit:_}, got {value}")
         return value
     if annotation is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any float
+            number = math.inf
+        if not math.isfinite(number):
+            raise OptionError(key, f"must be a finite number, got {value!r}")
+        return number
     if annotation is str and isinstance(value, str):
         return value
     raise OptionError(key, f"must be {type_name(annotation)}, got {_show(value)}")
@@ -151,6 +170,18 @@ def _coerce_tuple(key: str, annotation: Any, value: Any) -> tuple:
     if len(value) != len(args):
         raise OptionError(key, f"must be a list of {len(args)} values ({type_name(annotation)}), got {_show(value)}")
     return tuple(coerce(key, a, v) for a, v in zip(args, value))
+
+
+def _check_finite(key: str, value: Any) -> None:
+    """Refuse NaN and infinities anywhere inside a free-form (``Any``) option value."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise OptionError(key, f"must be a finite number, got {value!r}")
+    if isinstance(value, dict):
+        for v in value.values():
+            _check_finite(key, v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _check_finite(key, v)
 
 
 def _post_init_error(message: str, fields: Mapping[str, Any]) -> OptionError:
