@@ -31,10 +31,10 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
-    args.argv = argv
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
+    try:  # Ctrl-C while the parser imports the subcommands is an interruption too, not a traceback
+        args = build_parser().parse_args(argv)
+        args.argv = argv
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         return args.command(args)
     except UsageError as err:
         print(f"sslbench: error: {err}", file=sys.stderr)

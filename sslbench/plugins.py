@@ -119,6 +119,12 @@ def _import_plugin(module: str) -> Any:
         return importlib.import_module(module)
     except ImportError as err:
         raise PluginError(f"-p {module}: cannot import plugin module ({err}); the plugin may not be installed") from None
+    except SyntaxError as err:
+        raise PluginError(f"-p {module}: the plugin module does not parse ({err.msg} in {err.filename}, "
+                          f"line {err.lineno})") from None
+    except Exception as err:  # a plugin that raises on import is the plugin's bug, reported in one line
+        first = str(err).splitlines()[0] if str(err) else ""
+        raise PluginError(f"-p {module}: importing the plugin module raised {type(err).__name__}: {first}") from None
 
 
 def _register(pm: pluggy.PluginManager, plugin: Any, name: str | None) -> None:

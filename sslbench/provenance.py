@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -23,12 +24,19 @@ def package_version(name: str) -> str:
 
 
 def git_revision(path: Path | None = None) -> str:
-    """``git describe --always --dirty`` of the folder holding sslbench, or ``""``."""
+    """``git describe --always --dirty`` of the folder holding sslbench, or ``""``.
+
+    Read-only: ``--no-optional-locks`` (and ``GIT_OPTIONAL_LOCKS=0``) keep ``--dirty``
+    from refreshing the index, so a run never takes the repository's ``index.lock``
+    (which would make a concurrent ``git commit`` fail); no fsmonitor daemon is started.
+    """
     where = path or Path(__file__).resolve().parent
     try:
         out = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--abbrev=12"],
+            ["git", "--no-optional-locks", "-c", "core.fsmonitor=false", "describe", "--always", "--dirty",
+             "--abbrev=12"],
             cwd=where, capture_output=True, text=True, timeout=10, check=True,
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
         )
     except (OSError, subprocess.SubprocessError):
         return ""

@@ -162,10 +162,11 @@ def atomic_write(path: Path, data: bytes) -> None:
 def read_nofollow(path: Path) -> bytes:
     """The bytes of ``path``, refusing a symbolic link."""
     fd = open_nofollow(path, os.O_RDONLY)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UsageError(f"{path}: is not a regular file (a folder or a device stands where sslbench "
+                         "keeps a file); choose a new --out folder")
     with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise UsageError(f"{path}: is not a regular file (a folder or a device stands where sslbench "
-                             "keeps a file); choose a new --out folder")
         return f.read()
 
 

@@ -1,0 +1,117 @@
+"""Broken --out folders, planted links, broken plugins, Ctrl-C at start-up: one line, never a traceback."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from sslbench import provenance
+from sslbench.cli import main
+from test_reliability import TESTS, write_config
+
+
+def run(capsys, *args):
+    code = main(["-p", "fake_plugin", *map(str, args)])
+    err = capsys.readouterr().err
+    return code, [line for line in err.splitlines() if line.startswith("sslbench: error")], err
+
+
+def one_line_exit_2(capsys, *args, match):
+    code, errors, err = run(capsys, *args)
+    assert code == 2 and "Traceback" not in err, err
+    assert len(errors) == 1 and match in errors[0], err
+
+
+@pytest.fixture
+def config(tmp_path):
+    return write_config(tmp_path, steps=5, every=0)
+
+
+def test_out_is_a_file_or_lies_under_one(tmp_path, config, capsys):
+    (tmp_path / "file").write_text("x")
+    one_line_exit_2(capsys, "run", config, "--out", tmp_path / "file", match="a file stands where")
+    one_line_exit_2(capsys, "run", config, "--out", tmp_path / "file" / "sub", match="a file stands where")
+
+
+@pytest.mark.parametrize("plant, match", [
+    (lambda out: (out / "rows.jsonl").mkdir(), "is not a regular file"),
+    (lambda out: (out / "rows.jsonl").write_text("[1, 2]\n"), "not a JSON row (JSON list, not an object)"),
+    (lambda out: (out / "manifest.json").write_text("[]"), "holds JSON list, not an sslbench manifest"),
+    (lambda out: (out / "locks").write_text(""), "a file stands where sslbench needs a folder"),
+    (lambda out: (out / "notes.txt").write_text("mine"), "is not empty and holds no sslbench results"),
+])
+def test_a_damaged_or_foreign_out_folder(tmp_path, config, capsys, plant, match):
+    out = tmp_path / "out"
+    out.mkdir()
+    plant(out)
+    one_line_exit_2(capsys, "run", config, "--out", out, "--resume", match=match)
+
+
+def test_planted_links_are_never_followed(tmp_path, config, capsys):
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / f".manifest.json.{os.getpid()}.tmp").symlink_to(target)  # the name this process writes through
+    code, _, err = run(capsys, "run", config, "--out", out)
+    assert code == 0, err
+    (out / "curves.jsonl").unlink()
+    (out / "curves.jsonl").symlink_to(target)
+    (out / "rows.jsonl").write_text("")  # every cell runs again and would append a curve
+    one_line_exit_2(capsys, "run", config, "--out", out, "--resume", match="is a symbolic link")
+    assert target.read_text() == "keep me\n"
+
+
+@pytest.mark.parametrize("source, match", [
+    ("raise RuntimeError('boom at import')\n", "importing the plugin module raised RuntimeError: boom at import"),
+    ("def broken(:\n", "the plugin module does not parse"),
+])
+def test_a_plugin_module_that_raises_or_does_not_parse(tmp_path, capsys, monkeypatch, source, match):
+    (tmp_path / "badplugin.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    one_line_exit_2(capsys, "list", "-p", "badplugin", match=match)
+
+
+def test_provenance_reads_git_without_taking_the_index_lock(monkeypatch):
+    seen = {}
+
+    def fake_run(cmd, **kwargs):
+        seen["cmd"], seen["env"] = cmd, kwargs.get("env") or {}
+        return subprocess.CompletedProcess(cmd, 0, stdout="abc\n", stderr="")
+
+    monkeypatch.setattr(provenance.subprocess, "run", fake_run)
+    assert provenance.git_revision() == "abc"
+    assert "--no-optional-locks" in seen["cmd"] and seen["env"].get("GIT_OPTIONAL_LOCKS") == "0"
+
+
+def test_git_describe_dirty_leaves_no_index_lock(tmp_path):
+    """Real git: with an index.lock held by someone else, our describe must neither fail nor touch it."""
+    repo = tmp_path / "repo"
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+    subprocess.run(["git", "init", "-q", str(repo)], check=True, env=env)
+    (repo / "f").write_text("1")
+    subprocess.run(["git", "-C", str(repo), "add", "f"], check=True, env=env)
+    subprocess.run(["git", "-C", str(repo), "commit", "-qm", "x"], check=True, env=env)
+    os.utime(repo / "f", (1, 1))  # stat info changed: a plain `git describe --dirty` refreshes the index
+    (repo / ".git" / "index.lock").write_text("held")
+    assert provenance.git_revision(repo)  # answered, read-only
+    assert (repo / ".git" / "index.lock").read_text() == "held"
+
+
+@pytest.mark.parametrize("delay", [0.2, 0.8])
+def test_ctrl_c_during_start_up_is_one_line(delay):
+    env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = subprocess.Popen([sys.executable, "-m", "sslbench", "list"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert "Traceback" not in err
+    assert proc.returncode in (0, 130, -signal.SIGINT), err
+    if proc.returncode == 130:
+        assert err.strip() == "sslbench: interrupted"
