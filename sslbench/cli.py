@@ -140,6 +140,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         distributed.shutdown()
     if not main_rank:
         return summary.exit_code
+    if summary.pairs == 0:
+        k, n = args.shard
+        print(f"sslbench: shard {k}/{n} holds none of the grid's {len(plan.cells) * len(config.run.seeds)} "
+              "(cell, seed) pairs; nothing to run", file=sys.stderr)
+        return EXIT_OK
+    if not (out / "rows.jsonl").exists():  # every pair was done already or taken by another run
+        print(f"wrote 0 rows to {out / 'rows.jsonl'}", file=sys.stderr)
+        return summary.exit_code
     from sslbench.leaderboard import build, direction_from_registry, render_board
 
     print(render_board(build(read_rows(out), direction_from_registry(registry)), "md"))

@@ -48,6 +48,7 @@ class RunSummary:
     out_dir: Path
     plan: GridPlan
     rows: int = 0
+    pairs: int = 0  # (cell, seed) pairs of this run's shard (0: the shard is empty, nothing ran)
     failures: list[str] = field(default_factory=list)  # "dataset/task/model seed S: message"
 
     @property
@@ -95,11 +96,15 @@ def run_grid(config: Config, registry: Registry, out_dir: Path, *, plan: GridPla
     already have rows in ``out_dir`` are skipped and unfinished ones continue from
     their checkpoints. Each (cell, seed) is claimed with a file lock while it runs, so
     two runs pointed at one folder share the work instead of repeating it. ``shard``
-    ``(k, n)`` runs only the (cell, seed) pairs that :func:`in_shard` assigns to k.
+    ``(k, n)`` runs only the (cell, seed) pairs that :func:`shard_pairs` deals to k; an
+    empty shard returns at once, having written nothing (``summary.pairs == 0``).
 
     Under torchrun every rank calls this; rank 0 alone writes and reports.
     """
     plan = plan or plan_grid(config, registry)
+    mine = shard_pairs(plan, config.run.seeds, shard)
+    if not mine:
+        return RunSummary(out_dir=out_dir, plan=plan)
     if config.run.threads:
         torch.set_num_threads(config.run.threads)
     device = distributed.local_device(resolve_device(config.run.device))
@@ -109,26 +114,39 @@ def run_grid(config: Config, registry: Registry, out_dir: Path, *, plan: GridPla
     run = _Run(
         config=config, registry=registry, out_dir=out_dir, device=device, datasets=datasets,
         provenance=provenance.collect(registry.pm, config.hash, device),
-        cache_dir=cache_root() / "artifacts", summary=RunSummary(out_dir=out_dir, plan=plan),
+        cache_dir=cache_root() / "artifacts", summary=RunSummary(out_dir=out_dir, plan=plan, pairs=len(mine)),
     )
     if distributed.is_main():
         _write_manifest(run)
         registry.pm.hook.sslbench_run_start(plan=plan, out_dir=out_dir)
     for cell in plan.cells:
         for seed in config.run.seeds:
-            if _cell_file_name(cell, seed) not in done and in_shard(cell, seed, shard):
+            if _cell_file_name(cell, seed) not in done and _cell_file_name(cell, seed) in mine:
                 _run_claimed(run, cell, seed)
     if distributed.is_main():
         registry.pm.hook.sslbench_run_finish(summary=run.summary)
     return run.summary
 
 
-def in_shard(cell: Cell, seed: int, shard: tuple[int, int]) -> bool:
-    """Whether (cell, seed) belongs to shard ``k`` of ``n``: a hash of its names, so the
-    assignment does not change when the config's lists are reordered."""
+def shard_pairs(plan: GridPlan, seeds: tuple[int, ...], shard: tuple[int, int]) -> set[str]:
+    """File names (:func:`_cell_file_name`) of the (cell, seed) pairs shard ``k`` of ``n`` runs.
+
+    The pairs are sorted by a hash of their names and dealt round-robin: shards differ
+    in size by at most one pair (none is empty while another holds two), and the
+    assignment does not change when the config's lists are reordered.
+    """
     k, n = shard
-    digest = hashlib.sha256(f"{cell.key}/seed{seed}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") % n == k
+    pairs = sorted((_pair_hash(cell, seed), _cell_file_name(cell, seed)) for cell in plan.cells for seed in seeds)
+    return {name for i, (_, name) in enumerate(pairs) if i % n == k}
+
+
+def in_shard(cell: Cell, seed: int, shard: tuple[int, int], plan: GridPlan, seeds: tuple[int, ...]) -> bool:
+    """Whether (cell, seed) of ``plan`` × ``seeds`` belongs to shard ``k`` of ``n`` (:func:`shard_pairs`)."""
+    return _cell_file_name(cell, seed) in shard_pairs(plan, seeds, shard)
+
+
+def _pair_hash(cell: Cell, seed: int) -> bytes:
+    return hashlib.sha256(f"{cell.key}/seed{seed}".encode()).digest()
 
 
 def _run_claimed(run: _Run, cell: Cell, seed: int) -> None:

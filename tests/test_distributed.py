@@ -4,6 +4,7 @@ Runs on the CPU with gloo, 2 processes, as CI can.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -164,18 +165,19 @@ def test_shards_partition_the_cells_stably(tmp_path, make_registry):
     import fake_plugin
     from sslbench.config import load_config
     from sslbench.grid import plan_grid
-    from sslbench.runner import in_shard
+    from sslbench.runner import in_shard, shard_pairs
 
     config = tmp_path / "cfg.toml"
     config.write_text(textwrap.dedent(CONFIG).replace("seeds = [0]", "seeds = [0, 1, 2, 3, 4, 5]"))
     registry = make_registry(fake_plugin)
     plan = plan_grid(load_config(config, registry), registry)
-    pairs = [(c, s) for c in plan.cells for s in range(6)]
-    shards = [[(c.key, s) for c, s in pairs if in_shard(c, s, (k, 3))] for k in range(3)]
+    seeds = tuple(range(6))
+    pairs = [(c, s) for c in plan.cells for s in seeds]
+    shards = [[(c.key, s) for c, s in pairs if in_shard(c, s, (k, 3), plan, seeds)] for k in range(3)]
     assert sorted(sum(shards, [])) == sorted((c.key, s) for c, s in pairs)  # a partition
-    assert all(shards)  # no shard empty for 12 pairs
-    reordered = [(c, s) for c, s in reversed(pairs)]
-    assert [(c.key, s) for c, s in reordered if in_shard(c, s, (1, 3))][::-1] == shards[1]
+    assert [len(s) for s in shards] == [4, 4, 4]  # balanced: 12 pairs over 3 shards
+    reversed_plan = dataclasses.replace(plan, cells=list(reversed(plan.cells)))
+    assert shard_pairs(reversed_plan, seeds[::-1], (1, 3)) == shard_pairs(plan, seeds, (1, 3))
 
 
 def test_global_mean_without_distribution_is_a_plain_mean():
