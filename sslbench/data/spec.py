@@ -165,6 +165,8 @@ class DataSpec:
     sources: tuple[Source, ...]  # tried in this order
     files: tuple[str, ...]  # what every source must deliver
     file_sha256: Mapping[str, str] | None = None  # pins for (some of) ``files``, checked for every source
+    # pins for files ``finalize`` writes into the prepared folder (e.g. unzipped), checked at every load
+    extracted_sha256: Mapping[str, str] | None = None
     license: str  # e.g. "BSD-3-Clause"; shown by `sslbench data list`
     size: str = ""  # human-readable, e.g. "1.4 MB"
     homepage: str = ""
@@ -185,6 +187,21 @@ class DataSpec:
             if f not in self.files:
                 raise ValueError(f"{self.name}: file_sha256 names {f!r}, which is not in files {list(self.files)}")
             check_sha256(digest, f"{self.name}: file_sha256[{f!r}]")
+        for f, digest in (self.extracted_sha256 or {}).items():
+            check_relpath(f, f"{self.name}: extracted_sha256 key")
+            check_sha256(digest, f"{self.name}: extracted_sha256[{f!r}]")
+        if self.extracted_sha256 and self.finalize is None:
+            raise ValueError(f"{self.name}: extracted_sha256 pins what finalize writes; without finalize "
+                             "pin the files with file_sha256")
+
+    def folder_pins(self) -> dict[str, str]:
+        """SHA-256 the prepared folder's files must have, from the spec alone (never from the cache).
+
+        The fetched files' pins hold for the folder when no ``finalize`` transforms them;
+        the extracted files' pins always do.
+        """
+        pins = dict(self.file_sha256 or {}) if self.finalize is None else {}
+        return {**pins, **(self.extracted_sha256 or {})}
 
     def _check_source(self, source: object) -> None:
         if not isinstance(source, (LocalPath, WheelFiles, SystemFiles, Download)):
