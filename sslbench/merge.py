@@ -57,6 +57,8 @@ def read_folder(path: Path) -> Folder:
         raise ValueError(f"{path}: no rows.jsonl there; pass a folder written by 'sslbench run --out DIR'")
     manifest_file = folder / MANIFEST_FILE
     manifest = json.loads(manifest_file.read_text()) if manifest_file.is_file() else None
+    if manifest is not None and not isinstance(manifest, dict):
+        raise ValueError(f"{manifest_file}: holds JSON {type(manifest).__name__}, not an sslbench manifest")
     return Folder(path=folder, rows=read_rows(rows_file), curves=read_jsonl(folder / CURVES_FILE), manifest=manifest)
 
 

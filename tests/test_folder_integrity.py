@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -144,3 +145,22 @@ def test_leaderboard_and_resume_survive_torn_last_lines(tmp_path, small):
     assert resumed.returncode == 0, resumed.stderr
     assert values(out) == values(reference)
     assert len(curves(out)) == len(curves(reference))
+
+
+def test_resume_removes_temporary_files_of_dead_writers_only(tmp_path, small):
+    registry, config, _ = small
+    out = tmp_path / "b"
+    run_grid(config, registry, out)
+    dead = out / "checkpoints" / ".blobs--simclr--mlp--seed0.pt.999999999.tmp"  # no such pid
+    dead.write_bytes(b"half a checkpoint")
+    alive = out / f".manifest.json.{os.getppid()}.tmp"  # a live process's write in progress
+    alive.write_text("{")
+    run_grid(config, registry, out, resume=True)
+    assert not dead.exists() and alive.exists()
+
+
+def test_leaderboard_refuses_a_manifest_that_is_not_an_object_in_one_line(tmp_path, small):
+    _, _, reference = small
+    (reference / "manifest.json").write_text("[]")
+    board = cli("leaderboard", str(reference))
+    assert board.returncode == 2 and "not an sslbench manifest" in board.stderr and "Traceback" not in board.stderr
