@@ -31,11 +31,11 @@ STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG})
 class StorageError(Exception):
     """A write failed because the disk is full or failing. The CLI prints one line and exits 1."""
 
-    def __init__(self, path: Path | str | None, needed: int | None, cause: OSError) -> None:
+    def __init__(self, path: Path | str | None, needed: int | None, cause: OSError, action: str = "writing") -> None:
         self.path, self.needed, self.cause = path, needed, cause
         what = os.strerror(cause.errno) if cause.errno else str(cause)
         need = f" (the write needed {human_bytes(needed)})" if needed else ""
-        where = f" writing {path}" if path else ""
+        where = f" {action} {path}" if path else ""
         super().__init__(f"{what}{where}{need}; everything written before is intact: "
                          "free space, then rerun with --resume")
 
@@ -167,7 +167,12 @@ def read_nofollow(path: Path) -> bytes:
         raise UsageError(f"{path}: is not a regular file (a folder or a device stands where sslbench "
                          "keeps a file); choose a new --out folder")
     with os.fdopen(fd, "rb") as f:
-        return f.read()
+        try:
+            return f.read()
+        except OSError as err:
+            if err.errno in STORAGE_ERRNOS:
+                raise StorageError(path, None, err, action="reading") from None
+            raise
 
 
 def ensure_dir(path: Path) -> Path:
