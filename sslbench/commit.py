@@ -73,7 +73,7 @@ def _apply(out_dir: Path, record: Mapping[str, Any]) -> None:
     append_rows(out_dir, rows)
     if curve is not None:
         jsonl.append_records(out_dir / CURVES_FILE, [curve])
-    jsonl.append_records(out_dir / COMMITS_FILE, [{"cell": record["cell"], "rows": [list(i) for i in identities]}])
+    jsonl.append_records(out_dir / COMMITS_FILE, [{"cell": record["cell"], "rows": [list(i) for i in sorted(identities, key=repr)]}])
 
 
 def done_cells(out_dir: Path, rows: list[dict[str, Any]], name_of: Callable[[Mapping[str, Any]], str]) -> set[str]:

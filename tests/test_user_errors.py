@@ -115,3 +115,20 @@ def test_ctrl_c_during_start_up_is_one_line(delay):
     assert proc.returncode in (0, 130, -signal.SIGINT), err
     if proc.returncode == 130:
         assert err.strip() == "sslbench: interrupted"
+
+
+def test_a_read_only_out_folder(tmp_path, config, capsys, monkeypatch):
+    """Root ignores permission bits, so the read-only file system is simulated: EROFS for files under OUT."""
+    import errno
+
+    out = tmp_path / "out"
+    out.mkdir()
+    real_open = os.open
+
+    def read_only(path, flags, *args, **kwargs):
+        if str(path).startswith(str(out)) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", read_only)
+    one_line_exit_2(capsys, "run", config, "--out", out, match="cannot write there (Read-only file system)")
