@@ -346,15 +346,17 @@ def _evaluate(run: _Run, cell: Cell, seed: int, ctx: EvalContext, trained: Train
         options = run.config.options_for("evaluator", plan.evaluator)
         for label_set in plan.label_sets:
             start = time.perf_counter()
+            eval_ctx = dataclasses.replace(ctx, label_set=label_set, choices={})  # choices: this evaluator's own
             try:
-                metrics = spec.run(dataclasses.replace(ctx, label_set=label_set), options)
+                metrics = spec.run(eval_ctx, options)
             except Exception as err:  # one broken evaluator must not hide the others
                 rows += _failure_rows(run, cell, seed, "failed", err, only=(plan.evaluator, label_set))
                 continue
             seconds = time.perf_counter() - start
             for metric, value in metrics.items():
                 identity = _identity(run, cell, seed, plan.evaluator, label_set, metric)
-                rows.append(_row(run, cell, identity, value, options, trained, eval_seconds=seconds))
+                row = _row(run, cell, identity, value, options, trained, eval_seconds=seconds)
+                rows.append({**row, "selected": dict(eval_ctx.choices)} if eval_ctx.choices else row)
     return rows
 
 
