@@ -25,12 +25,12 @@ import torch
 from torch import Tensor
 
 from sslbench import Batch, DatasetContext, LoadedDataset, TensorSplit, fingerprint
+from sslbench.splits import VALID_SEED, carve_valid, stratified_subset
 from sslbench.data import (
     DataSpec, Download, LocalPath, SourceFailed, SystemFiles, WheelFiles, check_sha256_file, download_from, prepare,
 )
 
 SPLIT_SEED = 0  # fixed: every run and every machine sees the same train/test split and subsets
-VALID_SEED = 1  # fixed: the validation draw, independent of the run's seed and of the other draws
 
 # --- Fashion-MNIST (Xiao et al., 2017) ---------------------------------------------------
 
@@ -299,20 +299,6 @@ def subset_dataset(
     )
 
 
-def carve_valid(labels: Tensor, size: int) -> tuple[Tensor, Tensor]:
-    """A fixed class-balanced validation draw of ``size`` samples (``VALID_SEED``) and the sorted rest.
-
-    Shape:
-        labels (N,) long → valid (size,) long, rest (N - size,) long, both sorted indices.
-    """
-    if size == 0:
-        return torch.zeros(0, dtype=torch.long), torch.arange(len(labels))
-    held = stratified_subset(labels, size, seed=VALID_SEED)
-    keep = torch.ones(len(labels), dtype=torch.bool)
-    keep[held] = False
-    return held, torch.nonzero(keep).flatten()
-
-
 def take_rows(x: Tensor, index: Tensor) -> Tensor:
     """``x[index]``, without the copy when ``index`` is every row in order (no subset asked for).
 
@@ -322,32 +308,6 @@ def take_rows(x: Tensor, index: Tensor) -> Tensor:
     if len(index) == len(x) and bool((index == torch.arange(len(x))).all()):
         return x
     return x[index]
-
-
-def stratified_subset(labels: Tensor, size: int | None, seed: int = SPLIT_SEED) -> Tensor:
-    """Sorted indices of a fixed draw of ``size`` samples that keeps each class's share; all when ``None``.
-
-    Each class gets ``size · n_c / N`` samples rounded by largest remainder, chosen by a
-    seeded permutation, so a size always gives the same subset. Written here rather than
-    with scikit-learn's splitters, which need a sample of every class left over.
-
-    Shape:
-        labels (N,) long → (size,) long.
-    """
-    n = len(labels)
-    if size is None or size >= n:
-        return torch.arange(n)
-    classes, counts = labels.unique(return_counts=True)
-    quota = counts.double() * size / n
-    take = quota.floor().long()
-    extra = torch.argsort(quota - take, descending=True, stable=True)[: size - int(take.sum())]
-    take[extra] += 1
-    generator = torch.Generator().manual_seed(seed)
-    picked = []
-    for c, k in zip(classes.tolist(), take.tolist()):
-        members = torch.nonzero(labels == c).flatten()
-        picked.append(members[torch.randperm(len(members), generator=generator)[:k]])
-    return torch.cat(picked).sort().values
 
 
 def subset_fingerprint(content_sha256: str, sizes: dict[str, int]) -> str:
