@@ -367,7 +367,8 @@ def _baseline_rows(run: _Run, cell: Cell, seed: int, ctx: EvalContext) -> list[d
         spec = run.registry.get("evaluator", plan.evaluator)
         options = run.config.options_for("evaluator", plan.evaluator)
         for label_set in plan.label_sets:
-            for name, metrics in spec.baselines(dataclasses.replace(ctx, label_set=label_set), options).items():
+            baseline_ctx = dataclasses.replace(ctx, label_set=label_set, choices={})
+            for name, metrics in spec.baselines(baseline_ctx, options).items():
                 for metric, value in metrics.items():
                     identity = {**_identity(run, cell, seed, plan.evaluator, label_set, metric), "task": name}
                     rows.append(_row(run, cell, identity, value, options, None, eval_seconds=0.0))

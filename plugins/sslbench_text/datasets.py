@@ -170,7 +170,7 @@ def build_text_dataset(ctx: DatasetContext, name: str, train_docs: Sequence[Docu
     if options.short_documents == "error":
         _check_lengths(name, store, len(pretrain), "train", options.max_length)
         _check_lengths(name, test_store, len(test), "test", options.max_length)
-    classes = sorted({label for _, label in pretrain if label is not None})
+    classes = sorted({label for _, label in [*pretrain, *held] if label is not None})  # valid's may be rarer
     train_split = _first_segments(store, probe, classes, name)
     test_split = _first_segments(test_store, test, classes, name)
     valid_split = _first_segments(valid_store, held, classes, name) if valid_store is not None else None
