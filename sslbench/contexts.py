@@ -98,6 +98,8 @@ class EvalContext:
         device: where to compute.
         seed: the cell's seed; evaluators seed their own randomness from it.
         embed_batch_size: batch size for computing embeddings.
+        choices: hyper-parameters an evaluator selected on the ``valid`` split
+            (:meth:`record_choice`); the runner writes them into the row as ``selected``.
     """
 
     encoder: nn.Module
@@ -109,6 +111,15 @@ class EvalContext:
     seed: int
     embed_batch_size: int = 512
     _cache: dict[str, Tensor] = field(default_factory=dict, repr=False)
+    choices: dict[str, Any] = field(default_factory=dict)
+
+    def has_split(self, name: str) -> bool:
+        """Whether the dataset has a split ``name`` (e.g. ``valid``, which plugin datasets may omit)."""
+        return name in self.dataset.split_names()
+
+    def record_choice(self, **values: Any) -> None:
+        """Record hyper-parameters selected on ``valid`` (e.g. ``l2=1e-3``); not metrics, never ranked."""
+        self.choices.update(values)
 
     def embeddings(self, split: str) -> Tensor:
         """Pooled embeddings of every sample of ``split``, computed once per cell.

@@ -76,6 +76,11 @@ class LoadedDataset:
         fingerprint: a hash of the data this was built from (for provenance).
         extra_splits: further named splits a task may train on instead of ``pretrain``
             (``TaskSpec.split``), e.g. sentence pairs for next-sentence prediction.
+        valid: labeled samples evaluators select hyper-parameters on (fit on ``train``,
+            score ``valid``, pick the best, then score ``test`` once), or None. Built-in
+            datasets carve it from their labelled training data, disjoint from ``train``
+            and ``test``, by a fixed seed; a plugin dataset declares one by filling this
+            field (evaluators fall back to fixed hyper-parameters when it is None).
     """
 
     pretrain: TensorSplit
@@ -85,15 +90,19 @@ class LoadedDataset:
     extras: Mapping[str, Any] = field(default_factory=dict)
     fingerprint: str = ""
     extra_splits: Mapping[str, TensorSplit] = field(default_factory=dict)
+    valid: TensorSplit | None = None
 
     def split(self, name: str) -> TensorSplit:
-        """The split called ``name``: ``pretrain``, ``train``, ``test`` or an extra split."""
-        if name in ("pretrain", "train", "test"):
+        """The split called ``name``: ``pretrain``, ``train``, ``valid``, ``test`` or an extra split."""
+        if name in ("pretrain", "train", "test") or (name == "valid" and self.valid is not None):
             return getattr(self, name)
         if name in self.extra_splits:
             return self.extra_splits[name]
-        names = ", ".join(["pretrain", "train", "test", *self.extra_splits])
-        raise KeyError(f"this dataset has no split {name!r}; splits: {names}")
+        raise KeyError(f"this dataset has no split {name!r}; splits: {', '.join(self.split_names())}")
+
+    def split_names(self) -> list[str]:
+        """Names of the splits this dataset has, ``valid`` only when it is set."""
+        return ["pretrain", "train", *(["valid"] if self.valid is not None else []), "test", *self.extra_splits]
 
 
 def move_batch(batch: Batch, device: torch.device, pin: bool = True) -> Batch:

@@ -397,8 +397,9 @@ def _evaluate(run: _Run, cell: Cell, seed: int, ctx: EvalContext, trained: Train
         options = run.config.options_for("evaluator", plan.evaluator)
         for label_set in plan.label_sets:
             start = time.perf_counter()
+            eval_ctx = dataclasses.replace(ctx, label_set=label_set, choices={})  # choices: this evaluator's own
             try:
-                metrics = spec.run(dataclasses.replace(ctx, label_set=label_set), options)
+                metrics = spec.run(eval_ctx, options)
             except Exception as err:  # one broken evaluator must not hide the others
                 if safeio.is_storage_error(err):
                     raise safeio.as_storage_error(err) from None
@@ -407,7 +408,8 @@ def _evaluate(run: _Run, cell: Cell, seed: int, ctx: EvalContext, trained: Train
             seconds = time.perf_counter() - start
             for metric, value in metrics.items():
                 identity = _identity(run, cell, seed, plan.evaluator, label_set, metric)
-                rows.append(_row(run, cell, identity, value, options, trained, eval_seconds=seconds))
+                row = _row(run, cell, identity, value, options, trained, eval_seconds=seconds)
+                rows.append({**row, "selected": dict(eval_ctx.choices)} if eval_ctx.choices else row)
     return rows
 
 
@@ -418,7 +420,8 @@ def _baseline_rows(run: _Run, cell: Cell, seed: int, ctx: EvalContext) -> list[d
         spec = run.registry.get("evaluator", plan.evaluator)
         options = run.config.options_for("evaluator", plan.evaluator)
         for label_set in plan.label_sets:
-            for name, metrics in spec.baselines(dataclasses.replace(ctx, label_set=label_set), options).items():
+            baseline_ctx = dataclasses.replace(ctx, label_set=label_set, choices={})
+            for name, metrics in spec.baselines(baseline_ctx, options).items():
                 for metric, value in metrics.items():
                     identity = {**_identity(run, cell, seed, plan.evaluator, label_set, metric), "task": name}
                     rows.append(_row(run, cell, identity, value, options, None, eval_seconds=0.0))

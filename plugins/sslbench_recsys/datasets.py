@@ -4,9 +4,14 @@ Both are split leave-one-out by time (:mod:`.splits`) into what the runner wants
 
 * ``pretrain``: every interaction but each user's last two, as rows of at most
   ``max_len`` items (longer histories become several rows; none is dropped);
-* ``train`` = extra split ``valid``: per user, the ``max_len`` items before the
-  validation item (the second-to-last); ``test``: the ``max_len`` items before the
-  test item (the last). No user labels: class-label evaluators skip these datasets.
+* ``train`` = ``valid`` (``LoadedDataset.valid``, the same split): per user, the
+  ``max_len`` items before the validation item (the second-to-last); ``test``: the
+  ``max_len`` items before the test item (the last). The validation targets are
+  the leave-one-out validation items, never a test item, so ``next-item`` with
+  ``split = "valid"`` scores without touching test. No user labels: class-label
+  evaluators skip these datasets, so no probe fits on ``train`` here. Item labels
+  are per item: ``genre-probe`` carves its own fixed validation items
+  (:mod:`.genre_probe`).
 * ``extras["next_item"][split]`` = ``{"targets": (N,) long, "seen": (N, S) long}``
   aligned with the rows of ``valid``/``test`` (capability ``next-item``);
   ``extras["item_counts"]`` (V,) pretraining counts (the popularity baseline), also as
@@ -168,7 +173,7 @@ def to_loaded_dataset(name: str, interactions: Interactions, max_len: int) -> Lo
     }
     valid, test = _split(data.valid), _split(data.test)
     return LoadedDataset(
-        pretrain=_split(data.pretrain), train=valid, test=test, extra_splits={"valid": valid},
+        pretrain=_split(data.pretrain), train=valid, test=test, valid=valid,
         info=_info(data, max_len, item_labels),
         extras={
             "next_item": {"valid": _targets(data.valid), "test": _targets(data.test)},

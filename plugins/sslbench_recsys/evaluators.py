@@ -74,4 +74,6 @@ def run_genre_probe(ctx: EvalContext, options: GenreProbeOptions) -> dict[str, f
     if int(labels["labelled"].sum()) < 4:
         raise ValueError(f"genre-probe: item label set {options.label_set!r} labels fewer than 4 items in the vocabulary")
     result = multilabel_probe(ctx.encoder.item_embeddings(), labels["labels"], labels["labelled"], options)
+    if result["valid_items"]:
+        ctx.record_choice(l2=result["l2"])
     return {"micro_f1": result["micro_f1"]}

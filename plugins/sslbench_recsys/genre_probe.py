@@ -9,6 +9,16 @@ objective, mean BCE + (l2 / 2)·‖w‖² per label, is scikit-learn's
 ``LogisticRegression(C=1 / (l2 · N))`` for each label; a test compares the two.
 A converged optimum, not a number of optimiser steps, makes the protocol
 well-defined (and it takes far fewer passes than Adam).
+
+Selection: labels are per item, not per user, so the dataset's ``valid`` split
+(user histories) carries none; the probe carves its own fixed validation items
+instead. After the test items (``test_fraction``, as before) ``valid_fraction`` of
+the labelled items is held out by the same fixed ``seed``; the L2 of ``l2_grid``
+with the best validation micro-F1 of a probe fit on the remaining train items is
+kept (ties: the larger L2), and the test items are scored once, with that model
+(fit on train items only, as the ``linear-probe`` evaluator does). The grid runs
+from the largest L2 down, each fit warm-started from the last. An empty
+``l2_grid`` or ``valid_fraction = 0`` uses the fixed ``l2``.
 """
 
 from __future__ import annotations
@@ -29,7 +39,9 @@ class GenreProbeOptions:
 
     label_set: str = "genre"  # which item label set of the dataset to probe
     test_fraction: float = 0.3  # labelled items held out for scoring
-    l2: float = 1e-4  # weight of (1/2)·‖w‖² added to each label's mean cross-entropy (the bias is free)
+    valid_fraction: float = 0.15  # labelled items held out (after test) to select l2 on; 0: no selection
+    l2: float = 1e-4  # weight of (1/2)·‖w‖² added to each label's mean cross-entropy when nothing is selected
+    l2_grid: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)  # L2 values tried on the validation items; empty: l2
     max_iter: int = 100  # L-BFGS iterations
     threshold: float = 0.5  # a label is predicted where its sigmoid reaches this
     seed: int = 0  # the item train/test split; fixed so that every cell scores the same items
@@ -37,8 +49,12 @@ class GenreProbeOptions:
     def __post_init__(self) -> None:
         if not 0.0 < self.test_fraction < 1.0:
             raise ValueError(f"test_fraction: must be in (0, 1), got {self.test_fraction}")
+        if not 0.0 <= self.valid_fraction < 1.0 - self.test_fraction:
+            raise ValueError(f"valid_fraction: must be in [0, 1 - test_fraction), got {self.valid_fraction}")
         if self.l2 < 0:
             raise ValueError(f"l2: must be >= 0, got {self.l2}")
+        if any(v < 0 for v in self.l2_grid):
+            raise ValueError(f"l2_grid: must be >= 0 each, got {list(self.l2_grid)}")
         if self.max_iter < 1:
             raise ValueError(f"max_iter: must be >= 1, got {self.max_iter}")
         if not 0.0 < self.threshold < 1.0:
@@ -74,15 +90,21 @@ def micro_f1(predicted: Tensor, true: Tensor) -> float:
     return 2 * tp / (2 * tp + wrong) if tp + wrong else 0.0
 
 
-def fit_multilabel(x: Tensor, y: Tensor, l2: float, max_iter: int) -> tuple[Tensor, Tensor]:
+def fit_multilabel(x: Tensor, y: Tensor, l2: float, max_iter: int,
+                   init: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
     """Weights and bias of one L2-regularised logistic regression per label (bias not penalised).
 
+    Starts from ``init`` (a previous ``(W, b)``: a warm start) or from zeros.
+
     Shape:
-        x (N, D) float, y (N, G) 0/1; returns W (D, G) and b (G,), float64.
+        x (N, D) float, y (N, G) 0/1, init (D, G) and (G,); returns W (D, G) and b (G,), float64.
     """
     x, y = x.double(), y.double()  # L-BFGS is sensitive to round-off; D×G parameters are few
-    weight = torch.zeros(x.shape[1], y.shape[1], dtype=x.dtype, requires_grad=True)
-    bias = torch.zeros(y.shape[1], dtype=x.dtype, requires_grad=True)
+    if init is None:
+        weight = torch.zeros(x.shape[1], y.shape[1], dtype=x.dtype, requires_grad=True)
+        bias = torch.zeros(y.shape[1], dtype=x.dtype, requires_grad=True)
+    else:
+        weight, bias = (p.double().clone().requires_grad_(True) for p in init)
     opt = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=max_iter, tolerance_grad=1e-9,
                             tolerance_change=1e-12, history_size=20, line_search_fn="strong_wolfe")
 
@@ -100,9 +122,11 @@ def fit_multilabel(x: Tensor, y: Tensor, l2: float, max_iter: int) -> tuple[Tens
 
 def multilabel_probe(embeddings: Tensor, labels: Tensor, labelled: Tensor,
                      settings: GenreProbeOptions = GenreProbeOptions()) -> dict[str, float]:
-    """Fit the per-label probes on a random split of the labelled items; micro-F1 on the rest.
+    """Fit the per-label probes on a fixed random split of the labelled items; micro-F1 on the test items.
 
-    Embeddings are standardised with the train items' mean and std.
+    Items are split test / valid / train by one seeded permutation; the L2 is selected
+    on the valid items (module docstring) when ``valid_fraction`` and ``l2_grid`` allow,
+    and returned as ``l2``. Embeddings are standardised with the train items' mean and std.
 
     Shape:
         embeddings: (V, D); labels: (V, G) 0/1; labelled: (V,) bool.
@@ -111,11 +135,34 @@ def multilabel_probe(embeddings: Tensor, labels: Tensor, labelled: Tensor,
     ids = torch.nonzero(labelled.cpu()).squeeze(1)
     ids = ids[torch.randperm(len(ids), generator=generator)]
     n_test = max(1, round(settings.test_fraction * len(ids)))
-    test, train = ids[:n_test], ids[n_test:]
+    n_valid = round(settings.valid_fraction * len(ids)) if settings.l2_grid else 0
+    test, valid, train = ids[:n_test], ids[n_test : n_test + n_valid], ids[n_test + n_valid :]
     x = embeddings.detach().double().cpu()
     mean, std = x[train].mean(0), x[train].std(0).clamp(min=1e-6)
     x = (x - mean) / std
     labels = labels.cpu()
-    weight, bias = fit_multilabel(x[train], labels[train], settings.l2, settings.max_iter)
+    l2, params = settings.l2, None
+    if len(valid):
+        l2, params = select_multilabel_l2((x[train], labels[train]), (x[valid], labels[valid]), settings)
+    weight, bias = params or fit_multilabel(x[train], labels[train], l2, settings.max_iter)
     predicted = torch.sigmoid(x[test] @ weight + bias) >= settings.threshold
-    return {"micro_f1": micro_f1(predicted, labels[test] > 0), "train_items": float(len(train)), "test_items": float(len(test))}
+    return {"micro_f1": micro_f1(predicted, labels[test] > 0), "train_items": float(len(train)),
+            "valid_items": float(len(valid)), "test_items": float(len(test)), "l2": l2}
+
+
+def select_multilabel_l2(train: tuple[Tensor, Tensor], valid: tuple[Tensor, Tensor], settings: GenreProbeOptions,
+                         ) -> tuple[float, tuple[Tensor, Tensor]]:
+    """The L2 of ``settings.l2_grid`` with the best validation micro-F1 (ties: the larger L2), and its model.
+
+    Shape:
+        train, valid: (x (N, D) float64, labels (N, G) 0/1).
+    """
+    best: tuple[float, float, tuple[Tensor, Tensor]] | None = None
+    params = None
+    for l2 in sorted(set(settings.l2_grid), reverse=True):
+        params = fit_multilabel(*train, l2, settings.max_iter, init=params)
+        score = micro_f1(torch.sigmoid(valid[0] @ params[0] + params[1]) >= settings.threshold, valid[1] > 0)
+        if best is None or score > best[0]:
+            best = (score, l2, params)
+    assert best is not None  # the caller checks that l2_grid is not empty
+    return best[1], best[2]

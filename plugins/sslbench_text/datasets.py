@@ -2,17 +2,20 @@
 
 Every text dataset is built the same way (``build_text_dataset``):
 
-1. fixed seeded subsets of the train and test documents (``pretrain_docs``,
-   ``train_docs``, ``test_docs``; the probe's train documents are the first of the
-   pretraining documents);
+0. a fixed class-balanced draw of ``valid_docs`` labelled training documents
+   (seed ``sslbench.splits.VALID_SEED``) held out as the ``valid`` split: never
+   pretrained on (nor the tokenizer trained on), never fit on, never tested on;
+1. fixed seeded subsets of the remaining train documents and of the test documents
+   (``pretrain_docs``, ``train_docs``, ``test_docs``; the probe's train documents
+   are the first of the pretraining documents);
 2. a WordPiece tokenizer trained on the pretraining documents only, cached by
    (corpus, settings) under ``<data root>/artifacts/text``;
 3. the documents tokenised once and cut into segments of the model's length, cached
    as tensors (``segments.load_or_build_stores``);
 4. splits: ``pretrain`` = every segment ``[CLS] A [SEP]`` of the pretraining
    documents; ``pretrain-pairs`` = NSP pairs ``[CLS] A [SEP] B [SEP]`` over the same
-   documents, B redrawn every batch; ``train``/``test`` = the first segment of each
-   document with its label (BERT-style truncation).
+   documents, B redrawn every batch; ``train``/``valid``/``test`` = the first segment
+   of each document with its label (BERT-style truncation).
 
 A user's mistake (empty corpus, missing column, too-short documents with
 ``short_documents = "error"``, a vocabulary below the special tokens) is one line
@@ -30,6 +33,7 @@ import torch
 
 from sslbench import DatasetContext, LoadedDataset, TensorSplit, UsageError, fingerprint
 from sslbench.data import DataSpec, prepare
+from sslbench.splits import carve_valid
 
 from . import corpus, sources
 from .corpus import Document
@@ -54,6 +58,7 @@ class TextDataOptions:
     pretrain_docs: int = 0  # documents pretrained on (fixed seeded draw from the train documents); 0 = all
     train_docs: int = 0  # labelled documents evaluators fit on: the first of the pretraining documents; 0 = all of them
     test_docs: int = 0  # held-out documents evaluators score (fixed seeded draw); 0 = all
+    valid_docs: int = 500  # labelled train documents held out for selection (fixed, class-balanced; at most a fifth); 0 = none
     subset_seed: int = 0  # seed of the document draws (fixed, so every cell sees the same documents)
     short_documents: Literal["pad", "error"] = "pad"  # a document shorter than one segment: pad it, or stop
     path: str = ""  # a local folder that holds the dataset's files (skips the download)
@@ -66,6 +71,8 @@ class TextDataOptions:
                              f"{' '.join(SPECIAL_TOKENS)}; got {self.vocab_size} (default 8000)")
         if self.min_frequency < 1:
             raise ValueError(f"min_frequency: must be >= 1, got {self.min_frequency}")
+        if self.valid_docs < 0:
+            raise ValueError(f"valid_docs: must be >= 0 (0 = no validation split), got {self.valid_docs}")
         for name in ("pretrain_docs", "train_docs", "test_docs"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must be >= 0 (0 = all documents), got {getattr(self, name)}")
@@ -143,6 +150,7 @@ def _read(dataset: str, option: str, reader, *args, **kwargs) -> list[Document]:
 def build_text_dataset(ctx: DatasetContext, name: str, train_docs: Sequence[Document], test_docs: Sequence[Document],
                        options: TextDataOptions) -> LoadedDataset:
     """Subsets, tokenizer, cached segments and splits (see the module docstring)."""
+    held, train_docs = _carve_valid(train_docs, options.valid_docs)
     generator = torch.Generator().manual_seed(options.subset_seed)
     pretrain = _subset(train_docs, options.pretrain_docs, generator)
     probe = pretrain[: options.train_docs] if options.train_docs else pretrain
@@ -156,14 +164,16 @@ def build_text_dataset(ctx: DatasetContext, name: str, train_docs: Sequence[Docu
         tokenizer = load_or_train_tokenizer(texts, cache, settings)
         store, pair_store = load_or_build_stores(texts, tokenizer, [single, pair], cache)
         (test_store,) = load_or_build_stores([t for t, _ in test], tokenizer, [single], cache)
+        valid_store = load_or_build_stores([t for t, _ in held], tokenizer, [single], cache)[0] if held else None
     except ValueError as err:
         raise UsageError(f"[datasets.{name}] path: empty corpus: {err}") from None
     if options.short_documents == "error":
         _check_lengths(name, store, len(pretrain), "train", options.max_length)
         _check_lengths(name, test_store, len(test), "test", options.max_length)
-    classes = sorted({label for _, label in pretrain if label is not None})
+    classes = sorted({label for _, label in [*pretrain, *held] if label is not None})  # valid's may be rarer
     train_split = _first_segments(store, probe, classes, name)
     test_split = _first_segments(test_store, test, classes, name)
+    valid_split = _first_segments(valid_store, held, classes, name) if valid_store is not None else None
     extra, pairs_problem = _pairs(name, pair_store, options.max_length)
     specials = special_token_ids(tokenizer)
     counts = torch.bincount(store.tokens[torch.arange(single) < store.lengths[:, None]], minlength=len(tokenizer))
@@ -174,16 +184,36 @@ def build_text_dataset(ctx: DatasetContext, name: str, train_docs: Sequence[Docu
         "sep_token_id": tokenizer.sep_token_id, "mask_token_id": tokenizer.mask_token_id,
         "unk_token_id": tokenizer.unk_token_id, "num_classes": len(classes), "classes": classes,
         "segment_length": single, "pair_segment_length": pair,
-        "documents": {"pretrain": len(pretrain), "train": len(train_split), "test": len(test_split)},
+        "documents": {"pretrain": len(pretrain), "train": len(train_split), "test": len(test_split),
+                      "valid": len(valid_split) if valid_split is not None else 0},
         "segments": len(store), "short_documents": store.stats.short_documents,
     }
     return LoadedDataset(
         pretrain=single_split(store), train=train_split, test=test_split, info=info,
         extras={"tokenizer": tokenizer, "pretrain_token_counts": counts, "pairs_problem": pairs_problem},
         fingerprint=fingerprint(store.tokens, test_store.tokens, train_split.data["segment"],
-                                test_split.data["segment"]),
+                                test_split.data["segment"],
+                                *((valid_store.tokens, valid_split.data["segment"]) if valid_split else ())),
         extra_splits=extra,
+        valid=valid_split,
     )
+
+
+def _carve_valid(docs: Sequence[Document], count: int) -> tuple[list[Document], list[Document]]:
+    """The ``valid`` documents (a fixed class-balanced draw of labelled ones) and every other document.
+
+    At most a fifth of the labelled documents is held out; none when ``count`` is 0
+    or no document has a label (nothing to select on).
+    """
+    labelled = [i for i, (_, label) in enumerate(docs) if label is not None]
+    size = min(count, len(labelled) // 5)
+    if size == 0:
+        return [], list(docs)
+    names = sorted({docs[i][1] for i in labelled}, key=str)
+    ids = torch.tensor([names.index(docs[i][1]) for i in labelled])
+    held, _ = carve_valid(ids, size)
+    out = {labelled[i] for i in held.tolist()}
+    return [docs[i] for i in sorted(out)], [d for i, d in enumerate(docs) if i not in out]
 
 
 def _subset(docs: Sequence[Document], count: int, generator: torch.Generator) -> list[Document]:

@@ -21,18 +21,18 @@ def check_dataset(kit: Kit, name: str) -> None:
     expect(isinstance(data, LoadedDataset), who,
            f"build/example must return a LoadedDataset, got {type(data).__name__}")
     pretrain_keys = set(kit.batch(name, "pretrain"))
-    for split_name in ("pretrain", "train", "test", *data.extra_splits):
+    for split_name in data.split_names():
         split = data.split(split_name)
         expect(isinstance(split, TensorSplit) and len(split) > 0, who,
                f"split {split_name!r} must be a non-empty TensorSplit")
         batch = kit.batch(name, split_name)
         expect_batch(batch, who, f"a batch of split {split_name!r}")
-        if split_name in ("train", "test"):
+        if split_name in ("train", "valid", "test"):
             missing = pretrain_keys - set(batch)
             expect(not missing, who, f"{split_name} batches lack {sorted(missing)}, which pretrain batches hold "
                    "(encoders trained on pretrain batches embed train and test batches)")
     for label_set, kind in spec.label_sets.items():
-        for split_name in ("train", "test"):
+        for split_name in ("train", "test", *(["valid"] if data.valid is not None else [])):
             _expect_labels(data.split(split_name), label_set, kind, who, split_name)
     for capability in spec.provides:
         check = DATASET_CAPABILITIES.get(capability)

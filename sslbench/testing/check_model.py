@@ -128,7 +128,7 @@ def check_task(kit: Kit, name: str, modality: str | None = None) -> None:
     dataset, model = kit.cheapest(kit.task_pairs(name, modality), what)
     who = f"{who_of(spec)} with model {model!r} on dataset {dataset!r}"
     data = kit.dataset(dataset)
-    expect(spec.split in ("pretrain", "train", "test", *data.extra_splits), who,
+    expect(spec.split in data.split_names(), who,
            f"trains on split {spec.split!r}, which the dataset lacks")
     encoder, task = kit.task(dataset, model, name)
     expect(isinstance(task, nn.Module), who, f"build must return an nn.Module, got {type(task).__name__}")

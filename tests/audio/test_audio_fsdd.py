@@ -43,6 +43,23 @@ def test_real_split_is_stratified_disjoint_and_standardised(fsdd_wheel):
     assert not train.features[~real].any()
 
 
+def test_real_valid_split_is_carved_from_train_balanced_and_fixed(fsdd_wheel):
+    base = fsdd_splits(fsdd_wheel, seed=0, standardize=False)
+    splits = fsdd_splits(fsdd_wheel, seed=0, standardize=False, valid_fraction=0.1)
+    train, valid, test = splits["train"], splits["valid"], splits["test"]
+    assert (len(train), len(valid), len(test)) == (2160, 240, 600)
+    assert torch.bincount(valid.labels["digit"]).tolist() == [24] * 10
+    assert torch.equal(test.features, base["test"].features)  # test is untouched
+
+    def rows(split):
+        return {tuple(split.features[i, : split.lengths[i]].flatten().tolist()) for i in range(len(split))}
+
+    held = rows(valid)
+    assert held <= rows(base["train"]) and not held & rows(train) and not held & rows(test)
+    again = fsdd_splits(fsdd_wheel, seed=0, standardize=False, valid_fraction=0.1)["valid"]
+    assert torch.equal(again.features, valid.features)  # a fixed draw
+
+
 def test_stratified_split_is_seeded_and_exact():
     labels = np.repeat(np.arange(3), [10, 20, 5])
     train, test = stratified_split(labels, 0.2, seed=1)

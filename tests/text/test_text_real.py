@@ -23,7 +23,8 @@ def test_real_corpus_subset_loads_as_bert_splits(data_root, load, classes, first
     ds = load(DatasetContext(data_root=data_root, progress=False), options)
     info = ds.info
     assert info["num_classes"] == classes and info["classes"][0] == first_class
-    assert info["documents"] == {"pretrain": 150, "train": 100, "test": 80}
+    assert info["documents"] == {"pretrain": 150, "train": 100, "test": 80, "valid": 500}
+    assert set(ds.valid.labels["topic"].tolist()) == set(range(classes))  # a stratified draw of 500 has every class
     assert info["vocab_size"] <= 2000 and info["special_ids"] == [0, 1, 2, 3, 4]
     batch = ds.pretrain.batch(torch.arange(len(ds.pretrain)))
     real = batch["attention_mask"].bool() & (batch["input_ids"] > 4)

@@ -35,9 +35,11 @@ def test_view_a_is_the_row_and_view_b_its_corruption():
 
 def test_wine_splits_are_stratified_standardised_and_disjoint(tmp_path: Path):
     data = load_wine(DatasetContext(data_root=tmp_path), WineOptions())
-    train, test = data.train.data["x"], data.test.data["x"]
-    assert (len(data.pretrain), len(train), len(test)) == (124, 124, 54)
+    train, valid, test = data.train.data["x"], data.valid.data["x"], data.test.data["x"]
+    assert (len(data.pretrain), len(train), len(valid), len(test)) == (99, 99, 25, 54)
     assert torch.bincount(data.test.labels["cultivar"]).tolist() == [18, 21, 15]  # 59/71/48 × 0.3
+    assert torch.bincount(data.valid.labels["cultivar"]).tolist() == [8, 10, 7]  # 41/50/33 × 0.2
+    assert torch.cdist(valid, train).min() > 0 and torch.cdist(valid, test).min() > 0
     assert torch.allclose(train.mean(0), torch.zeros(13), atol=1e-5)
     assert torch.allclose(train.std(0), torch.ones(13), atol=1e-4)
     assert not data.pretrain.labels and (torch.cdist(train, test).min() > 0)

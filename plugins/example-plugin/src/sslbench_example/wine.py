@@ -5,6 +5,11 @@
 download and no ``DataSpec``. Split once, stratified, with a fixed seed; features are
 standardised with the train split's mean and std (their scales differ by 10⁴: proline
 is in the hundreds, hue around 1). Pretraining sees the train rows without labels.
+
+A plugin dataset declares a validation split by filling ``LoadedDataset.valid``:
+here ``valid_fraction`` of the train rows, stratified, with its own fixed seed, held
+out of ``train`` and ``pretrain``. Evaluators (``linear-probe``, ``knn``) select
+their hyper-parameters on it and score ``test`` once.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from torch import Tensor
 from sslbench import DatasetContext, LoadedDataset, TensorSplit, fingerprint
 
 SPLIT_SEED = 0  # every run and every machine sees the same split
+VALID_SEED = 1  # the validation draw's own fixed seed (never the run's)
 LABEL_SET = "cultivar"
 
 
@@ -24,10 +30,14 @@ class WineOptions:
     """The split of the 178 wines."""
 
     test_fraction: float = 0.3  # stratified hold-out evaluators score (54 of 178)
+    valid_fraction: float = 0.2  # share of the train rows held out for selection (25 of 124); 0: none
 
     def __post_init__(self) -> None:
         if not 0.1 <= self.test_fraction <= 0.5:
             raise ValueError(f"test_fraction: must be in [0.1, 0.5], got {self.test_fraction}")
+        if self.valid_fraction != 0 and not 0.1 <= self.valid_fraction <= 0.5:
+            raise ValueError(f"valid_fraction: must be 0 (no validation split) or in [0.1, 0.5], "
+                             f"got {self.valid_fraction}")
 
 
 def load_wine(ctx: DatasetContext, options: WineOptions) -> LoadedDataset:
@@ -43,28 +53,37 @@ def load_wine(ctx: DatasetContext, options: WineOptions) -> LoadedDataset:
     x, y = torch.tensor(wine.data, dtype=torch.float32), torch.tensor(wine.target, dtype=torch.long)
     fit, score = train_test_split(torch.arange(len(y)).numpy(), test_size=options.test_fraction,
                                   stratify=wine.target, random_state=SPLIT_SEED)
-    return tabular_dataset(x[fit], y[fit], x[score], y[score], fingerprint(x, y))
+    held = fit[:0]
+    if options.valid_fraction:
+        fit, held = train_test_split(fit, test_size=options.valid_fraction, stratify=wine.target[fit],
+                                     random_state=VALID_SEED)
+    return tabular_dataset(x[fit], y[fit], x[score], y[score], fingerprint(x, y, torch.as_tensor(held)),
+                           valid=(x[held], y[held]) if len(held) else None)
 
 
-def tabular_dataset(x_train: Tensor, y_train: Tensor, x_test: Tensor, y_test: Tensor, digest: str) -> LoadedDataset:
+def tabular_dataset(x_train: Tensor, y_train: Tensor, x_test: Tensor, y_test: Tensor, digest: str,
+                    valid: tuple[Tensor, Tensor] | None = None) -> LoadedDataset:
     """Splits standardised by the train rows' statistics; pretrain = train rows without labels.
 
     Shape:
-        x_* (N, F) float, y_* (N,) long.
+        x_* (N, F) float, y_* (N,) long; valid: (x (M, F), y (M,)) or None.
     """
     mean, std = x_train.mean(0), x_train.std(0).clamp_min(1e-6)
     train, test = (x_train - mean) / std, (x_test - mean) / std
+    held = TensorSplit({"x": (valid[0] - mean) / std}, labels={LABEL_SET: valid[1]}) if valid is not None else None
     return LoadedDataset(
         pretrain=TensorSplit({"x": train}),
         train=TensorSplit({"x": train}, labels={LABEL_SET: y_train}),
         test=TensorSplit({"x": test}, labels={LABEL_SET: y_test}),
         info={"num_features": int(x_train.shape[1]), "num_classes": int(y_train.max()) + 1},
         fingerprint=digest,
+        valid=held,
     )
 
 
 def example_wine(ctx: DatasetContext, options: WineOptions) -> LoadedDataset:
-    """``DatasetSpec.example``: 24 random rows of 13 features in 3 classes, shaped like ``load_wine``'s."""
+    """``DatasetSpec.example``: 30 random rows of 13 features in 3 classes (16 train, 6 valid, 8 test),
+    shaped like ``load_wine``'s."""
     generator = torch.Generator().manual_seed(0)
-    x, y = torch.randn(24, 13, generator=generator), torch.arange(24) % 3
-    return tabular_dataset(x[:16], y[:16], x[16:], y[16:], "example")
+    x, y = torch.randn(30, 13, generator=generator), torch.arange(30) % 3
+    return tabular_dataset(x[:16], y[:16], x[22:], y[22:], "example", valid=(x[16:22], y[16:22]))
