@@ -4,8 +4,9 @@ import types
 
 import pandas as pd
 import pytest
+import torch
 
-from sslbench import ModalitySpec, TaskSpec, hookimpl
+from sslbench import DatasetSpec, EncoderOutput, ModalitySpec, TaskSpec, hookimpl
 from sslbench.config import load_config
 from sslbench.errors import PluginError
 from sslbench.grid import REFERENCE_TASK, plan_grid
@@ -13,6 +14,7 @@ from sslbench.leaderboard import build
 from sslbench.listing import describe_plan, render_plan
 from sslbench.results import read_rows
 from sslbench.runner import run_grid
+from sslbench.testing import Case, ConformanceError, Kit, KitOptions, inline_plugin, make_registry, run_case
 
 import fake_plugin
 from report.rows import seeds
@@ -119,3 +121,51 @@ def test_a_reference_row_stands_in_every_ranking_of_its_section_unranked():
         reference = members[members["task"] == REFERENCE_TASK]
         assert len(reference) == 1 and reference["kind"].item() == "reference" and pd.isna(reference["rank"].item())
         assert members[members["task"] == "simclr"]["rank"].notna().all()
+
+
+class Centred(torch.nn.Module):
+    """A tiny vector reference: rows minus a fitted centre; ``width`` may lie about embed_dim."""
+
+    def __init__(self, centre, width=None):
+        super().__init__()
+        self.register_buffer("centre", centre)
+        self.embed_dim = width or int(centre.shape[0])
+
+    def forward(self, batch):
+        return EncoderOutput(sequence=None, pooled=batch["x"] - self.centre)
+
+
+def fits_on_pretrain(dataset, options):
+    return Centred(dataset.pretrain.data["x"].mean(0))
+
+
+def fits_on_test(dataset, options):
+    return Centred(dataset.test.data["x"].mean(0))
+
+
+def lies_about_width(dataset, options):
+    return Centred(dataset.pretrain.data["x"].mean(0), width=3)
+
+
+@pytest.mark.parametrize("reference_build, problem", [
+    (fits_on_pretrain, None),
+    (fits_on_test, "must fit on dataset.pretrain only"),
+    (lies_about_width, r"pooled output must be \(B, embed_dim=3\)"),
+])
+def test_the_conformance_kit_checks_a_modalitys_reference(tmp_path, reference_build, problem):
+    from fake_plugin import BlobsOptions, load_blobs
+
+    plugin = inline_plugin(
+        "centred",
+        sslbench_register_modalities=lambda: [ModalitySpec(
+            name="centred", build=lambda info, o: object(), description="x", reference_build=reference_build,
+            reference_name="centred-rows")],
+        sslbench_register_datasets=lambda: [DatasetSpec(
+            name="centred-blobs", modality="centred", build=load_blobs, options=BlobsOptions, description="x")],
+    )
+    kit = Kit(make_registry(plugin, modules=("fake_plugin",)), tmp_path, KitOptions())
+    if problem is None:
+        run_case(kit, Case("modality", "centred"))
+    else:
+        with pytest.raises(ConformanceError, match=problem):
+            run_case(kit, Case("modality", "centred"))
