@@ -8,7 +8,9 @@ Compatibility is computed from declarations only:
 - an evaluator runs on a cell when its ``needs`` are provided (the task's ``provides``
   included) and, if it uses labels, the dataset has a label set of a kind it supports.
 
-Every (dataset, model) pair that any task runs on also gets a ``random-init`` baseline.
+Every (dataset, model) pair that any task runs on also gets a ``random-init`` baseline,
+and every dataset with a baseline whose modality declares a reference
+(``ModalitySpec.reference_build``) one ``no-encoder`` reference cell.
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ from sslbench.registry import Registry
 from sslbench.specs import DatasetSpec, ModalitySpec, ModelSpec
 
 BASELINE_TASK = "random-init"
+REFERENCE_TASK = "no-encoder"
+"""Task of the cell that evaluates the modality's encoder-free reference (raw pixels, tf-idf, ...)."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,8 @@ class EvalPlan:
 
 @dataclass(frozen=True)
 class Cell:
-    """A compatible (dataset, task, model) triple; ``task`` is ``random-init`` for baselines."""
+    """A compatible (dataset, task, model) triple; ``task`` is ``random-init`` for baselines
+    and ``no-encoder`` for the modality's reference (``model`` = the reference's name)."""
 
     dataset: str
     task: str
@@ -48,6 +53,11 @@ class Cell:
     def is_baseline(self) -> bool:
         """True for the untrained ``random-init`` cell of a (dataset, model) pair."""
         return self.task == BASELINE_TASK
+
+    @property
+    def is_reference(self) -> bool:
+        """True for the ``no-encoder`` cell of a dataset: the modality's reference, never trained."""
+        return self.task == REFERENCE_TASK
 
     @property
     def key(self) -> str:
@@ -79,8 +89,8 @@ class GridPlan:
 
     @property
     def pretrained(self) -> list[Cell]:
-        """The cells that pretrain (baselines excluded)."""
-        return [c for c in self.cells if not c.is_baseline]
+        """The cells that pretrain (baselines and references excluded)."""
+        return [c for c in self.cells if not (c.is_baseline or c.is_reference)]
 
 
 def plan_grid(config: Config, registry: Registry) -> GridPlan:
@@ -90,7 +100,28 @@ def plan_grid(config: Config, registry: Registry) -> GridPlan:
         for dataset in part.grid.datasets:
             for model in part.grid.models:
                 _plan_pair(plan, part, registry, dataset, model)
+    _add_references(plan, registry)
     return plan
+
+
+def _add_references(plan: GridPlan, registry: Registry) -> None:
+    """Put one ``no-encoder`` cell after each dataset's first baseline when its modality declares
+    a reference: evaluated by the union of that dataset's random-init evaluations, on its budget."""
+    baselines: dict[str, list[Cell]] = {}
+    for cell in plan.cells:
+        if cell.is_baseline:
+            baselines.setdefault(cell.dataset, []).append(cell)
+    references: dict[int, Cell] = {}
+    for dataset, cells in baselines.items():
+        modality = registry.get("modality", registry.get("dataset", dataset).modality)
+        if modality.reference_build is None:
+            continue
+        evaluations = {e.evaluator: e for c in cells for e in c.evaluations}
+        if not evaluations:  # nothing would score it
+            continue
+        cell = Cell(dataset, REFERENCE_TASK, modality.reference_name, tuple(evaluations.values()), cells[0].run)
+        references[plan.cells.index(cells[0])] = cell
+    plan.cells[:] = [c for i, old in enumerate(plan.cells) for c in [old, *([references[i]] if i in references else [])]]
 
 
 def _plan_pair(plan: GridPlan, config: Any, registry: Registry, dataset: str, model: str) -> None:

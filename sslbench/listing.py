@@ -7,7 +7,9 @@ from sslbench.options import describe_options
 from sslbench.registry import Registry
 from sslbench.specs import SPEC_TYPES
 
-_DECLARATIONS = ("modality", "modalities", "needs", "provides", "label_sets", "label_kinds", "license", "size")
+_DECLARATIONS = ("modality", "modalities", "needs", "provides", "label_sets", "label_kinds", "license", "size",
+                 "reference_name")
+_UNTRAINED = ("random-init", "no-encoder")  # grid.BASELINE_TASK, grid.REFERENCE_TASK: cells without a budget
 
 
 def describe_registry(registry: Registry) -> dict[str, list[dict[str, Any]]]:
@@ -66,13 +68,14 @@ def describe_plan(plan: Any) -> dict[str, list[dict[str, Any]]]:
 
 def render_plan(plan: dict[str, list[dict[str, Any]]]) -> str:
     """``sslbench list --cells``: one line per cell that runs, then every skip with its reason."""
-    pretrained = sum(1 for c in plan["cells"] if c["task"] != "random-init")
-    lines = [f"runs {len(plan['cells'])} cells ({pretrained} pretrained + their random-init baselines):"]
+    pretrained = sum(1 for c in plan["cells"] if c["task"] not in _UNTRAINED)
+    lines = [f"runs {len(plan['cells'])} cells ({pretrained} pretrained + their random-init baselines "
+             "and no-encoder references):"]
     for c in plan["cells"]:
         evals = ", ".join(e["name"] + (f" [{', '.join(e['label_sets'])}]" if e["label_sets"] else "")
                           for e in c["evaluators"]) or "no evaluator"
         b = c["budget"]
-        budget = "" if c["task"] == "random-init" else f"  ({b['amount']:g} {b['unit']}, batch {b['batch_size']})"
+        budget = "" if c["task"] in _UNTRAINED else f"  ({b['amount']:g} {b['unit']}, batch {b['batch_size']})"
         lines.append(f"  {c['dataset']} / {c['task']} / {c['model']}: {evals}{budget}")
     lines.append(f"skipped ({len(plan['skipped'])}):")
     for s in plan["skipped"]:

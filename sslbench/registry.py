@@ -15,7 +15,7 @@ import pluggy
 from sslbench.errors import PluginError, UnknownComponentError
 from sslbench.specs import SPEC_TYPES, ComponentSpec
 
-RESERVED_TASK_NAMES = frozenset({"random-init"})
+RESERVED_TASK_NAMES = frozenset({"random-init", "no-encoder"})  # grid.BASELINE_TASK, grid.REFERENCE_TASK
 """Task names the runner uses for its own rows; no plugin may register them."""
 
 _HOOKS = {

@@ -2,7 +2,9 @@
 
 The ``random-init`` baseline of a (dataset, model) pair is the same encoder built
 from the same seed, evaluated the same way, without pretraining — so the gain of a
-pretrained row over its baseline is due to pretraining alone.
+pretrained row over its baseline is due to pretraining alone. A dataset's
+``no-encoder`` cell evaluates its modality's reference feature map (raw pixels,
+tf-idf, ...) the same way, once per seed.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from sslbench.contexts import DatasetContext, EvalContext, ModelContext, TaskCon
 from sslbench.data import cache_root
 from sslbench.data_api import LoadedDataset
 from sslbench.errors import UsageError
-from sslbench.grid import Cell, GridPlan, plan_grid
+from sslbench.grid import BASELINE_TASK, Cell, GridPlan, plan_grid
 from sslbench.options import options_as_dict
 from sslbench.registry import Registry
 from sslbench.results import ROWS_FILE, make_row, read_rows
@@ -379,6 +381,8 @@ def _curve(run: _Run, cell: Cell, seed: int, trained: TrainResult) -> dict[str, 
 
 
 def _build(run: _Run, cell: Cell, dataset: LoadedDataset) -> tuple[Any, torch.nn.Module, torch.nn.Module | None]:
+    if cell.is_reference:
+        return _build_reference(run, cell, dataset)
     reg, opts = run.registry, run.config.options_for
     data_spec = reg.get("dataset", cell.dataset)
     modality = reg.get("modality", data_spec.modality).build(dataset.info, opts("modality", data_spec.modality))
@@ -388,6 +392,25 @@ def _build(run: _Run, cell: Cell, dataset: LoadedDataset) -> tuple[Any, torch.nn
         return modality, encoder, None
     task_ctx = TaskContext(encoder=encoder, modality=modality, dataset=dataset, cache_dir=run.cache_dir)
     return modality, encoder, reg.get("task", cell.task).build(task_ctx, opts("task", cell.task))
+
+
+def _build_reference(run: _Run, cell: Cell, dataset: LoadedDataset) -> tuple[Any, torch.nn.Module, None]:
+    """A ``no-encoder`` cell: the modality and its reference feature map (``ModalitySpec.reference_build``),
+    fitted on the dataset's pretrain split by the plugin; no task, nothing trained."""
+    name = run.registry.get("dataset", cell.dataset).modality
+    spec, options = run.registry.get("modality", name), run.config.options_for("modality", name)
+    reference = spec.reference_build(dataset, options)
+    if not isinstance(reference, torch.nn.Module) or not isinstance(getattr(reference, "embed_dim", None), int):
+        raise TypeError(f"modality {name!r}: reference_build must return an nn.Module with an int embed_dim, "
+                        f"got {type(reference).__name__}")
+    return spec.build(dataset.info, options), reference, None
+
+
+def _reference_settings(run: _Run, cell: Cell) -> dict[str, Any]:
+    """Settings of a ``no-encoder`` row: the dataset's and modality's options (there is no model)."""
+    modality = run.registry.get("dataset", cell.dataset).modality
+    return {"dataset": options_as_dict(run.config.options_for("dataset", cell.dataset)),
+            "modality": options_as_dict(run.config.options_for("modality", modality))}
 
 
 def _evaluate(run: _Run, cell: Cell, seed: int, ctx: EvalContext, trained: TrainResult | None) -> list[dict[str, Any]]:
@@ -450,6 +473,8 @@ def _row(run: _Run, cell: Cell, identity: Mapping[str, Any], value: float | None
 
 
 def _settings(run: _Run, cell: Cell) -> dict[str, Any]:
+    if cell.is_reference:
+        return _reference_settings(run, cell)
     opts = run.config.options_for
     modality = run.registry.get("dataset", cell.dataset).modality
     settings = {
@@ -464,6 +489,8 @@ def _settings(run: _Run, cell: Cell) -> dict[str, Any]:
 
 def _budget(run: _Run, cell: Cell) -> dict[str, Any]:
     """The budget as configured (what the leaderboard compares); what was spent is in ``cost``."""
+    if cell.is_reference:  # never trained: the budget of a baseline (0 steps)
+        return _budget(run, dataclasses.replace(cell, task=BASELINE_TASK))
     r = cell.run
     unit = r.budget_unit
     amount = r.budget_amount

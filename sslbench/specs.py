@@ -106,16 +106,41 @@ class ModalitySpec(ComponentSpec):
         build: ``build(info, options) -> Modality``, called once per dataset with the
             dataset's ``info`` facts.
         provides: capabilities of every dataset of this modality (e.g. ``views``).
+        reference_build: optional ``reference_build(dataset: LoadedDataset, options) -> nn.Module``:
+            a feature map without an encoder (raw pixels, tf-idf, ...) that the grid
+            evaluates beside ``random-init`` as task ``no-encoder`` (docs/references.md).
+            ``options`` is the modality's options instance. The module has an int
+            ``embed_dim`` and ``forward(batch) -> EncoderOutput``, plus whatever the
+            evaluators of the modality's random-init cells use (e.g. ``item_embeddings()``).
+            Anything it fits (an IDF, a co-occurrence matrix) comes from the ``pretrain``
+            split, never from ``test``.
+        reference_name: the reference's name: the ``model`` of its rows (e.g. ``raw-pixels``);
+            required with ``reference_build``.
     """
 
     build: Callable[[Mapping[str, Any], Any], Any]
     provides: frozenset[str] = frozenset()
+    reference_build: Callable[[Any, Any], Any] | None = None
+    reference_name: str = ""
     kind = "modality"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         object.__setattr__(self, "provides", _frozen(self.provides))
         _check_callable(self, "build")
+        self._check_reference()
+
+    def _check_reference(self) -> None:
+        """``reference_build`` and ``reference_name`` come together; the name is a component name."""
+        if self.reference_build is None:
+            if self.reference_name:
+                raise ValueError(f"modality {self.name!r}: reference_name {self.reference_name!r} needs a "
+                                 "reference_build")
+            return
+        _check_callable(self, "reference_build")
+        if not isinstance(self.reference_name, str) or not NAME_PATTERN.match(self.reference_name):
+            raise ValueError(f"modality {self.name!r}: reference_name {self.reference_name!r} is not allowed: use "
+                             "lowercase letters, digits, '-', '_' or '.' (required with reference_build)")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -97,4 +97,4 @@ def test_list_cells_shows_the_grid_and_every_skip(tmp_path, capsys):
     assert "(digits, masked-frames, cnn-small): task 'masked-frames' needs frame-masking" in out
     assert main(["list", "--cells", str(config), "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
-    assert [c["task"] for c in plan["cells"]] == ["random-init", "simclr"] and plan["skipped"][0]["task"] == "masked-frames"
+    assert [c["task"] for c in plan["cells"]] == ["random-init", "no-encoder", "simclr"] and plan["skipped"][0]["task"] == "masked-frames"

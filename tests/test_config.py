@@ -121,7 +121,8 @@ def test_several_grids_each_with_its_own_budget(tmp_path, registry):
     assert [(p.grid.name, p.run.steps, p.run.batch_size) for p in config.grids] == [("a", 7, 8), ("", 5, 128)]
     cells = {c.key: c.run.steps for c in plan_grid(config, registry).cells}
     assert cells == {"digits/random-init/cnn-small": 7, "digits/simclr/cnn-small": 7,
-                     "digits/random-init/resnet18": 5, "digits/simclr/resnet18": 5}
+                     "digits/random-init/resnet18": 5, "digits/simclr/resnet18": 5,
+                     "digits/no-encoder/raw-pixels": 7}  # one reference per dataset, in its first grid
 
 
 @pytest.mark.parametrize("text, key, problem", [

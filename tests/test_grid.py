@@ -36,7 +36,8 @@ def test_cells_only_where_declarations_allow(tmp_path, make_registry):
     plan = plan_for(tmp_path, registry, ["digits", "blobs"], ["simclr", "mlm-ish"], ["cnn-small", "mlp"],
                     ["knn", "head-eval", "multi-eval"])
     assert [c.key for c in plan.cells] == [
-        "digits/random-init/cnn-small", "digits/simclr/cnn-small", "blobs/random-init/mlp", "blobs/simclr/mlp",
+        "digits/random-init/cnn-small", "digits/no-encoder/raw-pixels", "digits/simclr/cnn-small",
+        "blobs/random-init/mlp", "blobs/simclr/mlp",  # the fake vector modality declares no reference
     ]
     assert all([e.evaluator for e in c.evaluations] == ["knn"] for c in plan.cells)
     assert plan.cells[1].evaluations[0].label_sets == ("digit",)

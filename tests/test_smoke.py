@@ -21,8 +21,10 @@ def test_smoke_benchmark_through_the_cli(tmp_path, capsys):
     # the leaderboard in this process: a third interpreter start would only re-load every plugin
     assert main(["leaderboard", str(out), "--format", "json"]) == 0
     records = {(r["task"], r["evaluator"]): r for r in json.loads(capsys.readouterr().out)}
-    assert set(records) == {(t, e) for t in ("random-init", "simclr") for e in ("knn", "linear-probe")}
-    assert all(r["n"] == 2 and r["dataset"] == "digits" and r["model"] == "cnn-small" for r in records.values())
+    assert set(records) == {(t, e) for t in ("random-init", "no-encoder", "simclr") for e in ("knn", "linear-probe")}
+    model = {"no-encoder": "raw-pixels"}  # the image modality's reference beside random-init
+    assert all(r["n"] == 2 and r["dataset"] == "digits" and r["model"] == model.get(task, "cnn-small")
+               for (task, _), r in records.items())
     knn_gain = records[("simclr", "knn")]["mean"] - records[("random-init", "knn")]["mean"]
     assert knn_gain > 0, f"SimCLR kNN {records[('simclr', 'knn')]['mean']} does not beat random init"
     assert main(["leaderboard", str(out), "-o", str(tmp_path / "lb.md")]) == 0

@@ -7,7 +7,7 @@ import torch
 
 from sslbench import DatasetContext, DatasetSpec, LoadedDataset, ModalitySpec, ModelSpec, TaskSpec, hookimpl
 
-from sslbench_audio import batching, datasets, modality, models, tasks
+from sslbench_audio import batching, datasets, modality, models, reference, tasks
 from sslbench_audio.views import ViewConfig
 
 
@@ -33,6 +33,7 @@ def sslbench_register_modalities() -> list[ModalitySpec]:
     return [
         ModalitySpec(
             name="audio", build=modality.build_audio_modality, options=ViewConfig, provides={"views", "frames"},
+            reference_build=reference.build_frame_stats, reference_name=reference.REFERENCE_NAME,
             description="frame features (B, T, F) + lengths, padding masked; views: crop, gain, noise, time/freq masks",
             reference="Park et al., 2019 (SpecAugment); Saeed et al., 2021 (COLA)",
         )

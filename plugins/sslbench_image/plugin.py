@@ -9,7 +9,7 @@ from sslbench import (
     DatasetContext, DatasetSpec, LoadedDataset, ModalitySpec, ModelSpec, TaskSpec, TensorSplit, hookimpl,
 )
 
-from sslbench_image import datasets, models, modality, simclr, vit
+from sslbench_image import datasets, models, modality, reference, simclr, vit
 
 
 def tiny_images(label_set: str, size: int, hflip_invariant: bool) -> Callable[[DatasetContext, object], LoadedDataset]:
@@ -39,6 +39,7 @@ def sslbench_register_modalities() -> list[ModalitySpec]:
         ModalitySpec(
             name="image", build=modality.build_image_modality, options=modality.ImageViewOptions,
             provides={"views", "frames"},
+            reference_build=reference.build_raw_pixels, reference_name=reference.REFERENCE_NAME,
             description="float images (B, C, H, W) in [0, 1]; views: crop, flip, colour jitter, grey, blur; frames: patches",
         )
     ]

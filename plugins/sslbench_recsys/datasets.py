@@ -17,7 +17,8 @@ Both are split leave-one-out by time (:mod:`.splits`) into what the runner wants
   ``extras["item_counts"]`` (V,) pretraining counts (the popularity baseline), also as
   ``extras["pretrain_token_counts"]``, the name token tasks read (as the text datasets do);
   ``extras["item_labels"][name]`` = ``{"labels": (V, G) float, "labelled": (V,) bool,
-  "names": [...]}`` (capability ``item-labels``).
+  "names": [...]}`` (capability ``item-labels``); ``extras["pretrain_users"]`` (N,) the user of
+  each pretrain row (the ``item-knn`` reference joins a long history's rows back into one user).
 * ``info``: ``vocab_size`` V (padding 0, unknown 1, items 2…V−2, [MASK] V−1),
   ``num_items``, ``mask_token_id``, ``max_len``, and ``stats`` (what the split
   dropped or kept out, logged at load).
@@ -179,6 +180,7 @@ def to_loaded_dataset(name: str, interactions: Interactions, max_len: int) -> Lo
             "next_item": {"valid": _targets(data.valid), "test": _targets(data.test)},
             "item_counts": data.vocab.counts, "pretrain_token_counts": data.vocab.counts,  # the same (V,) counts
             "item_labels": item_labels, "item_keys": list(data.vocab.keys),
+            "pretrain_users": data.pretrain.users,  # (N,) user of each pretrain row (long histories: several rows)
         },
         fingerprint=fingerprint(
             data.pretrain.items, data.test.items, data.test.targets, data.valid.targets,

@@ -10,7 +10,7 @@ from sslbench import (
     DatasetContext, DatasetSpec, EvaluatorSpec, LoadedDataset, ModalitySpec, ModelSpec, TaskSpec, hookimpl,
 )
 
-from . import cooccurrence, datasets, evaluators, genre_probe, interactions, modality, models, next_item
+from . import cooccurrence, datasets, evaluators, genre_probe, interactions, modality, models, next_item, reference
 
 ITEM_TABLE = {"item-embeddings", "token-embeddings"}  # what both encoders expose: their item table
 RECSYS_DATA = {"modality": "recsys", "provides": {"next-item", "item-labels"}}
@@ -41,6 +41,7 @@ def sslbench_register_modalities() -> list[ModalitySpec]:
     return [
         ModalitySpec(
             name="recsys", build=modality.build_recsys_modality, options=modality.RecsysViewOptions,
+            reference_build=reference.build_item_knn, reference_name=reference.REFERENCE_NAME,
             provides={"views", "tokens"}, reference="Xie et al., 2022, Contrastive Learning for Sequential "
             "Recommendation (CL4SRec views)",
             description="chronological item ids (B, T) + mask; views: crop / mask / reorder (CL4SRec); "

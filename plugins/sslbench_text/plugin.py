@@ -9,7 +9,7 @@ from sslbench import (
     DatasetContext, DatasetSpec, EvaluatorSpec, LoadedDataset, ModalitySpec, ModelSpec, TaskSpec, hookimpl,
 )
 
-from . import datasets, evaluate, modality, models, sources, tasks
+from . import datasets, evaluate, modality, models, reference, sources, tasks
 
 BERT = "Devlin et al., 2019, BERT: Pre-training of Deep Bidirectional Transformers for Language Understanding"
 TEXT_DATA = {"modality": "text", "provides": {"sentence-pairs"}}
@@ -37,6 +37,7 @@ def sslbench_register_modalities() -> list[ModalitySpec]:
         ModalitySpec(
             name="text", build=modality.build_text_modality, options=modality.TextViewOptions,
             provides={"views", "tokens"},
+            reference_build=reference.build_tfidf, reference_name=reference.REFERENCE_NAME,
             description="WordPiece token ids (B, T) + attention mask + segment ids; views: span crop + token dropout",
         )
     ]

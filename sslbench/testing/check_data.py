@@ -6,7 +6,7 @@ from typing import Any
 import torch
 
 from sslbench.data_api import LoadedDataset, TensorSplit, batch_size_of
-from sslbench.testing.checks import expect, expect_batch, who_of
+from sslbench.testing.checks import ConformanceError, expect, expect_batch, who_of
 from sslbench.testing.kit import Kit, NotApplicable
 
 
@@ -102,6 +102,8 @@ def check_modality(kit: Kit, name: str) -> None:
             check = MODALITY_CAPABILITIES.get(capability)
             if check is not None:
                 check(kit, modality, batch, f"{who} on dataset {dataset!r}")
+        if spec.reference_build is not None:
+            _reference(kit, spec, dataset, f"{who} on dataset {dataset!r}")
         checked += 1
     if not checked:
         raise NotApplicable(f"modality {name!r}: no dataset of it loads without files"
@@ -148,6 +150,37 @@ def _frames(kit: Kit, modality: Any, batch: dict, who: str) -> None:
            f"frames(batch) features must be (B, T, F) float, got {tuple(features.shape)}")
     expect(valid.dtype == torch.bool and valid.shape == features.shape[:2], who,
            "frames(batch) valid must be (B, T) bool")
+
+
+class _Hidden:
+    """Stands for every split but ``pretrain`` while a reference fits: any use of it raises."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"a split other than pretrain was read (.{name})")
+
+
+def _reference(kit: Kit, spec: Any, dataset: str, who: str) -> None:
+    """``reference_build`` fits on the pretrain split alone and returns a deterministic feature map
+    whose pooled width is its ``embed_dim``."""
+    data = kit.dataset(dataset)
+    hidden = LoadedDataset(pretrain=data.pretrain, train=_Hidden(), test=_Hidden(), info=data.info,  # type: ignore[arg-type]
+                           extras=data.extras, extra_splits={name: _Hidden() for name in data.extra_splits})
+    try:
+        reference = spec.reference_build(hidden, spec.options())
+    except Exception as err:  # noqa: BLE001 - any failure here is the contract's to report
+        raise ConformanceError(f"{who}: reference_build must fit on dataset.pretrain only (train, test and extra "
+                               f"splits hidden), but it raised {type(err).__name__}: {err}") from None
+    dim = getattr(reference, "embed_dim", None)
+    expect(isinstance(reference, torch.nn.Module) and isinstance(dim, int), who,
+           f"reference_build must return an nn.Module with an int embed_dim, got {type(reference).__name__}")
+    batch = kit.batch(dataset, "test")
+    with torch.no_grad():
+        pooled = reference.eval()(batch).pooled
+        again = spec.reference_build(hidden, spec.options()).eval()(batch).pooled
+    expect(pooled.shape == (batch_size_of(batch), dim), who,
+           f"the reference's pooled output must be (B, embed_dim={dim}), got {tuple(pooled.shape)}")
+    expect(bool(torch.isfinite(pooled).all()), who, "the reference's pooled output must be finite")
+    expect(torch.equal(pooled, again), who, "two builds of the reference must give the same features (no randomness)")
 
 
 MODALITY_CAPABILITIES = {"views": _views, "tokens": _tokens, "frames": _frames}

@@ -82,7 +82,7 @@ evaluators = ["knn", "linear-probe"]
     plan = plan_grid(config, registry)
     tasks = ("random-init", "masked-frames", "masked-frames-clusters", "simclr")  # simclr: audio has views
     keys = {c.key for c in plan.cells if c.dataset == "fsdd-mfcc"}
-    assert keys == {f"fsdd-mfcc/{t}/audio-transformer-tiny" for t in tasks}
+    assert keys == {f"fsdd-mfcc/{t}/audio-transformer-tiny" for t in tasks} | {"fsdd-mfcc/no-encoder/frame-stats"}
     skipped = {(s.dataset, s.task, s.model): s.reason for s in plan.skipped}
     assert "needs frame-masking: modality 'image' provides frames" in skipped[("digits", "masked-frames", "cnn-small")]
     assert all(e.label_sets == ("digit",) for c in plan.cells if c.dataset == "fsdd-mfcc" for e in c.evaluations)
@@ -226,7 +226,7 @@ num_clusters = 8
     summary = run_grid(config, registry, tmp_path / "out", progress=False)
     rows = read_rows(tmp_path / "out")
     assert summary.exit_code == 0, summary.failures
-    assert {r["task"] for r in rows} == {"random-init", "masked-frames", "masked-frames-clusters", "simclr"}
+    assert {r["task"] for r in rows} == {"random-init", "no-encoder", "masked-frames", "masked-frames-clusters", "simclr"}
     assert all(r["status"] == "ok" and r["label_set"] == "label" for r in rows)
     targets = {r["task"]: r["settings"]["task"].get("target") for r in rows if r["task"].startswith("masked")}
     assert targets == {"masked-frames": "reconstruct", "masked-frames-clusters": None}

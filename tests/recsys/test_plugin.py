@@ -100,7 +100,7 @@ evaluators = ["next-item", "genre-probe", "knn"]
         "interactions-csv/random-init/item-embedding", "interactions-csv/cooccurrence/item-embedding",
         "interactions-csv/simclr/item-embedding", "interactions-csv/random-init/item-transformer",
         "interactions-csv/cooccurrence/item-transformer", "interactions-csv/simclr/item-transformer",
-        "interactions-csv/mlm/item-transformer",
+        "interactions-csv/mlm/item-transformer", "interactions-csv/no-encoder/item-knn",
     }
     skipped = {(s.dataset, s.task, s.model, s.evaluator): s.reason for s in plan.skipped}
     assert "needs sequence" in skipped[("interactions-csv", "mlm", "item-embedding", "")]
@@ -177,7 +177,7 @@ k = 3
     assert all(r["status"] == "ok" for r in rows)
     assert {(r["task"], r["model"]) for r in rows} == {
         (t, m) for t in ("random-init", "popularity", "cooccurrence") for m in ("item-embedding", "item-transformer")
-    } | {("mlm", "item-transformer")}
+    } | {("mlm", "item-transformer"), ("no-encoder", "item-knn")}
     popularity = {r["metric"]: r["value"] for r in rows if r["task"] == "popularity" and r["model"] == "item-embedding"}
     assert popularity == pytest.approx(dict(zip(("hr@3", "ndcg@3"), naive_popularity(log, 3))), abs=1e-6)
     next_item = next(r for r in rows if r["evaluator"] == "next-item")

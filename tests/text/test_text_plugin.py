@@ -69,10 +69,10 @@ max_length = 24
 def test_grid_plans_text_cells_from_declarations(tmp_path, toy_corpus, text_registry):
     config = load_config(config_file(tmp_path, toy_corpus), text_registry)
     plan = plan_grid(config, text_registry)
-    assert [c.task for c in plan.cells] == ["random-init", "mlm", "nsp", "mlm-nsp", "simclr"]  # simclr: views
+    assert [c.task for c in plan.cells] == ["random-init", "no-encoder", "mlm", "nsp", "mlm-nsp", "simclr"]  # simclr: views
     evaluators = {c.task: [e.evaluator for e in c.evaluations] for c in plan.cells}
     assert evaluators["mlm"] == evaluators["mlm-nsp"] == ["knn", "linear-probe", "mlm-accuracy"]
-    assert evaluators["nsp"] == evaluators["random-init"] == ["knn", "linear-probe"]
+    assert evaluators["nsp"] == evaluators["random-init"] == evaluators["no-encoder"] == ["knn", "linear-probe"]
     assert {s.task for s in plan.skipped if s.evaluator == "mlm-accuracy"} == {"nsp", "simclr", "random-init"}
     assert [e.evaluator for e in plan.cells[0].references] == ["mlm-accuracy"]  # unigram rows beside random-init
 
@@ -85,7 +85,7 @@ def test_tiny_run_writes_every_row_with_unigram_references(tmp_path, toy_corpus,
     rows = read_rows(tmp_path / "out" / "rows.jsonl")
     assert summary.failures == [] and {r["status"] for r in rows} == {"ok"}
     found = {(r["task"], r["evaluator"], r["metric"]) for r in rows}
-    for task in ("random-init", "mlm", "nsp", "mlm-nsp", "simclr"):
+    for task in ("random-init", "no-encoder", "mlm", "nsp", "mlm-nsp", "simclr"):
         assert (task, "linear-probe", "top1") in found
     for task in ("mlm", "mlm-nsp", "unigram", "copy-unigram"):
         assert {(task, "mlm-accuracy", "top1"), (task, "mlm-accuracy", "top1_at_mask")} <= found

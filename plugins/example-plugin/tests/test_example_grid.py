@@ -20,6 +20,8 @@ def test_the_grid_mixing_this_plugin_with_builtins_runs(tmp_path: Path, monkeypa
     assert cells == {
         ("digits", "random-init", "cnn-small", "knn"), ("digits", "byol", "cnn-small", "knn"),
         *((("wine", t, "tabular-mlp", e) for t in ("random-init", "byol", "simclr") for e in ("knn", "linear-probe"))),
+        ("digits", "no-encoder", "raw-pixels", "knn"),  # each modality's reference beside random-init
+        ("wine", "no-encoder", "raw-features", "knn"), ("wine", "no-encoder", "raw-features", "linear-probe"),
     }
     plugins = rows[0]["provenance"]["plugins"]
     assert plugins["example"] == "sslbench-example==0.1.0" and "image" in plugins and "text" not in plugins

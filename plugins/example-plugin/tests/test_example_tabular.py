@@ -8,9 +8,9 @@ import torch
 
 from sslbench import DatasetContext, ModelContext
 from sslbench_example.tabular import (
-    TabularMLPOptions, TabularModality, TabularViewOptions, build_tabular_mlp, scarf_corrupt,
+    TabularMLPOptions, TabularModality, TabularViewOptions, build_raw_features, build_tabular_mlp, scarf_corrupt,
 )
-from sslbench_example.wine import WineOptions, load_wine
+from sslbench_example.wine import WineOptions, example_wine, load_wine
 
 
 def test_scarf_corruption_draws_each_replaced_entry_from_its_own_column():
@@ -45,3 +45,10 @@ def test_wine_splits_are_stratified_standardised_and_disjoint(tmp_path: Path):
     assert not data.pretrain.labels and (torch.cdist(train, test).min() > 0)
     encoder = build_tabular_mlp(ModelContext("wine", "tabular", data.info), TabularMLPOptions(width=32, depth=2))
     assert encoder(data.test.batch(torch.arange(5))).pooled.shape == (5, 32)
+
+
+def test_the_raw_features_reference_is_the_row_itself():
+    dataset = example_wine(None, WineOptions())
+    reference = build_raw_features(dataset, TabularViewOptions())
+    batch = dataset.test.batch(torch.arange(len(dataset.test)))
+    assert reference.embed_dim == 13 and torch.equal(reference(batch).pooled, batch["x"])

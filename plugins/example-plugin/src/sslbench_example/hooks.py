@@ -13,6 +13,7 @@ from sslbench_example import byol, tabular, wine
 def sslbench_register_modalities() -> list[ModalitySpec]:
     return [ModalitySpec(
         name="tabular", build=tabular.build_tabular_modality, options=tabular.TabularViewOptions, provides={"views"},
+        reference_build=tabular.build_raw_features, reference_name="raw-features",  # rows beside random-init
         reference="Bahri et al., 2022, SCARF: Self-supervised Contrastive Learning using Random Feature Corruption",
         description="rows of standardised features (B, F); views: SCARF feature corruption + Gaussian noise",
     )]

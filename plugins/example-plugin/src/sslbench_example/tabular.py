@@ -96,3 +96,23 @@ class TabularMLP(nn.Module):
 def build_tabular_mlp(ctx: ModelContext, options: TabularMLPOptions) -> TabularMLP:
     """The ``ModelSpec.build`` factory: input width from the dataset's ``info["num_features"]``."""
     return TabularMLP(int(ctx.info["num_features"]), options)
+
+
+class RawFeatures(nn.Module):
+    """The ``raw-features`` reference: the standardised feature row itself, no encoder.
+
+    Shape:
+        batch["x"] (B, F) → pooled (B, F)
+    """
+
+    def __init__(self, num_features: int) -> None:
+        super().__init__()
+        self.embed_dim = num_features
+
+    def forward(self, batch: Batch) -> EncoderOutput:
+        return EncoderOutput(sequence=None, pooled=batch["x"].float())
+
+
+def build_raw_features(dataset: Any, options: TabularViewOptions) -> RawFeatures:
+    """``ModalitySpec.reference_build``: nothing to fit; F from the dataset's ``info["num_features"]``."""
+    return RawFeatures(int(dataset.info["num_features"]))
