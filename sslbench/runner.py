@@ -320,9 +320,13 @@ def _train_split(run: _Run, cell: Cell, dataset: LoadedDataset) -> Any:
 
 
 def _write_curve(run: _Run, cell: Cell, seed: int, trained: TrainResult) -> None:
-    """Append the cell's loss curve to ``curves.jsonl`` (one line per cell and seed)."""
+    """Append the cell's loss curve to ``curves.jsonl`` (one line per cell and seed).
+
+    ``losses`` is ``[[step, loss], ...]``; ``logs`` maps each extra value the task returned
+    to its values at the same points (``null`` where it was missing or not finite).
+    """
     line = {"suite": run.config.run.suite, "dataset": cell.dataset, "task": cell.task, "model": cell.model,
-            "seed": seed, "losses": trained.losses}
+            "seed": seed, "losses": trained.losses, "logs": trained.logs}
     with open(run.out_dir / CURVES_FILE, "a") as f:
         f.write(json.dumps(line) + "\n")
 
