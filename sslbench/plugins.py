@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import inspect
+import logging
 import os
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -17,6 +19,8 @@ import pluggy
 
 from sslbench import hookspecs
 from sslbench.errors import PluginError
+
+log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "sslbench"
 AUTOLOAD_ENV = "SSLBENCH_DISABLE_PLUGIN_AUTOLOAD"
@@ -123,11 +127,27 @@ def _import_plugin(module: str) -> Any:
 
 def _register(pm: pluggy.PluginManager, plugin: Any, name: str | None) -> None:
     try:
-        pm.register(plugin, name=name)
+        registered = pm.register(plugin, name=name)
     except pluggy.PluginValidationError as err:
         raise PluginError(f"plugin {err.plugin!r}: {_first_line(err)}") from None
     except ValueError as err:  # already registered under this name
         raise PluginError(f"plugin {name or plugin!r}: {err}") from None
+    for warning in unmarked_hooks(plugin, registered or name or str(plugin)):
+        log.warning("%s", warning)
+
+
+def unmarked_hooks(plugin: Any, name: str) -> list[str]:
+    """One warning per function named ``sslbench_*`` that lacks ``@hookimpl``: pluggy ignores
+    such functions silently, and the components they return are "unknown" later."""
+    out = []
+    for attr in sorted(dir(plugin)):
+        if not attr.startswith("sslbench_"):
+            continue
+        value = getattr(plugin, attr, None)
+        if inspect.isroutine(value) and not hasattr(value, "sslbench_impl"):
+            out.append(f"plugin {name!r}: function {attr} has no @hookimpl, so sslbench ignores it; "
+                       "decorate it with @sslbench.hookimpl")
+    return out
 
 
 def _check_blocked_names(blocked: Sequence[str], known: set[str]) -> None:

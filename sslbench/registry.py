@@ -7,13 +7,16 @@ fails at start naming both plugins.
 from __future__ import annotations
 
 import difflib
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 import pluggy
 
 from sslbench.errors import PluginError, UnknownComponentError
-from sslbench.specs import SPEC_TYPES, ComponentSpec
+from sslbench.specs import SPEC_TYPES, ComponentSpec, declaration_warnings
+
+log = logging.getLogger(__name__)
 
 RESERVED_TASK_NAMES = frozenset({"random-init"})
 """Task names the runner uses for its own rows; no plugin may register them."""
@@ -33,6 +36,7 @@ class Registry:
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
         self._specs: dict[str, dict[str, ComponentSpec]] = {kind: {} for kind in SPEC_TYPES}
+        self.warnings: list[str] = []  # declarations that are legal but probably wrong (logged, too)
         for kind, hook_name in _HOOKS.items():
             for impl in getattr(pm.hook, hook_name).get_hookimpls():
                 for spec in _call_impl(impl, kind):
@@ -71,6 +75,9 @@ class Registry:
                 f"{spec.plugin!r}; block one with -p no:NAME or rename it"
             )
         self._specs[kind][spec.name] = spec
+        for warning in declaration_warnings(spec):
+            log.warning("%s", warning)
+            self.warnings.append(warning)
 
 
 def unknown_name_message(kind: str, name: str, valid: list[str]) -> str:

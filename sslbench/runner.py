@@ -27,14 +27,17 @@ import torch
 from sslbench import distributed, hardware, provenance
 from sslbench.checkpoint import CellCheckpoint
 from sslbench.config import Config
-from sslbench.contexts import DatasetContext, EvalContext, ModelContext, TaskContext
+from sslbench.contexts import (
+    DatasetContext, EvalContext, MissingCapabilityError, MissingLabelSetError, ModelContext, TaskContext,
+)
 from sslbench.data import cache_root
 from sslbench.data_api import LoadedDataset
-from sslbench.errors import UsageError
+from sslbench.errors import PluginError, UsageError
 from sslbench.grid import Cell, GridPlan, plan_grid
 from sslbench.options import options_as_dict
 from sslbench.registry import Registry
 from sslbench.results import ROWS_FILE, append_rows, make_row, read_rows
+from sslbench.specs import check_encoder
 from sslbench.train import DivergedError, TrainResult, pretrain
 
 log = logging.getLogger(__name__)
@@ -285,7 +288,7 @@ def _run_cell(run: _Run, cell: Cell, seed: int) -> tuple[list[dict[str, Any]], T
         )
     except Exception as err:  # isolate any failure to this cell; the grid goes on
         status = "diverged" if isinstance(err, DivergedError) else "failed"
-        return _failure_rows(run, cell, seed, status, _explain(err, cell)), None
+        return _failure_rows(run, cell, seed, status, _explain(_undeclared(run, cell, err), cell)), None
     if not distributed.is_main():
         return [], trained  # evaluation runs once, on rank 0
     encoder.requires_grad_(False).eval().to(run.device)
@@ -308,6 +311,16 @@ def _explain(err: Exception, cell: Cell) -> Exception:
         return RuntimeError(f"CUDA out of memory at batch size {cell.run.batch_size} ({first}); "
                             "lower [run] batch_size or this grid's [grid.run] batch_size")
     return err
+
+
+def _undeclared(run: _Run, cell: Cell, err: Exception) -> Exception:
+    """A modality primitive the task called without declaring it: name the plugin, task and field."""
+    if not isinstance(err, MissingCapabilityError) or cell.is_baseline:
+        return err
+    spec = run.registry.get("task", cell.task)
+    return PluginError(f"plugin {spec.plugin!r}: task {cell.task!r} called modality {err.modality!r}'s "
+                       f"{err.capability}, which it does not provide; declare it: "
+                       f"TaskSpec(needs={{{err.capability!r}, ...}}) so the grid skips modalities without it")
 
 
 def _train_split(run: _Run, cell: Cell, dataset: LoadedDataset) -> Any:
@@ -336,7 +349,9 @@ def _build(run: _Run, cell: Cell, dataset: LoadedDataset) -> tuple[Any, torch.nn
     data_spec = reg.get("dataset", cell.dataset)
     modality = reg.get("modality", data_spec.modality).build(dataset.info, opts("modality", data_spec.modality))
     model_ctx = ModelContext(dataset=cell.dataset, modality=data_spec.modality, info=dataset.info)
-    encoder = reg.get("model", cell.model).build(model_ctx, opts("model", cell.model))
+    model_spec = reg.get("model", cell.model)
+    encoder = model_spec.build(model_ctx, opts("model", cell.model))
+    check_encoder(model_spec, encoder)
     if cell.is_baseline:
         return modality, encoder, None
     task_ctx = TaskContext(encoder=encoder, modality=modality, dataset=dataset, cache_dir=run.cache_dir)
@@ -353,6 +368,8 @@ def _evaluate(run: _Run, cell: Cell, seed: int, ctx: EvalContext, trained: Train
             try:
                 metrics = spec.run(dataclasses.replace(ctx, label_set=label_set), options)
             except Exception as err:  # one broken evaluator must not hide the others
+                if isinstance(err, MissingLabelSetError):
+                    err = PluginError(f"plugin {spec.plugin!r}: evaluator {plan.evaluator!r}: {err}")
                 rows += _failure_rows(run, cell, seed, "failed", err, only=(plan.evaluator, label_set))
                 continue
             seconds = time.perf_counter() - start

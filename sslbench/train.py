@@ -207,8 +207,9 @@ def _check_and_log(losses: list[tuple[int, float, dict[str, float]]], progress: 
 
 def _step(model: nn.Module, optimizer: torch.optim.Optimizer, run: RunConfig, batch: dict, device: torch.device,
           *, count_flops: bool) -> tuple[Tensor, dict[str, Tensor], int | None]:
-    """One optimizer step; returns the detached loss and the task's extra logs (means over
-    ranks, still on the device) and, when asked, the step's FLOPs (all ranks)."""
+    """One optimizer step; returns the detached loss (mean over ranks) and the task's extra
+    logs (this rank's: a task may log different names on different ranks, so they join no
+    collective), still on the device, and, when asked, the step's FLOPs (all ranks)."""
     counter = _flop_counter() if count_flops else None
     with counter if counter is not None else contextlib.nullcontext():
         with autocast_for(device):
@@ -219,11 +220,10 @@ def _step(model: nn.Module, optimizer: torch.optim.Optimizer, run: RunConfig, ba
     if run.grad_clip > 0:
         nn.utils.clip_grad_norm_(model.parameters(), run.grad_clip)
     optimizer.step()
-    logs = task_logs(out, loss.device)
-    # Every rank logs, and judges divergence on, the same values: one all-reduce for loss and logs.
-    mean = distributed.mean_tensor(torch.stack([loss.detach().float(), *logs.values()]))
+    # Every rank logs, and judges divergence on, the same value.
+    mean = distributed.mean_tensor(loss.detach().float())
     flops = None if counter is None else int(counter.get_total_flops()) * distributed.world_size()
-    return mean[0], dict(zip(logs, mean[1:])), flops
+    return mean, task_logs(out, loss.device), flops
 
 
 def task_logs(out: Any, device: torch.device) -> dict[str, Tensor]:

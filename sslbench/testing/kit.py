@@ -19,9 +19,11 @@ from torch import nn
 
 from sslbench.contexts import DatasetContext, Modality, ModelContext, TaskContext
 from sslbench.data_api import Batch, LoadedDataset
-from sslbench.errors import ConfigError, UsageError
+from sslbench.errors import ConfigError, PluginError, UsageError
 from sslbench.grid import all_capabilities, capabilities_by_source, usable_label_sets
 from sslbench.registry import Registry
+from sslbench.specs import check_encoder
+from sslbench.testing.checks import ConformanceError
 
 
 class NotApplicable(Exception):
@@ -131,7 +133,12 @@ class Kit:
         ctx = ModelContext(dataset=dataset, modality=self.registry.get("dataset", dataset).modality,
                            info=self.dataset(dataset).info)
         torch.manual_seed(self.options.seed)
-        return spec.build(ctx, spec.options())
+        encoder = spec.build(ctx, spec.options())
+        try:
+            check_encoder(spec, encoder)  # what the runner checks right after the build
+        except PluginError as err:
+            raise ConformanceError(f"{err} (on dataset {dataset!r})") from None
+        return encoder
 
     def task(self, dataset: str, model: str, task: str) -> tuple[nn.Module, nn.Module]:
         """(encoder, task module) for the cell, both freshly built from a seeded state."""
