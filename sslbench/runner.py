@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import random
+import sys
 import time
 import traceback
 from collections.abc import Iterator, Mapping
@@ -71,6 +72,7 @@ class _Run:
     provenance: dict[str, Any]
     cache_dir: Path
     summary: RunSummary
+    show_tracebacks: bool = False  # `sslbench run --traceback`: print each failure's traceback to stderr
 
 
 def resolve_device(name: str) -> torch.device:
@@ -90,7 +92,8 @@ def seed_everything(seed: int) -> None:
 
 
 def run_grid(config: Config, registry: Registry, out_dir: Path, *, plan: GridPlan | None = None,
-             progress: bool = True, resume: bool = False, shard: tuple[int, int] = (0, 1)) -> RunSummary:
+             progress: bool = True, resume: bool = False, shard: tuple[int, int] = (0, 1),
+             show_tracebacks: bool = False) -> RunSummary:
     """Run every cell of ``config`` for every seed and append rows under ``out_dir``.
 
     Datasets are loaded before anything is written, so a missing dataset fails the
@@ -99,6 +102,8 @@ def run_grid(config: Config, registry: Registry, out_dir: Path, *, plan: GridPla
     their checkpoints. Each (cell, seed) is claimed with a file lock while it runs, so
     two runs pointed at one folder share the work instead of repeating it. ``shard``
     ``(k, n)`` runs only the (cell, seed) pairs that :func:`in_shard` assigns to k.
+    The traceback of every failed or diverged cell goes to ``OUT/tracebacks/`` (its rows'
+    message names the file); ``show_tracebacks`` also prints it to stderr.
 
     Under torchrun every rank calls this; rank 0 alone writes and reports.
     """
@@ -113,6 +118,7 @@ def run_grid(config: Config, registry: Registry, out_dir: Path, *, plan: GridPla
         config=config, registry=registry, out_dir=out_dir, device=device, datasets=datasets,
         provenance=provenance.collect(registry.pm, config.hash, device),
         cache_dir=cache_root() / "artifacts", summary=RunSummary(out_dir=out_dir, plan=plan),
+        show_tracebacks=show_tracebacks,
     )
     if distributed.is_main():
         _write_manifest(run)
@@ -454,12 +460,37 @@ def _cost(trained: TrainResult | None, eval_seconds: float, device: torch.device
     }
 
 
+TRACEBACKS_DIR = "tracebacks"
+
+
+def _store_traceback(run: _Run, cell: Cell, seed: int, err: Exception, evaluator: str | None) -> str:
+    """Write the traceback being handled to ``OUT/tracebacks/<cell>--seed<k>[--<evaluator>[--<label set>]].txt``;
+    returns that path relative to OUT ("" on ranks other than 0, which write nothing)."""
+    text = traceback.format_exc() if sys.exc_info()[0] is not None else "".join(traceback.format_exception(err))
+    if run.show_tracebacks:
+        print(f"--- {cell.key} seed {seed}{' ' + evaluator if evaluator else ''}: traceback\n{text}",
+              file=sys.stderr, end="")
+    if not distributed.is_main():
+        return ""
+    name = _cell_file_name(cell, seed) + (f"--{evaluator}" if evaluator else "") + ".txt"
+    folder = run.out_dir / TRACEBACKS_DIR
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(f"{cell.key} seed {seed}{' evaluator ' + evaluator if evaluator else ''}\n{text}")
+    return f"{TRACEBACKS_DIR}/{name}"
+
+
 def _failure_rows(run: _Run, cell: Cell, seed: int, status: str, err: Exception,
                   only: tuple[str, str | None] | None = None) -> list[dict[str, Any]]:
-    """One row per (evaluator, label set) the failure cost, value null, with the message."""
+    """One row per (evaluator, label set) the failure cost, value null, with the message.
+
+    Called while the failure is being handled: its traceback is stored (and printed with
+    ``--traceback``), and the message ends with where the file is.
+    """
     message = f"{type(err).__name__}: {err}"
+    stored = _store_traceback(run, cell, seed, err, "--".join(filter(None, only)) if only else None)
+    if stored:
+        message += f" (traceback: {stored})"
     log.error("%s seed %d %s: %s", cell.key, seed, status, message)
-    log.debug("%s", traceback.format_exc())
     run.summary.failures.append(f"{cell.key} seed {seed}: {message}")
     pairs = [only] if only else [(p.evaluator, ls) for p in cell.evaluations for ls in p.label_sets]
     rows = []
