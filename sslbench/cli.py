@@ -45,7 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    plugin_help = "'no:NAME' blocks plugin NAME; a module name loads it as a plugin (repeatable)"
+    plugin_help = ("'no:NAME' blocks plugin NAME; 'no:PLUGIN:NAME' blocks one component; "
+                   "a module name loads it as a plugin (repeatable)")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-p", dest="plugin_args", action="append", default=[], metavar="NAME", help=plugin_help)
     parser = _Parser(prog="sslbench", description="Benchmark self-supervised pretraining across modalities.")

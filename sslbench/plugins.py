@@ -34,7 +34,8 @@ def autoload_enabled() -> bool:
 def parse_plugin_args(values: Sequence[str]) -> tuple[list[str], list[str]]:
     """Split ``-p`` values into (names to block, modules to load).
 
-    ``no:NAME`` blocks NAME; anything else is an importable module to register.
+    ``no:NAME`` blocks plugin NAME, ``no:PLUGIN:NAME`` one component of it (the
+    registry leaves it out); anything else is an importable module to register.
     """
     blocked = [v[3:] for v in values if v.startswith("no:")]
     modules = [v for v in values if not v.startswith("no:")]
@@ -51,7 +52,9 @@ def make_plugin_manager(
     """Create a plugin manager with the sslbench hooks and the requested plugins.
 
     Args:
-        blocked: entry-point or plugin names never to load (``-p no:NAME``).
+        blocked: entry-point or plugin names never to load (``-p no:NAME``); a
+            ``PLUGIN:NAME`` leaves out one component instead (``-p no:PLUGIN:NAME``): it
+            is kept as ``pm.sslbench_blocked_components`` for the registry.
         modules: importable module names to register as plugins (``-p MODULE``).
         plugins: plugin objects to register directly (tests, embedding programs).
         autoload: load every ``sslbench`` entry point; default from the environment.
@@ -63,6 +66,8 @@ def make_plugin_manager(
     pm = pluggy.PluginManager("sslbench")
     pm.add_hookspecs(hookspecs)
     blocked = list(blocked)
+    pm.sslbench_blocked_components = [b for b in blocked if ":" in b]  # type: ignore[attr-defined]
+    blocked = [b for b in blocked if ":" not in b]
     for name in blocked:
         pm.set_blocked(name)
     known_names: set[str] = set()

@@ -42,10 +42,10 @@ def check_model(kit: Kit, name: str, problems: Problems | None = None) -> None:
 
 def _check_model_on(kit: Kit, spec: Any, dataset: str, problems: Problems) -> None:
     who = f"{who_of(spec)} on dataset {dataset!r}"
-    encoder = kit.encoder(dataset, spec.name)  # checks nn.Module and embed_dim, as the runner does
+    encoder = kit.encoder(dataset, kit.registry.name_of(spec))  # checks nn.Module and embed_dim, as the runner does
     dim = encoder.embed_dim
     with problems.check():
-        twin = kit.encoder(dataset, spec.name)
+        twin = kit.encoder(dataset, kit.registry.name_of(spec))
         same = all(torch.equal(a, b) for a, b in zip(encoder.state_dict().values(), twin.state_dict().values()))
         expect(same, who, "two builds after the same torch.manual_seed must be equal (random-init rows rely on it); "
                "draw initial weights from torch's global generator")

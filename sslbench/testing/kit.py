@@ -170,12 +170,12 @@ class Kit:
     def datasets_of(self, modality: str | None = None) -> list[str]:
         """Datasets (of ``modality``), those with an example first, then by name."""
         specs = [s for s in self.registry.specs("dataset") if modality is None or s.modality == modality]
-        return [s.name for s in sorted(specs, key=lambda s: (s.example is None, s.name))]
+        return [self.registry.name_of(s) for s in sorted(specs, key=lambda s: (s.example is None, s.name))]
 
     def models_for(self, dataset: str) -> list[str]:
         """Models that accept ``dataset``'s modality, by name."""
         modality = self.registry.get("dataset", dataset).modality
-        return [s.name for s in self.registry.specs("model") if modality in s.modalities]
+        return [self.registry.name_of(s) for s in self.registry.specs("model") if modality in s.modalities]
 
     def task_pairs(self, task: str, modality: str | None = None) -> list[tuple[str, str]]:
         """Every (dataset, model) of ``modality`` whose declarations satisfy the task's needs."""

@@ -54,11 +54,12 @@ def cases(registry: Registry, plugins: Iterable[str] | None = None) -> list[Case
     for spec in registry:
         if wanted is not None and spec.plugin not in wanted:
             continue
+        name = registry.name_of(spec)  # plugin:name when another plugin registers the same name
         if spec.kind != "task":
-            out.append(Case(spec.kind, spec.name))
+            out.append(Case(spec.kind, name))
             continue
-        modalities = sorted({registry.get("dataset", d).modality for d, _ in kit.task_pairs(spec.name)})
-        out.extend([Case("task", spec.name, m) for m in modalities] or [Case("task", spec.name)])
+        modalities = sorted({registry.get("dataset", d).modality for d, _ in kit.task_pairs(name)})
+        out.extend([Case("task", name, m) for m in modalities] or [Case("task", name)])
     return out
 
 
