@@ -105,7 +105,8 @@ def test_sslbench_list_works_with_a_clash_and_shows_qualified_names(tmp_path, mo
     base = ["-p", "sslbench_image.plugin", "-p", "clashing_plugin"]
     assert main([*base, "list", "--json"]) == 0
     tasks = {t["name"]: t["plugin"] for t in json.loads(capsys.readouterr().out)["tasks"]}
-    assert tasks == {"sslbench_image.plugin:simclr": "sslbench_image.plugin", "clashing_plugin:simclr": "clashing_plugin"}
+    assert tasks == {"sslbench_image.plugin:simclr": "sslbench_image.plugin",
+                     "clashing_plugin:simclr": "clashing_plugin"}
     assert main([*base, "-p", "no:sslbench_image.plugin:simclr", "list", "--json"]) == 0
     tasks = {t["name"]: t["plugin"] for t in json.loads(capsys.readouterr().out)["tasks"]}
     assert tasks == {"simclr": "clashing_plugin"}

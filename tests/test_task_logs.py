@@ -96,7 +96,8 @@ def test_logs_are_read_back_with_the_losses_in_one_group():
 
     pending, progress = _PendingLosses(every=3), _Progress()
     for step in range(3):
-        pending.add(step, torch.tensor(1.0 - step / 10), {"acc": torch.tensor(step / 4), "nan": torch.tensor(float("nan"))})
+        logs = {"acc": torch.tensor(step / 4), "nan": torch.tensor(float("nan"))}
+        pending.add(step, torch.tensor(1.0 - step / 10), logs)
     assert pending.due()
     _check_and_log(pending.flush(), progress, log_every=1, done=False, bar=Bar())
     assert [v for _, v in progress.losses] == pytest.approx([1.0, 0.9, 0.8])

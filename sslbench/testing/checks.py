@@ -101,7 +101,8 @@ def check_declaration(spec: Any, problems: Problems | None = None) -> None:
         try:
             options = spec.options()
         except (TypeError, ValueError) as err:
-            raise ConformanceError(f"{who}: options {spec.options.__name__}() fail with their defaults: {err}") from None
+            raise ConformanceError(
+                f"{who}: options {spec.options.__name__}() fail with their defaults: {err}") from None
         _expect_json(options_as_dict(options), who, "options (they are written into every result row)")
     with problems.check():
         _expect_json(describe(spec), who, "its `sslbench list --json` description")
