@@ -113,3 +113,25 @@ def test_the_report_draws_a_panel_per_logged_value():
     assert _series_points(curve, "acc") == [(5, 0.75)]
     figures = loss_curve_figures([curve])
     assert [name for name, _ in figures] == ["blobs"] and figures[0][1].startswith(b"\x89PNG")
+
+
+def test_logs_survive_a_checkpoint_and_resume(tmp_path):
+    """A resumed cell's curve keeps the logs of the steps before the checkpoint, aligned."""
+    from sslbench.checkpoint import CellCheckpoint
+    from sslbench.config import RunConfig
+    from sslbench.train import _restore, _save, make_optimizer, make_schedule
+
+    def parts():
+        torch.manual_seed(0)
+        task = nn.Linear(2, 1)
+        optimizer = make_optimizer(task, RunConfig())
+        return task, optimizer, make_schedule(optimizer, RunConfig(), lambda: 10)
+
+    progress = _Progress(step=2, total=10)
+    progress.record(0, 1.0, {"acc": 0.5})
+    progress.record(1, 0.9, {})
+    checkpoint = CellCheckpoint(tmp_path / "cell.pt", every=0)
+    _save(checkpoint, *parts(), progress)
+    restored = _Progress()
+    assert _restore(checkpoint, *parts(), restored) == 2
+    assert restored.losses == [(0, 1.0), (1, 0.9)] and restored.logs == {"acc": [0.5, None]}
