@@ -49,7 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    plugin_help = "'no:NAME' blocks plugin NAME; a module name loads it as a plugin (repeatable)"
+    plugin_help = ("'no:NAME' blocks plugin NAME; 'no:PLUGIN:NAME' blocks one component; "
+                   "a module name loads it as a plugin (repeatable)")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-p", dest="plugin_args", action="append", default=[], metavar="NAME", help=plugin_help)
     parser = _Parser(prog="sslbench", description="Benchmark self-supervised pretraining across modalities.")
@@ -72,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue a run in --out: skip finished cells, resume unfinished ones from checkpoints")
     p.add_argument("--shard", type=_shard, default=(0, 1), metavar="K/N",
                    help="run only shard K of N (0 <= K < N) of the (cell, seed) pairs; merge folders afterwards")
+    p.add_argument("--traceback", action="store_true",
+                   help="print the full traceback of each failed or diverged cell to stderr (always stored in "
+                   "OUT/tracebacks/)")
     p.add_argument("--nproc", type=int, default=1, metavar="N",
                    help="train each cell on N processes (launches torchrun with DistributedDataParallel)")
     p.set_defaults(command=cmd_run)
@@ -135,7 +139,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if main_rank:
         _report_plan(plan)
     try:
-        summary = run_grid(config, registry, out, plan=plan, resume=args.resume, shard=args.shard)
+        summary = run_grid(config, registry, out, plan=plan, resume=args.resume, shard=args.shard,
+                           show_tracebacks=args.traceback)
     finally:
         distributed.shutdown()
     if not main_rank:

@@ -294,8 +294,7 @@ def _grid_parts(where: str, raw: Mapping[str, Any], run: RunConfig, registry: Re
             raise ConfigError(where, label, f"must be a table, got {type(table).__name__}")
         table = dict(table)
         overrides = table.pop("run", {})
-        grid = _build(where, label, GridConfig, table)
-        _check_grid_names(where, label, grid, registry)
+        grid = _check_grid_names(where, label, _build(where, label, GridConfig, table), registry)
         parts.append(GridPart(grid=grid, run=_grid_run(where, label, run, overrides), label=label))
     _check_no_shared_cells(where, parts)
     return tuple(parts)
@@ -331,15 +330,23 @@ def _check_no_shared_cells(where: str, parts: list[GridPart]) -> None:
             seen[cell] = part.label
 
 
-def _check_grid_names(where: str, label: str, grid: GridConfig, registry: Registry) -> None:
+def _check_grid_names(where: str, label: str, grid: GridConfig, registry: Registry) -> GridConfig:
+    """The grid with every name checked and written the registry's way: ``image:simclr``
+    becomes ``simclr`` while that is unambiguous, so rows and option tables agree."""
+    canonical = {}
     for table, kind in COMPONENT_TABLES.items():
         if table == "modalities":
             continue
+        names = []
         for name in getattr(grid, table):
             try:
-                registry.get(kind, name)
+                names.append(registry.name_of(registry.get(kind, name)))
             except UnknownComponentError as err:
                 raise ConfigError(where, f"{label} {table}", str(err)) from None
+        if len(set(names)) != len(names):
+            raise ConfigError(where, f"{label} {table}", f"names one component twice: {list(getattr(grid, table))}")
+        canonical[table] = tuple(names)
+    return dataclasses.replace(grid, **canonical)
 
 
 def _component_options(where: str, raw: Mapping[str, Any], registry: Registry) -> dict[tuple[str, str], Any]:
@@ -353,7 +360,9 @@ def _component_options(where: str, raw: Mapping[str, Any], registry: Registry) -
                 raise ConfigError(where, key, str(err)) from None
             if not isinstance(values, dict):
                 raise ConfigError(where, key, f"must be a table of options, got {type(values).__name__}")
-            options[(kind, name)] = _build(where, key, spec.options, values)
+            if (kind, registry.name_of(spec)) in options:
+                raise ConfigError(where, key, f"repeats the options of {kind} {registry.name_of(spec)!r}")
+            options[(kind, registry.name_of(spec))] = _build(where, key, spec.options, values)
     return options
 
 

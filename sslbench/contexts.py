@@ -26,18 +26,36 @@ class EncoderOutput(NamedTuple):
     mask: Tensor | None = None
 
 
+class MissingCapabilityError(NotImplementedError):
+    """A task called a modality primitive (``views``, ...) that the modality does not provide.
+
+    The grid pairs a task only with modalities that provide what its ``TaskSpec.needs``
+    declares, so this means the task did not declare it; the runner names the task.
+    """
+
+    def __init__(self, modality: str, capability: str) -> None:
+        self.modality, self.capability = modality, capability
+        super().__init__(f"modality {modality!r} does not provide {capability}; a task that calls "
+                         f"modality.{capability}(...) must declare TaskSpec(needs={{{capability!r}}})")
+
+
 class Modality:
     """Base class of modality objects: the primitives tasks build on.
 
     Subclasses implement the methods behind the capabilities their spec declares
-    (see :data:`sslbench.specs.KNOWN_CAPABILITIES`); the base raises for the rest.
+    (see :data:`sslbench.specs.KNOWN_CAPABILITIES`); the base raises
+    :class:`MissingCapabilityError` for the rest.
     """
 
     name = "modality"
 
     def views(self, batch: Batch) -> tuple[Batch, Batch]:
         """Two independently augmented views of ``batch`` (capability ``views``)."""
-        raise NotImplementedError(f"modality {self.name!r} does not provide views")
+        raise MissingCapabilityError(self.name, "views")
+
+
+class MissingLabelSetError(ValueError):
+    """An evaluator read labels (``EvalContext.labels``) without declaring ``label_kinds``."""
 
 
 @dataclass(frozen=True)
@@ -132,9 +150,16 @@ class EvalContext:
         return self._cache[split]
 
     def labels(self, split: str) -> Tensor:
-        """Labels of ``split`` for ``label_set``: (N,) long or (N, C) float, on ``device``."""
+        """Labels of ``split`` for ``label_set``: (N,) long or (N, C) float, on ``device``.
+
+        Raises:
+            MissingLabelSetError: the evaluator declares no ``label_kinds``, so it runs
+                once without a label set.
+        """
         if self.label_set is None:
-            raise ValueError("this evaluator runs without a label set")
+            raise MissingLabelSetError(
+                "ctx.labels() was called, but this evaluator declares no label_kinds, so it runs once without a "
+                "label set; set EvaluatorSpec(label_kinds={'class'}) (or 'multilabel') to run once per label set")
         return self.dataset.split(split).labels[self.label_set].to(self.device)
 
     def generator(self) -> torch.Generator:

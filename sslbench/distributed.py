@@ -6,9 +6,16 @@ on CPU, NCCL on GPU). Every rank walks the same grid; each trains on its slice o
 every global batch inside ``DistributedDataParallel``; rank 0 alone evaluates and
 writes rows, checkpoints and reports.
 
-Plugins need two things from here: :func:`gather_with_grad`, so that contrastive
-losses see negatives from every rank, and :func:`sync_batchnorm`, so that batch
-statistics span the global batch as in a one-process run.
+What DDP and the training loop already do for a task: each rank gets its share of the
+global batch, parameter gradients are averaged over ranks, every BatchNorm layer of the
+task (encoder and heads) is converted by :func:`sync_batchnorm` so that batch
+statistics span the global batch, and the logged loss is averaged over ranks (extra
+logs are rank 0's, from its share of the batch).
+A plain per-sample mean loss is therefore already the one-process loss of the global
+batch. Plugins need this module only where a loss couples samples or averages over a
+varying count: :func:`gather_with_grad`, so that contrastive losses (or a batch
+cross-correlation, as in Barlow Twins) see every rank's samples, and :func:`global_mean`
+for losses averaged over a varying number of positions (masked tokens, masked frames).
 """
 from __future__ import annotations
 

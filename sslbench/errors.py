@@ -32,3 +32,7 @@ class PluginError(UsageError):
 
 class UnknownComponentError(UsageError):
     """A component name that no loaded plugin registered."""
+
+
+class AmbiguousNameError(UnknownComponentError):
+    """A short component name that several plugins register; the message lists the ``plugin:name`` forms."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sslbench.config import Config, RunConfig
-from sslbench.errors import UnknownComponentError
+from sslbench.errors import AmbiguousNameError, UnknownComponentError
 from sslbench.registry import Registry
 from sslbench.specs import DatasetSpec, ModalitySpec, ModelSpec
 
@@ -128,8 +128,10 @@ def _plan_pair(plan: GridPlan, config: Any, registry: Registry, dataset: str, mo
     data_spec, model_spec = registry.get("dataset", dataset), registry.get("model", model)
     try:
         modality_spec = registry.get("modality", data_spec.modality)
-    except UnknownComponentError:
+    except UnknownComponentError as err:
         reason = f"dataset {dataset!r} has modality {data_spec.modality!r}, which no loaded plugin provides"
+        if isinstance(err, AmbiguousNameError):
+            reason = f"dataset {dataset!r}: {err}"
         plan.skipped.append(Skip(dataset, "*", model, reason))
         return
     if data_spec.modality not in model_spec.modalities:

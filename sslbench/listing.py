@@ -14,13 +14,14 @@ _UNTRAINED = ("random-init", "no-encoder")  # grid.BASELINE_TASK, grid.REFERENCE
 
 def describe_registry(registry: Registry) -> dict[str, list[dict[str, Any]]]:
     """Kind (plural) → JSON-able descriptions of every registered component."""
-    return {f"{kind}s" if kind != "modality" else "modalities": [describe(s) for s in registry.specs(kind)]
-            for kind in SPEC_TYPES}
+    return {f"{kind}s" if kind != "modality" else "modalities":
+            [describe(s, registry.name_of(s)) for s in registry.specs(kind)] for kind in SPEC_TYPES}
 
 
-def describe(spec: Any) -> dict[str, Any]:
-    """One component: name, plugin, description, reference, declarations and options."""
-    out: dict[str, Any] = {"name": spec.name, "plugin": spec.plugin, "description": spec.description}
+def describe(spec: Any, name: str | None = None) -> dict[str, Any]:
+    """One component: name (``name``: as configs write it, e.g. ``tp:simclr`` when another
+    plugin registers ``simclr`` too), plugin, description, reference, declarations and options."""
+    out: dict[str, Any] = {"name": name or spec.name, "plugin": spec.plugin, "description": spec.description}
     if spec.reference:
         out["reference"] = spec.reference
     for attr in _DECLARATIONS:

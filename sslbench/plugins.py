@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import inspect
+import logging
 import os
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -17,6 +19,8 @@ import pluggy
 
 from sslbench import hookspecs
 from sslbench.errors import PluginError
+
+log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "sslbench"
 AUTOLOAD_ENV = "SSLBENCH_DISABLE_PLUGIN_AUTOLOAD"
@@ -30,7 +34,8 @@ def autoload_enabled() -> bool:
 def parse_plugin_args(values: Sequence[str]) -> tuple[list[str], list[str]]:
     """Split ``-p`` values into (names to block, modules to load).
 
-    ``no:NAME`` blocks NAME; anything else is an importable module to register.
+    ``no:NAME`` blocks plugin NAME, ``no:PLUGIN:NAME`` one component of it (the
+    registry leaves it out); anything else is an importable module to register.
     """
     blocked = [v[3:] for v in values if v.startswith("no:")]
     modules = [v for v in values if not v.startswith("no:")]
@@ -47,7 +52,9 @@ def make_plugin_manager(
     """Create a plugin manager with the sslbench hooks and the requested plugins.
 
     Args:
-        blocked: entry-point or plugin names never to load (``-p no:NAME``).
+        blocked: entry-point or plugin names never to load (``-p no:NAME``); a
+            ``PLUGIN:NAME`` leaves out one component instead (``-p no:PLUGIN:NAME``): it
+            is kept as ``pm.sslbench_blocked_components`` for the registry.
         modules: importable module names to register as plugins (``-p MODULE``).
         plugins: plugin objects to register directly (tests, embedding programs).
         autoload: load every ``sslbench`` entry point; default from the environment.
@@ -59,6 +66,8 @@ def make_plugin_manager(
     pm = pluggy.PluginManager("sslbench")
     pm.add_hookspecs(hookspecs)
     blocked = list(blocked)
+    pm.sslbench_blocked_components = [b for b in blocked if ":" in b]  # type: ignore[attr-defined]
+    blocked = [b for b in blocked if ":" not in b]
     for name in blocked:
         pm.set_blocked(name)
     known_names: set[str] = set()
@@ -129,11 +138,27 @@ def _import_plugin(module: str) -> Any:
 
 def _register(pm: pluggy.PluginManager, plugin: Any, name: str | None) -> None:
     try:
-        pm.register(plugin, name=name)
+        registered = pm.register(plugin, name=name)
     except pluggy.PluginValidationError as err:
         raise PluginError(f"plugin {err.plugin!r}: {_first_line(err)}") from None
     except ValueError as err:  # already registered under this name
         raise PluginError(f"plugin {name or plugin!r}: {err}") from None
+    for warning in unmarked_hooks(plugin, registered or name or str(plugin)):
+        log.warning("%s", warning)
+
+
+def unmarked_hooks(plugin: Any, name: str) -> list[str]:
+    """One warning per function named ``sslbench_*`` that lacks ``@hookimpl``: pluggy ignores
+    such functions silently, and the components they return are "unknown" later."""
+    out = []
+    for attr in sorted(dir(plugin)):
+        if not attr.startswith("sslbench_"):
+            continue
+        value = getattr(plugin, attr, None)
+        if inspect.isroutine(value) and not hasattr(value, "sslbench_impl"):
+            out.append(f"plugin {name!r}: function {attr} has no @hookimpl, so sslbench ignores it; "
+                       "decorate it with @sslbench.hookimpl")
+    return out
 
 
 def _check_blocked_names(blocked: Sequence[str], known: set[str]) -> None:

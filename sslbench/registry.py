@@ -1,19 +1,23 @@
 """Name → component spec, collected from every plugin's registration hooks.
 
 Like timm's model registry, lookups are by name and unknown names fail with the
-list of valid ones and the closest match; like datasette, a name registered twice
-fails at start naming both plugins.
+list of valid ones and the closest match. Every component also has a qualified name,
+``plugin:name``; a short name that two plugins register is ambiguous, an error only
+where it is used (naming both qualified names), never for the whole command.
 """
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pluggy
 
-from sslbench.errors import PluginError, UnknownComponentError
-from sslbench.specs import SPEC_TYPES, ComponentSpec
+from sslbench.errors import AmbiguousNameError, PluginError, UnknownComponentError
+from sslbench.specs import SPEC_TYPES, ComponentSpec, declaration_warnings
+
+log = logging.getLogger(__name__)
 
 RESERVED_TASK_NAMES = frozenset({"random-init", "no-encoder"})  # grid.BASELINE_TASK, grid.REFERENCE_TASK
 """Task names the runner uses for its own rows; no plugin may register them."""
@@ -28,34 +32,63 @@ _HOOKS = {
 
 
 class Registry:
-    """Every component that the loaded plugins declare, by kind and name."""
+    """Every component that the loaded plugins declare, by kind and name.
 
-    def __init__(self, pm: pluggy.PluginManager) -> None:
+    Each component is addressable as ``plugin:name`` (e.g. ``image:simclr``), and by its
+    short name while no other plugin registers that name for the same kind. A clash
+    makes only the short name ambiguous: using it is an error that lists the qualified
+    names; everything else works. ``blocked`` (``PLUGIN:NAME``; default: the
+    ``-p no:PLUGIN:NAME`` values given to :func:`~sslbench.plugins.make_plugin_manager`)
+    leaves single components out.
+    """
+
+    def __init__(self, pm: pluggy.PluginManager, blocked: Iterable[str] | None = None) -> None:
         self.pm = pm
-        self._specs: dict[str, dict[str, ComponentSpec]] = {kind: {} for kind in SPEC_TYPES}
+        self._specs: dict[str, dict[str, ComponentSpec]] = {kind: {} for kind in SPEC_TYPES}  # by qualified name
+        self._short: dict[str, dict[str, list[str]]] = {kind: {} for kind in SPEC_TYPES}  # short → qualified names
+        self.warnings: list[str] = []  # declarations that are legal but probably wrong (logged, too)
+        blocked = set(getattr(pm, "sslbench_blocked_components", ()) if blocked is None else blocked)
+        seen: set[str] = set()
         for kind, hook_name in _HOOKS.items():
             for impl in getattr(pm.hook, hook_name).get_hookimpls():
                 for spec in _call_impl(impl, kind):
-                    self._add(kind, spec.with_plugin(impl.plugin_name))
+                    spec = spec.with_plugin(impl.plugin_name)
+                    seen.add(qualified_name(spec))
+                    if qualified_name(spec) not in blocked:
+                        self._add(kind, spec)
+        _check_blocked_components(blocked, seen)
 
     def get(self, kind: str, name: str) -> Any:
-        """The spec of ``kind`` called ``name``.
+        """The spec of ``kind`` called ``name`` (short, or qualified ``plugin:name``).
 
         Raises:
             UnknownComponentError: naming the valid names and the closest one.
+            AmbiguousNameError: a short name that several plugins register, listing
+                the qualified names to write instead.
         """
-        try:
+        if name in self._specs[kind]:
             return self._specs[kind][name]
-        except KeyError:
-            raise UnknownComponentError(unknown_name_message(kind, name, self.names(kind))) from None
+        qualified = self._short[kind].get(name, [])
+        if len(qualified) == 1:
+            return self._specs[kind][qualified[0]]
+        if qualified:
+            plugins = " and ".join(repr(self._specs[kind][q].plugin) for q in qualified)
+            raise AmbiguousNameError(
+                f"{kind} {name!r} is registered by plugins {plugins}; write one of "
+                f"{', '.join(repr(q) for q in qualified)} (or leave one out with -p no:{qualified[-1]})")
+        raise UnknownComponentError(unknown_name_message(kind, name, self.names(kind)))
+
+    def name_of(self, spec: ComponentSpec) -> str:
+        """The name configs and rows use: the short name, or ``plugin:name`` when it is ambiguous."""
+        return spec.name if len(self._short[spec.kind].get(spec.name, [])) == 1 else qualified_name(spec)
 
     def names(self, kind: str) -> list[str]:
-        """Registered names of ``kind``, sorted."""
-        return sorted(self._specs[kind])
+        """Registered names of ``kind``, sorted: short names, and ``plugin:name`` for clashing ones."""
+        return sorted(self.name_of(spec) for spec in self._specs[kind].values())
 
     def specs(self, kind: str) -> list[Any]:
         """Registered specs of ``kind``, sorted by name."""
-        return [self._specs[kind][n] for n in self.names(kind)]
+        return [self.get(kind, n) for n in self.names(kind)]
 
     def __iter__(self) -> Iterator[ComponentSpec]:
         for kind in SPEC_TYPES:
@@ -64,13 +97,33 @@ class Registry:
     def _add(self, kind: str, spec: ComponentSpec) -> None:
         if kind == "task" and spec.name in RESERVED_TASK_NAMES:
             raise PluginError(f"plugin {spec.plugin!r}: task name {spec.name!r} is reserved for the runner's baseline")
-        existing = self._specs[kind].get(spec.name)
-        if existing is not None:
-            raise PluginError(
-                f"duplicate {kind} {spec.name!r}: registered by plugin {existing.plugin!r} and by plugin "
-                f"{spec.plugin!r}; block one with -p no:NAME or rename it"
-            )
-        self._specs[kind][spec.name] = spec
+        qualified = qualified_name(spec)
+        if qualified in self._specs[kind]:
+            raise PluginError(f"plugin {spec.plugin!r} registers {kind} {spec.name!r} twice; rename one")
+        self._specs[kind][qualified] = spec
+        self._short[kind].setdefault(spec.name, []).append(qualified)
+        if len(self._short[kind][spec.name]) == 2:
+            log.info("%s %r is registered by several plugins; configs must write %s", kind, spec.name,
+                     " or ".join(self._short[kind][spec.name]))
+        for warning in declaration_warnings(spec):
+            log.warning("%s", warning)
+            self.warnings.append(warning)
+
+
+def qualified_name(spec: ComponentSpec) -> str:
+    """``plugin:name``, e.g. ``image:simclr``: unique among every loaded component of a kind."""
+    return f"{spec.plugin}:{spec.name}"
+
+
+def _check_blocked_components(blocked: set[str], seen: set[str]) -> None:
+    """Every ``-p no:PLUGIN:NAME`` must name a component some plugin registers."""
+    unknown = sorted(blocked - seen)
+    if unknown:
+        plugin = unknown[0].rsplit(":", 1)[0]
+        theirs = sorted(q for q in seen if q.rsplit(":", 1)[0] == plugin)
+        listing = f"its components: {', '.join(theirs)}" if theirs else "no loaded plugin has that name"
+        raise PluginError(f"-p no:{unknown[0]}: plugin {plugin!r} registers no component "
+                          f"{unknown[0].rsplit(':', 1)[1]!r}; {listing}")
 
 
 def unknown_name_message(kind: str, name: str, valid: list[str]) -> str:

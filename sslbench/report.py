@@ -250,23 +250,38 @@ def _score_panel(ax: Any, name: str, group: pd.DataFrame) -> None:
 
 
 def loss_curve_figures(curves: Sequence[Mapping[str, Any]]) -> list[tuple[str, bytes]]:
-    """One figure per dataset, one panel per (task, model) cell, one line per seed."""
-    by_dataset: dict[str, dict[tuple[str, str], list[Mapping[str, Any]]]] = {}
+    """One figure per dataset, one panel per (task, model) cell and series, one line per seed.
+
+    The series are the loss and each extra value the task logged (a curve's ``logs``,
+    aligned with its ``losses``); a log's panel is titled ``task / model: name``.
+    """
+    by_dataset: dict[str, dict[tuple[str, str, str], list[Mapping[str, Any]]]] = {}
     for curve in curves:
-        cell = (str(curve.get("task", "")), str(curve.get("model", "")))
-        by_dataset.setdefault(str(curve.get("dataset", "")), {}).setdefault(cell, []).append(curve)
+        for series in ("loss", *sorted(curve.get("logs") or {})):
+            cell = (str(curve.get("task", "")), str(curve.get("model", "")), series)
+            by_dataset.setdefault(str(curve.get("dataset", "")), {}).setdefault(cell, []).append(curve)
     figures = []
     for dataset, cells in sorted(by_dataset.items()):
         fig, axes = _grid_figure(len(cells))
-        for ax, ((task, model), runs) in zip(axes, sorted(cells.items())):
+        order = sorted(cells.items(), key=lambda c: (c[0][:2], c[0][2] != "loss", c[0][2]))  # each cell's loss first
+        for ax, ((task, model, series), runs) in zip(axes, order):
             for run in sorted(runs, key=lambda r: str(r.get("seed"))):
-                points = [p for p in run.get("losses") or [] if len(p) == 2]
+                points = _series_points(run, series)
                 ax.plot([p[0] for p in points], [p[1] for p in points], label=_plain(f"seed {run.get('seed')}"))
-            ax.set_title(_plain(f"{task} / {model}"), fontsize=8)
+            ax.set_title(_plain(f"{task} / {model}" + ("" if series == "loss" else f": {series}")), fontsize=8)
             ax.set_xlabel("step")
             ax.legend(fontsize=6)
         figures.append((dataset, _png(fig)))
     return figures
+
+
+def _series_points(curve: Mapping[str, Any], series: str) -> list[tuple[float, float]]:
+    """(step, value) of the loss, or of one logged value (its nulls left out), of one curve."""
+    points = [p for p in curve.get("losses") or [] if len(p) == 2]
+    if series == "loss":
+        return [(p[0], p[1]) for p in points]
+    values = (curve.get("logs") or {}).get(series) or []
+    return [(p[0], v) for p, v in zip(points, values) if v is not None]
 
 
 def _grid_figure(panels: int, columns: int = 3) -> tuple[Any, list[Any]]:

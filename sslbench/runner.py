@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import random
+import sys
 import time
 import traceback
 from collections.abc import Iterator, Mapping
@@ -30,14 +31,17 @@ from sslbench import distributed, hardware, provenance, safeio
 from sslbench.checkpoint import CellCheckpoint
 from sslbench.commit import COMMITS_FILE, CURVES_FILE, PENDING_DIR, commit_cell, done_cells, replay_pending
 from sslbench.config import Config
-from sslbench.contexts import DatasetContext, EvalContext, ModelContext, TaskContext
+from sslbench.contexts import (
+    DatasetContext, EvalContext, MissingCapabilityError, MissingLabelSetError, ModelContext, TaskContext,
+)
 from sslbench.data import cache_root
 from sslbench.data_api import LoadedDataset
-from sslbench.errors import UsageError
+from sslbench.errors import PluginError, UsageError
 from sslbench.grid import BASELINE_TASK, Cell, GridPlan, plan_grid
 from sslbench.options import options_as_dict
 from sslbench.registry import Registry
 from sslbench.results import ROWS_FILE, make_row, read_rows
+from sslbench.specs import check_encoder
 from sslbench.train import DivergedError, TrainResult, pretrain
 
 log = logging.getLogger(__name__)
@@ -71,6 +75,7 @@ class _Run:
     provenance: dict[str, Any]
     cache_dir: Path
     summary: RunSummary
+    show_tracebacks: bool = False  # `sslbench run --traceback`: print each failure's traceback to stderr
 
 
 def resolve_device(name: str) -> torch.device:
@@ -90,7 +95,8 @@ def seed_everything(seed: int) -> None:
 
 
 def run_grid(config: Config, registry: Registry, out_dir: Path, *, plan: GridPlan | None = None,
-             progress: bool = True, resume: bool = False, shard: tuple[int, int] = (0, 1)) -> RunSummary:
+             progress: bool = True, resume: bool = False, shard: tuple[int, int] = (0, 1),
+             show_tracebacks: bool = False) -> RunSummary:
     """Run every cell of ``config`` for every seed and append rows under ``out_dir``.
 
     Datasets are loaded before anything is written, so a missing dataset fails the
@@ -100,6 +106,8 @@ def run_grid(config: Config, registry: Registry, out_dir: Path, *, plan: GridPla
     two runs pointed at one folder share the work instead of repeating it. ``shard``
     ``(k, n)`` runs only the (cell, seed) pairs that :func:`shard_pairs` deals to k; an
     empty shard returns at once, having written nothing (``summary.pairs == 0``).
+    The traceback of every failed or diverged cell goes to ``OUT/tracebacks/`` (its rows'
+    message names the file); ``show_tracebacks`` also prints it to stderr.
 
     Under torchrun every rank calls this; rank 0 alone writes and reports.
     """
@@ -117,6 +125,7 @@ def run_grid(config: Config, registry: Registry, out_dir: Path, *, plan: GridPla
         config=config, registry=registry, out_dir=out_dir, device=device, datasets=datasets,
         provenance=provenance.collect(registry.pm, config.hash, device),
         cache_dir=cache_root() / "artifacts", summary=RunSummary(out_dir=out_dir, plan=plan, pairs=len(mine)),
+        show_tracebacks=show_tracebacks,
     )
     if distributed.is_main():
         _write_manifest(run)
@@ -340,7 +349,7 @@ def _run_cell(run: _Run, cell: Cell, seed: int) -> tuple[list[dict[str, Any]], T
         if safeio.is_storage_error(err):  # a full or failing disk: stop the run, --resume continues it
             raise safeio.as_storage_error(err) from None
         status = "diverged" if isinstance(err, DivergedError) else "failed"
-        return _failure_rows(run, cell, seed, status, _explain(err, cell)), None
+        return _failure_rows(run, cell, seed, status, _explain(_undeclared(run, cell, err), cell)), None
     if not distributed.is_main():
         return [], trained  # evaluation runs once, on rank 0
     encoder.requires_grad_(False).eval().to(run.device)
@@ -365,6 +374,16 @@ def _explain(err: Exception, cell: Cell) -> Exception:
     return err
 
 
+def _undeclared(run: _Run, cell: Cell, err: Exception) -> Exception:
+    """A modality primitive the task called without declaring it: name the plugin, task and field."""
+    if not isinstance(err, MissingCapabilityError) or cell.is_baseline:
+        return err
+    spec = run.registry.get("task", cell.task)
+    return PluginError(f"plugin {spec.plugin!r}: task {cell.task!r} called modality {err.modality!r}'s "
+                       f"{err.capability}, which it does not provide; declare it: "
+                       f"TaskSpec(needs={{{err.capability!r}, ...}}) so the grid skips modalities without it")
+
+
 def _train_split(run: _Run, cell: Cell, dataset: LoadedDataset) -> Any:
     """The split the cell's task trains on (``TaskSpec.split``)."""
     name = run.registry.get("task", cell.task).split
@@ -375,9 +394,13 @@ def _train_split(run: _Run, cell: Cell, dataset: LoadedDataset) -> Any:
 
 
 def _curve(run: _Run, cell: Cell, seed: int, trained: TrainResult) -> dict[str, Any]:
-    """The cell's line of ``curves.jsonl`` (one line per cell and seed)."""
+    """The cell's line of ``curves.jsonl`` (one line per cell and seed).
+
+    ``losses`` is ``[[step, loss], ...]``; ``logs`` maps each extra value the task returned
+    to its values at the same points (``null`` where it was missing or not finite).
+    """
     return {"suite": run.config.run.suite, "dataset": cell.dataset, "task": cell.task, "model": cell.model,
-            "seed": seed, "losses": trained.losses}
+            "seed": seed, "losses": trained.losses, "logs": trained.logs}
 
 
 def _build(run: _Run, cell: Cell, dataset: LoadedDataset) -> tuple[Any, torch.nn.Module, torch.nn.Module | None]:
@@ -387,7 +410,9 @@ def _build(run: _Run, cell: Cell, dataset: LoadedDataset) -> tuple[Any, torch.nn
     data_spec = reg.get("dataset", cell.dataset)
     modality = reg.get("modality", data_spec.modality).build(dataset.info, opts("modality", data_spec.modality))
     model_ctx = ModelContext(dataset=cell.dataset, modality=data_spec.modality, info=dataset.info)
-    encoder = reg.get("model", cell.model).build(model_ctx, opts("model", cell.model))
+    model_spec = reg.get("model", cell.model)
+    encoder = model_spec.build(model_ctx, opts("model", cell.model))
+    check_encoder(model_spec, encoder)
     if cell.is_baseline:
         return modality, encoder, None
     task_ctx = TaskContext(encoder=encoder, modality=modality, dataset=dataset, cache_dir=run.cache_dir)
@@ -426,6 +451,8 @@ def _evaluate(run: _Run, cell: Cell, seed: int, ctx: EvalContext, trained: Train
             except Exception as err:  # one broken evaluator must not hide the others
                 if safeio.is_storage_error(err):
                     raise safeio.as_storage_error(err) from None
+                if isinstance(err, MissingLabelSetError):
+                    err = PluginError(f"plugin {spec.plugin!r}: evaluator {plan.evaluator!r}: {err}")
                 rows += _failure_rows(run, cell, seed, "failed", err, only=(plan.evaluator, label_set))
                 continue
             seconds = time.perf_counter() - start
@@ -516,12 +543,37 @@ def _cost(trained: TrainResult | None, eval_seconds: float, device: torch.device
     }
 
 
+TRACEBACKS_DIR = "tracebacks"
+
+
+def _store_traceback(run: _Run, cell: Cell, seed: int, err: Exception, evaluator: str | None) -> str:
+    """Write the traceback being handled to ``OUT/tracebacks/<cell>--seed<k>[--<evaluator>[--<label set>]].txt``;
+    returns that path relative to OUT ("" on ranks other than 0, which write nothing)."""
+    text = traceback.format_exc() if sys.exc_info()[0] is not None else "".join(traceback.format_exception(err))
+    if run.show_tracebacks:
+        print(f"--- {cell.key} seed {seed}{' ' + evaluator if evaluator else ''}: traceback\n{text}",
+              file=sys.stderr, end="")
+    if not distributed.is_main():
+        return ""
+    name = _cell_file_name(cell, seed) + (f"--{evaluator}" if evaluator else "") + ".txt"
+    folder = run.out_dir / TRACEBACKS_DIR
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(f"{cell.key} seed {seed}{' evaluator ' + evaluator if evaluator else ''}\n{text}")
+    return f"{TRACEBACKS_DIR}/{name}"
+
+
 def _failure_rows(run: _Run, cell: Cell, seed: int, status: str, err: Exception,
                   only: tuple[str, str | None] | None = None) -> list[dict[str, Any]]:
-    """One row per (evaluator, label set) the failure cost, value null, with the message."""
+    """One row per (evaluator, label set) the failure cost, value null, with the message.
+
+    Called while the failure is being handled: its traceback is stored (and printed with
+    ``--traceback``), and the message ends with where the file is.
+    """
     message = f"{type(err).__name__}: {err}"
+    stored = _store_traceback(run, cell, seed, err, "--".join(filter(None, only)) if only else None)
+    if stored:
+        message += f" (traceback: {stored})"
     log.error("%s seed %d %s: %s", cell.key, seed, status, message)
-    log.debug("%s", traceback.format_exc())
     run.summary.failures.append(f"{cell.key} seed {seed}: {message}")
     pairs = [only] if only else [(p.evaluator, ls) for p in cell.evaluations for ls in p.label_sets]
     rows = []

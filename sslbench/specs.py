@@ -212,6 +212,40 @@ class ModelSpec(ComponentSpec):
             raise ValueError(f"model {self.name!r}: modalities must name at least one modality")
 
 
+def check_encoder(spec: "ModelSpec", encoder: Any) -> None:
+    """Right after ``ModelSpec.build``: the encoder is an ``nn.Module`` with an int ``embed_dim > 0``.
+
+    Raises:
+        PluginError: one line naming the plugin, the model and the attribute to set.
+    """
+    from torch import nn  # local: specs stays importable without touching torch's nn
+
+    from sslbench.errors import PluginError
+
+    who = f"plugin {spec.plugin!r}: model {spec.name!r}"
+    if not isinstance(encoder, nn.Module):
+        raise PluginError(f"{who}: ModelSpec.build returned {type(encoder).__name__}; return an nn.Module")
+    dim = getattr(encoder, "embed_dim", None)
+    if not isinstance(dim, int) or isinstance(dim, bool) or dim <= 0:
+        raise PluginError(f"{who}: the encoder ({type(encoder).__name__}) has embed_dim = {dim!r}; set "
+                          "self.embed_dim = <width of EncoderOutput.pooled> (a positive int) in its __init__")
+
+
+def declaration_warnings(spec: ComponentSpec) -> list[str]:
+    """Declarations that are legal but probably wrong, each one line naming plugin, component and field.
+
+    A pretraining task (``split == "pretrain"``) with no ``needs`` is paired with every
+    dataset and model, so one that calls ``modality.views(...)`` (or tokens, frames)
+    fails at run time on a modality without them; a task that truly needs nothing may
+    ignore the warning.
+    """
+    if isinstance(spec, TaskSpec) and not spec.needs and spec.split == "pretrain":
+        return [f"plugin {spec.plugin!r}: task {spec.name!r} declares no needs, so the grid pairs it with every "
+                "dataset and model; if it calls ctx.modality.views (or tokens, frames), set "
+                "TaskSpec(needs={'views'}) (the capabilities it uses)"]
+    return []
+
+
 @dataclass(frozen=True, kw_only=True)
 class TaskSpec(ComponentSpec):
     """A pretext task: pseudo-labels, heads and a loss around an encoder.

@@ -2,7 +2,9 @@
 
 In the spirit of nanoGPT's ``train.py``: one short, linear function. It knows
 nothing about modalities; a task is an ``nn.Module`` whose ``forward(batch)``
-returns ``{"loss": scalar, **logs}``.
+returns ``{"loss": scalar, **logs}``. The loss is optimised; each extra log (a scalar
+tensor or number, e.g. an accuracy or an entropy) is recorded beside it, read back
+from the device with the loss, never on its own.
 """
 from __future__ import annotations
 
@@ -51,6 +53,8 @@ class TrainResult:
     peak_memory_bytes: int
     flops_per_step: int | None = None  # forward + backward, counted on the first step
     losses: list[tuple[int, float]] = field(default_factory=list)  # (step, loss) every log_every steps
+    # the task's extra scalar outputs: name → values aligned with ``losses`` (None: not logged / not finite)
+    logs: dict[str, list[float | None]] = field(default_factory=dict)
     resumed_from: int = 0  # the step a checkpoint restored (0: trained from scratch)
 
     @property
@@ -73,6 +77,16 @@ class _Progress:
     elapsed: float = 0.0  # seconds spent in training steps
     flops_per_step: int | None = None
     losses: list[tuple[int, float]] = field(default_factory=list)
+    logs: dict[str, list[float | None]] = field(default_factory=dict)  # aligned with ``losses``
+
+    def record(self, step: int, loss: float, logs: dict[str, float]) -> None:
+        """Append one point of the curve; a log name new at this point is None before it."""
+        for name in logs:
+            self.logs.setdefault(name, [None] * len(self.losses))
+        self.losses.append((step, loss))
+        for name, values in self.logs.items():
+            value = logs.get(name)
+            values.append(value if value is not None and math.isfinite(value) else None)
 
 
 def pretrain(
@@ -120,12 +134,12 @@ def pretrain(
         started = time.perf_counter()
         index = distributed.rank_slice(next(batches))  # this rank's share of the global batch
         batch = move_batch(split.batch(index), device, pin=run.pin_memory)  # each tensor (B / world, ...)
-        loss, flops = _step(model, optimizer, run, batch, device, count_flops=progress.flops_per_step is None)
+        loss, logs, flops = _step(model, optimizer, run, batch, device, count_flops=progress.flops_per_step is None)
         schedule.step()
         progress.step += 1
         if flops is not None:
             progress.flops_per_step = flops
-        pending.add(progress.step - 1, loss)
+        pending.add(progress.step - 1, loss, logs)
         done = _budget_spent(run, progress, elapsed=progress.elapsed + time.perf_counter() - started)
         save = checkpoint is not None and checkpoint.due(progress.step, done)
         if pending.due() or done or save:
@@ -142,57 +156,67 @@ def pretrain(
         steps=progress.step, batch_size=batch_size, seconds=progress.elapsed,
         samples_per_s=progress.step * batch_size / max(progress.elapsed, 1e-9),
         peak_memory_bytes=peak_memory(device), flops_per_step=progress.flops_per_step,
-        losses=progress.losses, resumed_from=resumed,
+        losses=progress.losses, logs=progress.logs, resumed_from=resumed,
     )
 
 
 class _PendingLosses:
-    """Step losses still on the device, read back together.
+    """Step losses (and the task's extra logs) still on the device, read back together.
 
     Reading a CUDA scalar (``.item()``) waits for the GPU; doing it every step stops
     the host from queueing the next step while the GPU works. So on CUDA the losses
     are read every ``every`` steps (and before any checkpoint and at the end), and
-    the NaN/inf check runs on each of them then; on the CPU ``every`` is 1.
+    the NaN/inf check runs on each of them then; on the CPU ``every`` is 1. The logs
+    travel in the same single read.
     """
 
     def __init__(self, every: int) -> None:
-        self.every, self.steps, self.values = every, [], []
+        self.every = every
+        self.steps: list[int] = []
+        self.values: list[Tensor] = []
+        self.logs: list[dict[str, Tensor]] = []
 
-    def add(self, step: int, loss: Tensor) -> None:
+    def add(self, step: int, loss: Tensor, logs: dict[str, Tensor] | None = None) -> None:
         self.steps.append(step)
         self.values.append(loss)
+        self.logs.append(logs or {})
 
     def due(self) -> bool:
         return len(self.steps) >= self.every
 
-    def flush(self) -> list[tuple[int, float]]:
-        """(step, loss) of every pending step; one device sync."""
-        values = torch.stack(self.values).tolist() if self.values else []
-        out = list(zip(self.steps, values))
-        self.steps, self.values = [], []
+    def flush(self) -> list[tuple[int, float, dict[str, float]]]:
+        """(step, loss, logs) of every pending step; one device sync for all of them."""
+        flat = [t for loss, logs in zip(self.values, self.logs) for t in (loss, *logs.values())]
+        numbers = iter(torch.stack(flat).tolist() if flat else [])
+        out = [(step, next(numbers), {name: next(numbers) for name in logs})
+               for step, logs in zip(self.steps, self.logs)]
+        self.steps, self.values, self.logs = [], [], []
         return out
 
 
-def _check_and_log(losses: list[tuple[int, float]], progress: _Progress, log_every: int, done: bool, bar: Any) -> None:
+def _check_and_log(losses: list[tuple[int, float, dict[str, float]]], progress: _Progress, log_every: int,
+                   done: bool, bar: Any) -> None:
     """Raise on the first non-finite loss; keep every ``log_every``-th (and the last) in the curve."""
-    for i, (step, value) in enumerate(losses):
+    for i, (step, value, logs) in enumerate(losses):
         if not math.isfinite(value):
             bar.close()
             raise DivergedError(step, value)
         if step % log_every == 0 or (done and i == len(losses) - 1):
-            progress.losses.append((step, value))
+            progress.record(step, value, logs)
     if losses:
         bar.set_postfix(loss=f"{losses[-1][1]:.4f}", refresh=False)
 
 
 def _step(model: nn.Module, optimizer: torch.optim.Optimizer, run: RunConfig, batch: dict, device: torch.device,
-          *, count_flops: bool) -> tuple[Tensor, int | None]:
-    """One optimizer step; returns the detached loss (mean over ranks, still on the device)
-    and, when asked, the step's FLOPs (all ranks)."""
+          *, count_flops: bool) -> tuple[Tensor, dict[str, Tensor], int | None]:
+    """One optimizer step; returns the detached loss (mean over ranks) and the task's extra
+    logs (this rank's: a task may log different names on different ranks, so they join no
+    collective), still on the device, and, when asked, the step's FLOPs (all ranks)."""
     counter = _flop_counter() if count_flops else None
     with counter if counter is not None else contextlib.nullcontext():
         with autocast_for(device):
-            loss: Tensor = model(batch)["loss"]  # scalar
+            out = model(batch)
+            loss: Tensor = out["loss"]  # scalar
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
     if run.grad_clip > 0:
@@ -200,7 +224,29 @@ def _step(model: nn.Module, optimizer: torch.optim.Optimizer, run: RunConfig, ba
     optimizer.step()
     # Every rank logs, and judges divergence on, the same value.
     mean = distributed.mean_tensor(loss.detach().float())
-    return mean, None if counter is None else int(counter.get_total_flops()) * distributed.world_size()
+    flops = None if counter is None else int(counter.get_total_flops()) * distributed.world_size()
+    return mean, task_logs(out, loss.device), flops
+
+
+def task_logs(out: Any, device: torch.device) -> dict[str, Tensor]:
+    """The extra entries of a task's ``{"loss": ..., **logs}``, as detached float scalars on ``device``.
+
+    Raises:
+        ValueError: a log that is not a scalar (a 0-d or one-element tensor, or a number).
+    """
+    logs = {}
+    for name, value in out.items():
+        if name == "loss":
+            continue
+        if isinstance(value, Tensor) and value.numel() == 1:
+            logs[str(name)] = value.detach().float().reshape(()).to(device)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            logs[str(name)] = torch.tensor(float(value), device=device)
+        else:
+            shape = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
+            raise ValueError(f"the task returned log {name!r} of {shape}; forward(batch) must return "
+                             "{'loss': scalar, **logs} with scalar logs (a 0-d tensor or a number)")
+    return logs
 
 
 def _wrap_ddp(task: nn.Module, device: torch.device) -> nn.Module:
@@ -255,6 +301,7 @@ def _save(checkpoint: CellCheckpoint, task: nn.Module, optimizer: torch.optim.Op
         "step": progress.step, "total": progress.total, "elapsed": progress.elapsed,
         "flops_per_step": -1 if progress.flops_per_step is None else progress.flops_per_step,
         "losses": [[s, v] for s, v in progress.losses],
+        "logs": progress.logs,
     })
 
 
@@ -293,6 +340,7 @@ def _load_into(saved: dict, checkpoint: CellCheckpoint, task: nn.Module, optimiz
     progress.step, progress.total, progress.elapsed = saved["step"], saved["total"], saved["elapsed"]
     progress.flops_per_step = None if saved["flops_per_step"] < 0 else saved["flops_per_step"]
     progress.losses = [(int(s), float(v)) for s, v in saved["losses"]]
+    progress.logs = {str(k): list(v) for k, v in saved.get("logs", {}).items()}  # older checkpoints have none
     states = saved["rng_ranks"]
     if len(states) != distributed.world_size():
         log.warning("checkpoint %s was written by %d processes, this run has %d; random streams restart",

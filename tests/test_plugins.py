@@ -76,13 +76,26 @@ def test_hookimpl_with_arguments_the_spec_lacks_fails_naming_them():
         make_plugin_manager(autoload=False, plugins=[module])
 
 
-def test_duplicate_component_names_fail_naming_both_plugins(make_registry):
-    def dup_models():
-        return [ModelSpec(name="cnn-small", modalities={"image"}, build=lambda ctx, o: None)]
+def test_a_name_two_plugins_register_is_ambiguous_only_where_it_is_used(make_registry):
+    from sslbench.errors import AmbiguousNameError
 
     plugin = types.ModuleType("other_vision")
-    plugin.sslbench_register_models = hookimpl(dup_models)
-    with pytest.raises(PluginError, match=r"duplicate model 'cnn-small': registered by plugin '.+' and by plugin '.+'"):
+    plugin.sslbench_register_models = hookimpl(lambda: [ModelSpec(name="cnn-small", modalities={"image"},
+                                                                  build=lambda ctx, o: None)])
+    registry = make_registry(plugin)  # no error: every command still works
+    with pytest.raises(AmbiguousNameError, match=r"model 'cnn-small' is registered by plugins 'sslbench_image.plugin' "
+                       r"and 'other_vision'; write one of 'sslbench_image.plugin:cnn-small', 'other_vision:cnn-small'"):
+        registry.get("model", "cnn-small")
+    assert registry.get("model", "other_vision:cnn-small").plugin == "other_vision"
+    assert {"other_vision:cnn-small", "sslbench_image.plugin:cnn-small", "resnet18"} <= set(registry.names("model"))
+    assert registry.get("model", "resnet18").plugin == "sslbench_image.plugin"  # other names are unaffected
+
+
+def test_one_plugin_registering_a_name_twice_is_refused(make_registry):
+    plugin = types.ModuleType("twice")
+    plugin.sslbench_register_models = hookimpl(lambda: [
+        ModelSpec(name="m", modalities={"image"}, build=lambda ctx, o: None) for _ in range(2)])
+    with pytest.raises(PluginError, match="plugin 'twice' registers model 'm' twice"):
         make_registry(plugin)
 
 

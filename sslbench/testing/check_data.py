@@ -6,15 +6,16 @@ from typing import Any
 import torch
 
 from sslbench.data_api import LoadedDataset, TensorSplit, batch_size_of
-from sslbench.testing.checks import ConformanceError, expect, expect_batch, who_of
+from sslbench.testing.checks import ConformanceError, Problems, expect, expect_batch, who_of
 from sslbench.testing.kit import Kit, NotApplicable
 
 
 # --- datasets ------------------------------------------------------------------------------
 
 
-def check_dataset(kit: Kit, name: str) -> None:
-    """The tiny dataset's splits, label sets and declared capabilities."""
+def check_dataset(kit: Kit, name: str, problems: Problems | None = None) -> None:
+    """The tiny dataset's splits, label sets and declared capabilities; every problem is reported."""
+    own, problems = problems is None, problems or Problems()
     spec = kit.registry.get("dataset", name)
     who = who_of(spec)
     data = kit.dataset(name)
@@ -22,22 +23,31 @@ def check_dataset(kit: Kit, name: str) -> None:
            f"build/example must return a LoadedDataset, got {type(data).__name__}")
     pretrain_keys = set(kit.batch(name, "pretrain"))
     for split_name in data.split_names():
-        split = data.split(split_name)
-        expect(isinstance(split, TensorSplit) and len(split) > 0, who,
-               f"split {split_name!r} must be a non-empty TensorSplit")
-        batch = kit.batch(name, split_name)
-        expect_batch(batch, who, f"a batch of split {split_name!r}")
-        if split_name in ("train", "valid", "test"):
-            missing = pretrain_keys - set(batch)
-            expect(not missing, who, f"{split_name} batches lack {sorted(missing)}, which pretrain batches hold "
-                   "(encoders trained on pretrain batches embed train and test batches)")
+        with problems.check():
+            _check_split(kit, data, name, split_name, pretrain_keys, who)
     for label_set, kind in spec.label_sets.items():
         for split_name in ("train", "test", *(["valid"] if data.valid is not None else [])):
-            _expect_labels(data.split(split_name), label_set, kind, who, split_name)
-    for capability in spec.provides:
+            with problems.check():
+                _expect_labels(data.split(split_name), label_set, kind, who, split_name)
+    for capability in sorted(spec.provides):
         check = DATASET_CAPABILITIES.get(capability)
         if check is not None:
-            check(data, who)
+            with problems.check():
+                check(data, who)
+    if own:
+        problems.raise_all()
+
+
+def _check_split(kit: Kit, data: LoadedDataset, name: str, split_name: str, pretrain_keys: set[str], who: str) -> None:
+    split = data.split(split_name)
+    expect(isinstance(split, TensorSplit) and len(split) > 0, who,
+           f"split {split_name!r} must be a non-empty TensorSplit")
+    batch = kit.batch(name, split_name)
+    expect_batch(batch, who, f"a batch of split {split_name!r}")
+    if split_name in ("train", "valid", "test"):
+        missing = pretrain_keys - set(batch)
+        expect(not missing, who, f"{split_name} batches lack {sorted(missing)}, which pretrain batches hold "
+               "(encoders trained on pretrain batches embed train and test batches)")
 
 
 def _expect_labels(split: TensorSplit, label_set: str, kind: str, who: str, split_name: str) -> None:
@@ -86,8 +96,9 @@ DATASET_CAPABILITIES = {"next-item": _next_item, "item-labels": _item_labels, "s
 # --- modalities ----------------------------------------------------------------------------
 
 
-def check_modality(kit: Kit, name: str) -> None:
+def check_modality(kit: Kit, name: str, problems: Problems | None = None) -> None:
     """The modality builds on each of its datasets' info and honours what it provides."""
+    own, problems = problems is None, problems or Problems()
     spec = kit.registry.get("modality", name)
     who = who_of(spec)
     checked, reasons = 0, []
@@ -101,10 +112,14 @@ def check_modality(kit: Kit, name: str) -> None:
         for capability in sorted(spec.provides):
             check = MODALITY_CAPABILITIES.get(capability)
             if check is not None:
-                check(kit, modality, batch, f"{who} on dataset {dataset!r}")
+                with problems.check():
+                    check(kit, modality, batch, f"{who} on dataset {dataset!r}")
         if spec.reference_build is not None:
-            _reference(kit, spec, dataset, f"{who} on dataset {dataset!r}")
+            with problems.check():
+                _reference(kit, spec, dataset, f"{who} on dataset {dataset!r}")
         checked += 1
+    if own:
+        problems.raise_all()
     if not checked:
         raise NotApplicable(f"modality {name!r}: no dataset of it loads without files"
                             + (f": {'; '.join(reasons)}" if reasons else " (none registered)"))

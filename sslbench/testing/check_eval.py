@@ -9,18 +9,19 @@ from typing import Any
 
 import torch
 
-from sslbench.contexts import EvalContext
+from sslbench.contexts import EvalContext, MissingLabelSetError
 from sslbench.options import options_as_dict
 from sslbench.results import REQUIRED_KEYS, make_row
-from sslbench.testing.checks import expect, who_of
+from sslbench.testing.checks import ConformanceError, Problems, expect, who_of
 from sslbench.testing.kit import Kit, NotApplicable
 
 
 # --- evaluators ----------------------------------------------------------------------------
 
 
-def check_evaluator(kit: Kit, name: str) -> None:
+def check_evaluator(kit: Kit, name: str, problems: Problems | None = None) -> None:
     """On the cheapest cell it runs on: finite float metrics, seeded, rows that serialise."""
+    own, problems = problems is None, problems or Problems()
     spec = kit.registry.get("evaluator", name)
     dataset, model, task = _eval_cell(kit, name)
     who = f"{who_of(spec)} on ({dataset}, {task or 'random-init'}, {model})"
@@ -32,15 +33,27 @@ def check_evaluator(kit: Kit, name: str) -> None:
     for label_set in kit.label_sets(dataset, name):
         ctx = EvalContext(encoder=encoder, task=module, dataset=kit.dataset(dataset), modality=kit.modality(dataset),
                           label_set=label_set, device=torch.device("cpu"), seed=kit.options.seed, embed_batch_size=64)
-        metrics = _expect_metrics(spec.run(ctx, options), who, "run")
-        again = _expect_metrics(spec.run(dataclasses.replace(ctx, _cache={}), options), who, "run")
-        expect(metrics == again, who, f"two runs with the same seed must agree: {metrics} vs {again}")
-        if spec.baselines is not None:
-            baselines = spec.baselines(ctx, options)
-            expect(isinstance(baselines, Mapping), who, "baselines must return {name: {metric: value}}")
-            for values in baselines.values():
-                _expect_metrics(values, who, "baselines")
-        _expect_rows(metrics, dataset, model, task, name, label_set, options, who)
+        with problems.check():
+            metrics = _expect_metrics(_run(spec, ctx, options, who), who, "run")
+            with problems.check():
+                again = _expect_metrics(_run(spec, dataclasses.replace(ctx, _cache={}), options, who), who, "run")
+                expect(metrics == again, who, f"two runs with the same seed must agree: {metrics} vs {again}")
+            if spec.baselines is not None:
+                with problems.check():
+                    baselines = spec.baselines(ctx, options)
+                    expect(isinstance(baselines, Mapping), who, "baselines must return {name: {metric: value}}")
+                    for values in baselines.values():
+                        _expect_metrics(values, who, "baselines")
+            _expect_rows(metrics, dataset, model, task, name, label_set, options, who)
+    if own:
+        problems.raise_all()
+
+
+def _run(spec: Any, ctx: EvalContext, options: Any, who: str) -> Any:
+    try:
+        return spec.run(ctx, options)
+    except MissingLabelSetError as err:
+        raise ConformanceError(f"{who}: {err}") from None
 
 
 def _eval_cell(kit: Kit, name: str) -> tuple[str, str, str | None]:

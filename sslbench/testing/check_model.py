@@ -10,9 +10,9 @@ import torch
 from torch import Tensor, nn
 
 from sslbench.config import RunConfig
-from sslbench.contexts import EncoderOutput
+from sslbench.contexts import EncoderOutput, MissingCapabilityError
 from sslbench.data_api import batch_size_of
-from sslbench.testing.checks import ConformanceError, expect, who_of
+from sslbench.testing.checks import ConformanceError, Problems, expect, who_of
 from sslbench.testing.kit import Kit, NotApplicable
 from sslbench.train import make_optimizer
 
@@ -20,8 +20,9 @@ from sslbench.train import make_optimizer
 # --- models --------------------------------------------------------------------------------
 
 
-def check_model(kit: Kit, name: str) -> None:
+def check_model(kit: Kit, name: str, problems: Problems | None = None) -> None:
     """On the first loadable dataset of each modality it accepts: outputs, declarations, seeding."""
+    own, problems = problems is None, problems or Problems()
     spec = kit.registry.get("model", name)
     checked, reasons = 0, []
     for modality in sorted(spec.modalities):
@@ -30,32 +31,37 @@ def check_model(kit: Kit, name: str) -> None:
         except NotApplicable as err:
             reasons.append(str(err))
             continue
-        _check_model_on(kit, spec, dataset)
+        with problems.check():
+            _check_model_on(kit, spec, dataset, problems)
         checked += 1
+    if own:
+        problems.raise_all()
     if not checked:
         raise NotApplicable("; ".join(reasons))
 
 
-def _check_model_on(kit: Kit, spec: Any, dataset: str) -> None:
+def _check_model_on(kit: Kit, spec: Any, dataset: str, problems: Problems) -> None:
     who = f"{who_of(spec)} on dataset {dataset!r}"
-    encoder = kit.encoder(dataset, spec.name)
-    expect(isinstance(encoder, nn.Module), who, f"build must return an nn.Module, got {type(encoder).__name__}")
-    dim = getattr(encoder, "embed_dim", None)
-    expect(isinstance(dim, int) and dim > 0, who, f"the encoder needs an int embed_dim > 0, got {dim!r}")
-    twin = kit.encoder(dataset, spec.name)
-    same = all(torch.equal(a, b) for a, b in zip(encoder.state_dict().values(), twin.state_dict().values()))
-    expect(same, who, "two builds after the same torch.manual_seed must be equal (random-init rows rely on it); "
-           "draw initial weights from torch's global generator")
+    encoder = kit.encoder(dataset, kit.registry.name_of(spec))  # checks nn.Module and embed_dim, as the runner does
+    dim = encoder.embed_dim
+    with problems.check():
+        twin = kit.encoder(dataset, kit.registry.name_of(spec))
+        same = all(torch.equal(a, b) for a, b in zip(encoder.state_dict().values(), twin.state_dict().values()))
+        expect(same, who, "two builds after the same torch.manual_seed must be equal (random-init rows rely on it); "
+               "draw initial weights from torch's global generator")
     for split in ("pretrain", "test"):
-        batch = kit.batch(dataset, split)
-        with torch.no_grad():
-            out = encoder.eval()(batch)
-        _expect_output(out, batch_size_of(batch), dim, spec, who)
+        with problems.check():
+            batch = kit.batch(dataset, split)
+            with torch.no_grad():
+                out = encoder.eval()(batch)
+            _expect_output(out, batch_size_of(batch), dim, spec, who)
     for capability in sorted(spec.provides):
         check = MODEL_CAPABILITIES.get(capability)
         if check is not None:
-            check(kit, encoder, dataset, who)
-    _expect_gradients(encoder.train(), kit.batch(dataset), who)
+            with problems.check():
+                check(kit, encoder, dataset, who)
+    with problems.check():
+        _expect_gradients(encoder.train(), kit.batch(dataset), who)
 
 
 def _expect_output(out: Any, size: int, dim: int, spec: Any, who: str) -> None:
@@ -121,8 +127,9 @@ MODEL_CAPABILITIES = {"token-embeddings": _token_embeddings, "item-embeddings": 
 # --- tasks ---------------------------------------------------------------------------------
 
 
-def check_task(kit: Kit, name: str, modality: str | None = None) -> None:
+def check_task(kit: Kit, name: str, modality: str | None = None, problems: Problems | None = None) -> None:
     """In the cheapest compatible cell (of ``modality``): loss, learning, parameters, state dict."""
+    own, problems = problems is None, problems or Problems()
     spec = kit.registry.get("task", name)
     what = f"task {name!r}" + (f" on {modality}" if modality else "")
     dataset, model = kit.cheapest(kit.task_pairs(name, modality), what)
@@ -132,21 +139,32 @@ def check_task(kit: Kit, name: str, modality: str | None = None) -> None:
            f"trains on split {spec.split!r}, which the dataset lacks")
     encoder, task = kit.task(dataset, model, name)
     expect(isinstance(task, nn.Module), who, f"build must return an nn.Module, got {type(task).__name__}")
-    params = {id(p) for p in task.parameters()}
-    expect(all(id(p) in params for p in encoder.parameters()), who,
-           "the task's parameters must include its encoder's (the runner trains task.parameters())")
+    with problems.check():
+        params = {id(p) for p in task.parameters()}
+        expect(all(id(p) in params for p in encoder.parameters()), who,
+               "the task's parameters must include its encoder's (the runner trains task.parameters())")
     _, twin = kit.task(dataset, model, name)
     batch = kit.batch(dataset, spec.split)
-    _expect_reproducible(kit, task.train(), twin.train(), batch, who)
-    _expect_learns(kit, task, batch, who)
-    _expect_state_dict_round_trip(task, twin, who)
+    with problems.check():
+        _expect_reproducible(kit, task.train(), twin.train(), batch, who)
+    with problems.check():
+        _expect_learns(kit, task, batch, who)
+    with problems.check():
+        _expect_state_dict_round_trip(task, twin, who)
     if "mlm-head" in spec.provides:
-        _expect_mlm_head(kit, task, encoder, dataset, who)
+        with problems.check():
+            _expect_mlm_head(kit, task, encoder, dataset, who)
+    if own:
+        problems.raise_all()
 
 
 def _loss(kit: Kit, task: nn.Module, batch: dict, who: str) -> Tensor:
     torch.manual_seed(kit.options.seed)  # the same views and masks at every step: a fixed batch
-    out = task(batch)
+    try:
+        out = task(batch)
+    except MissingCapabilityError as err:
+        raise ConformanceError(f"{who}: calls modality {err.modality!r}'s {err.capability}, which it does not "
+                               f"provide; declare TaskSpec(needs={{{err.capability!r}, ...}})") from None
     expect(isinstance(out, Mapping) and "loss" in out, who, "forward(batch) must return a dict with 'loss'")
     loss = out["loss"]
     expect(isinstance(loss, Tensor) and loss.ndim == 0 and loss.is_floating_point(), who,

@@ -23,15 +23,18 @@ this module holds what every component shares, ``check_data``, ``check_model`` a
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from torch import Tensor
 
 from sslbench.listing import describe
 from sslbench.options import options_as_dict
+from sslbench.specs import declaration_warnings
 
 
 class ConformanceError(AssertionError):
@@ -48,23 +51,63 @@ def who_of(spec: Any) -> str:
     return f"{spec.kind} {spec.name!r} (plugin {spec.plugin!r})"
 
 
+class Problems:
+    """Collects the failures of independent checks, so that one run reports every problem.
+
+    ``with problems.check(): ...`` records a :class:`ConformanceError` raised inside and
+    goes on; :meth:`raise_all` raises one ConformanceError listing them all, one per line.
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    @contextlib.contextmanager
+    def check(self) -> Iterator[None]:
+        try:
+            yield
+        except ConformanceError as err:
+            self.messages.append(str(err))
+
+    def raise_all(self) -> None:
+        if len(self.messages) == 1:
+            raise ConformanceError(self.messages[0])
+        if self.messages:
+            lines = "\n".join(f"  - {m}" for m in self.messages)
+            raise ConformanceError(f"{len(self.messages)} problems:\n{lines}")
+
+
 # --- every component ---------------------------------------------------------------------
 
 
-def check_declaration(spec: Any) -> None:
-    """Options build from their defaults, are frozen, serialise to JSON; the listing works."""
+def check_declaration(spec: Any, problems: Problems | None = None) -> None:
+    """Options build from their defaults, are frozen, serialise to JSON; the listing works.
+
+    With ``problems``, each failed check is recorded there and the others still run.
+    Declarations that are legal but probably wrong (:func:`sslbench.specs.declaration_warnings`)
+    become Python warnings, which pytest lists in its summary.
+    """
+    own = problems is None
+    problems = Problems() if own else problems
     who = who_of(spec)
-    expect(dataclasses.is_dataclass(spec.options), who, "options must be a dataclass type")
-    expect(spec.options.__dataclass_params__.frozen, who,
-           f"options {spec.options.__name__} must be a frozen dataclass (@dataclass(frozen=True))")
-    try:
-        options = spec.options()
-    except (TypeError, ValueError) as err:
-        raise ConformanceError(f"{who}: options {spec.options.__name__}() fail with their defaults: {err}") from None
-    values = options_as_dict(options)
-    _expect_json(values, who, "options (they are written into every result row)")
-    _expect_json(describe(spec), who, "its `sslbench list --json` description")
-    expect(spec.description, who, "give a one-line description (shown by `sslbench list`)")
+    for warning in declaration_warnings(spec):
+        warnings.warn(warning, UserWarning, stacklevel=2)
+    with problems.check():
+        expect(spec.description, who, "give a one-line description: EvaluatorSpec/TaskSpec/...(description=...) "
+               "(shown by `sslbench list`)")
+    with problems.check():
+        expect(spec.options.__dataclass_params__.frozen, who,
+               f"options {spec.options.__name__} must be a frozen dataclass (@dataclass(frozen=True))")
+    with problems.check():
+        try:
+            options = spec.options()
+        except (TypeError, ValueError) as err:
+            raise ConformanceError(
+                f"{who}: options {spec.options.__name__}() fail with their defaults: {err}") from None
+        _expect_json(options_as_dict(options), who, "options (they are written into every result row)")
+    with problems.check():
+        _expect_json(describe(spec), who, "its `sslbench list --json` description")
+    if own:
+        problems.raise_all()
 
 
 def _expect_json(value: Any, who: str, what: str) -> None:

@@ -70,7 +70,8 @@ def make_registry(*plugins: Any, modules: Iterable[str] = (), autoload: bool = F
         plugins: plugin objects (modules, :func:`inline_plugin` results) to register.
         modules: importable modules to register as plugins (``-p MODULE``).
         autoload: also load every installed ``sslbench`` entry point.
-        blocked: plugin names never to load (``-p no:NAME``).
+        blocked: plugin names never to load (``-p no:NAME``), or single components
+            to leave out as ``PLUGIN:NAME`` (``-p no:PLUGIN:NAME``).
     """
     pm = make_plugin_manager(autoload=autoload, modules=modules, plugins=plugins, blocked=blocked)
     return Registry(pm)

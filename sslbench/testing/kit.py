@@ -19,9 +19,11 @@ from torch import nn
 
 from sslbench.contexts import DatasetContext, Modality, ModelContext, TaskContext
 from sslbench.data_api import Batch, LoadedDataset
-from sslbench.errors import ConfigError, UsageError
+from sslbench.errors import ConfigError, PluginError, UsageError
 from sslbench.grid import all_capabilities, capabilities_by_source, usable_label_sets
 from sslbench.registry import Registry
+from sslbench.specs import check_encoder
+from sslbench.testing.checks import ConformanceError
 
 
 class NotApplicable(Exception):
@@ -131,7 +133,12 @@ class Kit:
         ctx = ModelContext(dataset=dataset, modality=self.registry.get("dataset", dataset).modality,
                            info=self.dataset(dataset).info)
         torch.manual_seed(self.options.seed)
-        return spec.build(ctx, spec.options())
+        encoder = spec.build(ctx, spec.options())
+        try:
+            check_encoder(spec, encoder)  # what the runner checks right after the build
+        except PluginError as err:
+            raise ConformanceError(f"{err} (on dataset {dataset!r})") from None
+        return encoder
 
     def task(self, dataset: str, model: str, task: str) -> tuple[nn.Module, nn.Module]:
         """(encoder, task module) for the cell, both freshly built from a seeded state."""
@@ -163,12 +170,12 @@ class Kit:
     def datasets_of(self, modality: str | None = None) -> list[str]:
         """Datasets (of ``modality``), those with an example first, then by name."""
         specs = [s for s in self.registry.specs("dataset") if modality is None or s.modality == modality]
-        return [s.name for s in sorted(specs, key=lambda s: (s.example is None, s.name))]
+        return [self.registry.name_of(s) for s in sorted(specs, key=lambda s: (s.example is None, s.name))]
 
     def models_for(self, dataset: str) -> list[str]:
         """Models that accept ``dataset``'s modality, by name."""
         modality = self.registry.get("dataset", dataset).modality
-        return [s.name for s in self.registry.specs("model") if modality in s.modalities]
+        return [self.registry.name_of(s) for s in self.registry.specs("model") if modality in s.modalities]
 
     def task_pairs(self, task: str, modality: str | None = None) -> list[tuple[str, str]]:
         """Every (dataset, model) of ``modality`` whose declarations satisfy the task's needs."""

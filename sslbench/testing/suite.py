@@ -54,27 +54,44 @@ def cases(registry: Registry, plugins: Iterable[str] | None = None) -> list[Case
     for spec in registry:
         if wanted is not None and spec.plugin not in wanted:
             continue
+        name = registry.name_of(spec)  # plugin:name when another plugin registers the same name
         if spec.kind != "task":
-            out.append(Case(spec.kind, spec.name))
+            out.append(Case(spec.kind, name))
             continue
-        modalities = sorted({registry.get("dataset", d).modality for d, _ in kit.task_pairs(spec.name)})
-        out.extend([Case("task", spec.name, m) for m in modalities] or [Case("task", spec.name)])
+        modalities = sorted({registry.get("dataset", d).modality for d, _ in kit.task_pairs(name)})
+        out.extend([Case("task", name, m) for m in modalities] or [Case("task", name)])
     return out
 
 
 def run_case(kit: Kit, case: Case) -> None:
-    """Run every check of ``case``; raises ConformanceError or NotApplicable."""
-    checks.check_declaration(kit.registry.get(case.kind, case.name))
+    """Run every check of ``case``; raises ConformanceError or NotApplicable.
+
+    The checks are independent where they can be: a ConformanceError lists every
+    problem found (one per line), not only the first. NotApplicable is raised only
+    when nothing failed.
+    """
+    problems = checks.Problems()
+    checks.check_declaration(kit.registry.get(case.kind, case.name), problems)
+    try:
+        with problems.check():
+            _run_kind(kit, case, problems)
+    except NotApplicable:
+        if not problems.messages:
+            raise
+    problems.raise_all()
+
+
+def _run_kind(kit: Kit, case: Case, problems: checks.Problems) -> None:
     if case.kind == "dataset":
-        check_data.check_dataset(kit, case.name)
+        check_data.check_dataset(kit, case.name, problems)
     elif case.kind == "modality":
-        check_data.check_modality(kit, case.name)
+        check_data.check_modality(kit, case.name, problems)
     elif case.kind == "model":
-        check_model.check_model(kit, case.name)
+        check_model.check_model(kit, case.name, problems)
     elif case.kind == "task":
-        check_model.check_task(kit, case.name, case.modality)
+        check_model.check_task(kit, case.name, case.modality, problems)
     elif case.kind == "evaluator":
-        check_eval.check_evaluator(kit, case.name)
+        check_eval.check_evaluator(kit, case.name, problems)
 
 
 def resolve_plugins(targets: Sequence[str], *, autoload: bool) -> tuple[list[str], set[str]]:

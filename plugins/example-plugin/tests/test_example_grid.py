@@ -19,9 +19,13 @@ def test_the_grid_mixing_this_plugin_with_builtins_runs(tmp_path: Path, monkeypa
     cells = {(r["dataset"], r["task"], r["model"], r["evaluator"]) for r in rows}
     assert cells == {
         ("digits", "random-init", "cnn-small", "knn"), ("digits", "byol", "cnn-small", "knn"),
-        *((("wine", t, "tabular-mlp", e) for t in ("random-init", "byol", "simclr") for e in ("knn", "linear-probe"))),
+        *((("wine", t, "tabular-mlp", e) for t in ("random-init", "byol", "simclr")
+           for e in ("knn", "linear-probe", "nearest-centroid"))),
         ("digits", "no-encoder", "raw-pixels", "knn"),  # each modality's reference beside random-init
-        ("wine", "no-encoder", "raw-features", "knn"), ("wine", "no-encoder", "raw-features", "linear-probe"),
+        *((("wine", "no-encoder", "raw-features", e) for e in ("knn", "linear-probe", "nearest-centroid"))),
     }
+    curves = [json.loads(line) for line in (tmp_path / "out" / "curves.jsonl").read_text().splitlines()]
+    byol_curve = next(c for c in curves if c["task"] == "byol" and c["dataset"] == "wine")
+    assert len(byol_curve["logs"]["output_std"]) == len(byol_curve["losses"])  # BYOL's extra log, aligned
     plugins = rows[0]["provenance"]["plugins"]
     assert plugins["example"] == "sslbench-example==0.1.0" and "image" in plugins and "text" not in plugins

@@ -56,6 +56,17 @@ def normalized_mse(prediction: Tensor, target: Tensor) -> Tensor:
     return (2.0 - 2.0 * F.cosine_similarity(prediction, target.detach(), dim=-1)).mean()
 
 
+@torch.no_grad()
+def output_std(z: Tensor) -> Tensor:
+    """Collapse monitor (Chen & He, 2021, SimSiam, Sec. 4.1): the std over the batch of the
+    L2-normalised outputs, averaged over dimensions; ≈ 1/√D when spread out, 0 when collapsed.
+
+    Shape:
+        z: (B, D) → scalar
+    """
+    return F.normalize(z.float(), dim=1).std(dim=0).mean()
+
+
 class BYOL(nn.Module):
     """Online encoder + projector + predictor against an EMA target; ``forward`` returns the symmetric loss.
 
@@ -91,7 +102,7 @@ class BYOL(nn.Module):
             z_a = self.target_projector(self.target_encoder(view_a).pooled)  # (B, P)
             z_b = self.target_projector(self.target_encoder(view_b).pooled)
         loss = normalized_mse(p_a, z_b) + normalized_mse(p_b, z_a)
-        return {"loss": loss}
+        return {"loss": loss, "output_std": output_std(z_a)}  # an extra log: lands in curves.jsonl
 
 
 def build_byol(ctx: TaskContext, options: BYOLOptions) -> BYOL:

@@ -4,9 +4,9 @@ Registered by ``[project.entry-points.sslbench] example = "sslbench_example.hook
 """
 from __future__ import annotations
 
-from sslbench import DatasetSpec, ModalitySpec, ModelSpec, TaskSpec, hookimpl
+from sslbench import DatasetSpec, EvaluatorSpec, ModalitySpec, ModelSpec, TaskSpec, hookimpl
 
-from sslbench_example import byol, tabular, wine
+from sslbench_example import byol, centroid, tabular, wine
 
 
 @hookimpl
@@ -44,4 +44,14 @@ def sslbench_register_tasks() -> list[TaskSpec]:
         name="byol", build=byol.build_byol, options=byol.BYOLOptions, needs={"views"},
         reference="Grill et al., 2020, Bootstrap Your Own Latent: A New Approach to Self-Supervised Learning",
         description="online encoder + projector + predictor regress an EMA target's projection of the other view",
+    )]
+
+
+@hookimpl
+def sslbench_register_evaluators() -> list[EvaluatorSpec]:
+    return [EvaluatorSpec(
+        name="nearest-centroid", run=centroid.run_nearest_centroid, options=centroid.CentroidOptions,
+        label_kinds={"class"},
+        reference="Mensink et al., 2013 (nearest class mean); Wang et al., 2019, SimpleShot (L2-normalised)",
+        description="nearest class mean of the train embeddings (cosine or Euclidean); metric top1",
     )]
