@@ -27,6 +27,8 @@ REPORT_FILES = {"md": "LEADERBOARD.md", "csv": "leaderboard.csv", "html": "repor
 HEATMAP_CAPTION = ("normalised score per task (rows) and dataset (columns), the mean over that dataset's "
                    "evaluators, metrics and models: 0 = random init of the same encoder, 1 = its supervised "
                    "training, below 0 worse than random init; blank where it is undefined")
+NO_HEATMAP = ("No normalised score yet: it needs, beside a method, the random-init and the supervised entry of the "
+              "same encoder, evaluator and budget (add 'supervised' to a grid's tasks).")
 RANKING_CAPTION = ("one per ranking, methods best first; dot: mean over seeds; bar: its 95% interval; open circles: "
                    "the seeds, where there are too few for an interval; vertical lines: random init (grey, dashed), "
                    "no-encoder and evaluator references (purple, dash-dot), supervised (green, dotted); "
@@ -142,8 +144,9 @@ def render_html(board: Leaderboard, curves: Sequence[Mapping[str, Any]] = (), ma
     e = html.escape
     body = [f"<h1>{e(title)}</h1>", _meta(manifest), f"<p>{e(INTRO)}</p>"]
     grid = charts.task_dataset_scores(board.summary, board.table)
-    body += ["<h2 id='heatmap'>Where each task wins</h2>",
-             _figure(charts.heatmap(grid, charts.modalities_of(board.summary)), HEATMAP_CAPTION, "heatmap")]
+    heat = charts.heatmap(grid, charts.modalities_of(board.summary))
+    body += ["<h2 id='heatmap'>Where each task wins</h2>", _figure(heat, HEATMAP_CAPTION, "heatmap") if heat else
+             f"<p class='meta'>{e(NO_HEATMAP)}</p>"]
     if not board.summary.empty:
         body += ["<h2 id='summary'>Cross-modality summary</h2>",
                  "<p>Mean normalised score per task over every entry that has one.</p>",
