@@ -283,7 +283,7 @@ def heatmap(grid: pd.DataFrame, modalities: Mapping[str, str] | None = None) -> 
 
     Diverging colours centred at 0 (random init); 1 is supervised training of the same
     encoder; the colour scale runs symmetric to the largest magnitude (at least 1).
-    Cells without a score stay blank (light grey, no number).
+    Cells without a score stay blank (hatched, no number).
 
     Shape:
         grid: (tasks, datasets) floats, NaN where undefined.
@@ -299,7 +299,9 @@ def heatmap(grid: pd.DataFrame, modalities: Mapping[str, str] | None = None) -> 
     fig = _figure(3.6 + 1.15 * len(datasets), max(2.6, 1.4 + 0.4 * len(tasks)))
     ax = fig.subplots()
     image = ax.imshow(np.ma.masked_invalid(values), cmap="RdBu", norm=norm, aspect="auto")
-    ax.set_facecolor("#f0f0f0")  # undefined cells: no value, light grey
+    ax.patch.set_facecolor("white")  # undefined cells: no value, hatched (0 itself is near-white on RdBu)
+    ax.patch.set_hatch("////")
+    ax.patch.set_edgecolor("#d5d5d5")
     for (i, j), v in np.ndenumerate(values):
         if math.isfinite(v):
             dark = abs(norm(v) - 0.5) > 0.3

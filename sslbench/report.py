@@ -26,7 +26,7 @@ REPORT_FILES = {"md": "LEADERBOARD.md", "csv": "leaderboard.csv", "html": "repor
 """Format → file name that :func:`write_report` writes."""
 HEATMAP_CAPTION = ("normalised score per task (rows) and dataset (columns), the mean over that dataset's "
                    "evaluators, metrics and models: 0 = random init of the same encoder, 1 = its supervised "
-                   "training, below 0 worse than random init; blank where it is undefined")
+                   "training, below 0 worse than random init; hatched and blank where it is undefined")
 NO_HEATMAP = ("No normalised score yet: it needs, beside a method, the random-init and the supervised entry of the "
               "same encoder, evaluator and budget (add 'supervised' to a grid's tasks).")
 RANKING_CAPTION = ("one per ranking, methods best first; dot: mean over seeds; bar: its 95% interval; open circles: "
