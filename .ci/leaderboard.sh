@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The leaderboard check CI runs (docs/ci.md): run a benchmark config, write its report, and
-# compare it with a committed baseline. Exit status: 0 no regression, 1 a regression (or,
-# with a compare that knows --allow-vanished, an entry that vanished), 2 a usage error.
+# compare it with a committed baseline. Exit status: 0 no regression; 1 a regression, a failed
+# cell, or (with a compare that has --allow-vanished, unless given) a vanished entry; 2 a usage error.
 #
 #   .ci/leaderboard.sh [CONFIG [OUT [BASELINE]]]
 #
@@ -14,7 +14,9 @@
 # e.g. --allow-vanished), GITHUB_STEP_SUMMARY (set by GitHub Actions: the comparison is
 # appended there as Markdown). The comparison is also kept as OUT/compare.md.
 #
-# To make a new baseline from the same command:  .ci/leaderboard.sh && cp -r runs/ci-smoke/report/. results/smoke/
+# The baseline is the same run's report (docs/ci.md, "Making the baseline"):
+#   sslbench run benchmarks/smoke.toml --out runs/baseline && sslbench report runs/baseline -o results/smoke
+#   cp runs/baseline/rows.jsonl runs/baseline/manifest.json runs/baseline/curves.jsonl results/smoke/
 set -euo pipefail
 
 config=${1:-benchmarks/smoke.toml}
@@ -36,7 +38,13 @@ if [ -e "$out" ]; then  # a fresh run every time; only a folder that holds a pre
     rm -rf -- "$out"
 fi
 
-"${sslbench[@]}" run "$config" --out "$out"
+# Failed cells (exit 1) still get a report and a comparison (where they show as regressions);
+# a usage error (exit 2: bad config, unknown component) stops here.
+ran=0
+"${sslbench[@]}" run "$config" --out "$out" || ran=$?
+if [ "$ran" -ne 0 ] && [ "$ran" -ne 1 ]; then
+    exit "$ran"
+fi
 "${sslbench[@]}" report "$out" -o "$out/report"
 
 # Markdown when this sslbench's compare writes it (--format md), else its plain text in a code block.
@@ -57,9 +65,13 @@ status=0
         1) echo "**Regression**: the job fails (tolerance $tolerance)." ;;
         *) echo "**compare failed** with exit status $status." ;;
     esac
+    if [ "$ran" -ne 0 ]; then echo; echo "**Some cells failed** (see the run's log and the report's Failures): the job fails."; fi
 } > "$out/compare.md"
 cat "$out/compare.md"
 if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
     cat "$out/compare.md" >> "$GITHUB_STEP_SUMMARY"
+fi
+if [ "$status" -eq 0 ] && [ "$ran" -ne 0 ]; then
+    status=$ran
 fi
 exit "$status"
