@@ -120,37 +120,45 @@ def budget_text(budget: str) -> str:
 
 
 def ranking_chart(group: pd.DataFrame, seeds: SeedValues | None = None) -> bytes:
-    """One ranking as a dot-and-interval chart (SVG).
+    """One ranking as a dot-and-interval chart, as SVG (see :func:`ranking_figure`)."""
+    return svg(ranking_figure(group, seeds))
+
+
+def ranking_figure(group: pd.DataFrame, seeds: SeedValues | None = None) -> Any:
+    """One ranking as a dot-and-interval chart (a matplotlib ``Figure``).
 
     Methods are rows, best on top: a dot at the mean, a bar over ``[ci_low, ci_high]``,
     or, where that interval is undefined, the seeds as open circles. Baseline, reference
-    and supervised entries are labelled vertical lines.
+    and supervised entries of the methods' encoders are labelled vertical lines.
     """
-    seeds = seeds or {}
     higher = bool(group["higher_is_better"].iloc[0]) if len(group) else True
-    methods = group[(group["kind"] == "method") & group["mean"].notna()]
-    order = methods.assign(_r=methods["rank"].astype("float").fillna(math.inf))
-    methods = order.sort_values(["_r", "mean"], ascending=[False, higher], kind="stable")  # best last = on top
+    methods = _methods_bottom_up(group, higher)
     if not methods.empty:  # anchors of encoders no method here uses would only crowd the chart
-        group = group[group["kind"].isin(["method"]) | group["model"].isin(set(methods["model"]))]
-    anchors = _anchor_lines(group, several_models=group["model"].nunique() > 1)
+        group = group[(group["kind"] == "method") | group["model"].isin(set(methods["model"]))]
+    several = group["model"].nunique() > 1
+    anchors = _anchor_lines(group, several_models=several)
     rows = max(len(methods), 1)
     fig = _figure(WIDTH_IN, 1.55 + 0.34 * rows + 0.2 * max(len(anchors), 1))
     ax = fig.subplots()
     title, subtitle = ranking_title(group)
     fig.suptitle(plain(title), x=0.01, ha="left", fontsize=12, fontweight="bold")
     ax.set_title(plain(textwrap.shorten(subtitle, 110)), loc="left", fontsize=FONT, color="#555555")
-    xs = _draw_methods(ax, methods, seeds, several_models=group["model"].nunique() > 1)
-    xs += [x for x, _, _ in anchors]
+    xs = _draw_methods(ax, methods, seeds or {}, several_models=several) + [x for x, _, _ in anchors]
     low, high = _limits(xs)
     ax.set_xlim(low, high)
-    top = _draw_anchors(ax, anchors, low, high, rows)
-    ax.set_ylim(-0.7, top)
+    ax.set_ylim(-0.7, _draw_anchors(ax, anchors, low, high, rows))
     if methods.empty:
         ax.text(0.5, 0.4, "no pretext-task entry in this ranking", transform=ax.transAxes, ha="center",
                 fontsize=FONT, color="#555555")
     _style_axes(ax, str(group["metric"].iloc[0]) if len(group) else "", higher)
-    return svg(fig)
+    return fig
+
+
+def _methods_bottom_up(group: pd.DataFrame, higher: bool) -> pd.DataFrame:
+    """The ranking's methods with a mean, worst first (drawn at the bottom), best last (on top)."""
+    methods = group[(group["kind"] == "method") & group["mean"].notna()]
+    order = methods.assign(_r=pd.to_numeric(methods["rank"], errors="coerce").astype(float).fillna(math.inf))
+    return order.sort_values(["_r", "mean"], ascending=[False, higher], kind="stable")
 
 
 def _draw_methods(ax: Any, methods: pd.DataFrame, seeds: SeedValues, several_models: bool) -> list[float]:
