@@ -213,7 +213,8 @@ def _figure(image: bytes | None, text: str, css_class: str = "", caption: bool =
         return f"<p class='meta'>(nothing to plot: {e(text)})</p>"
     data = base64.b64encode(image).decode("ascii")
     below = f"<figcaption class='meta'>{e(text)}</figcaption>" if caption else ""
-    return f"<figure class='{e(css_class)}'><img alt='{e(text)}' src='data:{charts.SVG_MIME};base64,{data}'>{below}</figure>"
+    img = f"<img alt='{e(text)}' src='data:{charts.SVG_MIME};base64,{data}'>"
+    return f"<figure class='{e(css_class)}'>{img}{below}</figure>"
 
 
 def _meta(manifest: Mapping[str, Any] | None) -> str:
