@@ -49,7 +49,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     folder = _read(args.dir)
     try:
         board = build(folder.rows, _direction(args))
-        text = render_board(board, args.format, curves=folder.curves, manifest=folder.manifest)
+        text = render_board(board, args.format, curves=folder.curves, manifest=folder.manifest, rows=folder.rows)
     except ValueError as err:
         raise UsageError(str(err)) from None
     _emit(text, args.output)
@@ -68,7 +68,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     suites = ", ".join(dict.fromkeys(str(r.get("suite")) for r in merged.rows))
     manifest = merged.manifest if len(args.dirs) > 1 else merged.manifest["merged_from"][0]["manifest"]
     title = args.title or f"sslbench report — {suites}"
-    for path in write_report(board, args.output, merged.curves, manifest, title):
+    for path in write_report(board, args.output, merged.curves, manifest, title, merged.rows):
         print(f"wrote {path}", file=sys.stderr)
     return EXIT_OK
 

@@ -1,6 +1,6 @@
 """The leaderboard for people: sectioned Markdown and one self-contained HTML page.
 
-The HTML page needs no network to view: CSS is inline, plots are matplotlib PNGs
+The HTML page needs no network to view: CSS is inline, charts are SVGs drawn by :mod:`sslbench.charts`,
 inlined as ``data:`` URIs, there is no script, and a Content-Security-Policy
 (``default-src 'none'``) forbids the page any request. Every string that came from
 a plugin or a result row (component names, messages, settings) is HTML-escaped.
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import math
 import os
@@ -19,12 +18,21 @@ from typing import Any
 
 import pandas as pd
 
+from sslbench import charts
 from sslbench.leaderboard import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, Leaderboard, render
 
 KIND_ORDER = {"method": 0, "supervised": 1, "baseline": 2, "reference": 3}
 REPORT_FILES = {"md": "LEADERBOARD.md", "csv": "leaderboard.csv", "html": "report.html"}
 """Format → file name that :func:`write_report` writes."""
-MAX_PLOTS = 36  # score-versus-compute panels per page; more rankings than this are listed, not drawn
+HEATMAP_CAPTION = ("normalised score per task (rows) and dataset (columns), the mean over that dataset's "
+                   "evaluators, metrics and models: 0 = random init of the same encoder, 1 = its supervised "
+                   "training, below 0 worse than random init; hatched and blank where it is undefined")
+NO_HEATMAP = ("No normalised score yet: it needs, beside a method, the random-init and the supervised entry of the "
+              "same encoder, evaluator and budget (add 'supervised' to a grid's tasks).")
+RANKING_CAPTION = ("one per ranking, methods best first; dot: mean over seeds; bar: its 95% interval; open circles: "
+                   "the seeds, where there are too few for an interval; vertical lines: random init (grey, dashed), "
+                   "no-encoder and evaluator references (purple, dash-dot), supervised (green, dotted); "
+                   "in brackets: rank and number of seeds")
 INTRO = (
     f"Mean over seeds with a {CONFIDENCE:.0%} bootstrap confidence interval of the mean "
     f"({BOOTSTRAP_RESAMPLES:,} resamples of the seeds, bootstrap seed {BOOTSTRAP_SEED}; with n = 1 the interval "
@@ -129,28 +137,36 @@ CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
 def render_html(board: Leaderboard, curves: Sequence[Mapping[str, Any]] = (), manifest: Mapping[str, Any] | None = None,
-                title: str = "sslbench report") -> str:
-    """One self-contained HTML page: tables, score-versus-compute and loss-curve plots, provenance."""
+                title: str = "sslbench report", rows: Sequence[Mapping[str, Any]] = ()) -> str:
+    """One self-contained HTML page: the task × dataset heatmap, tables with one chart per ranking,
+    loss curves, provenance. ``rows`` (the result rows) let a chart show the seeds of an entry
+    that has no interval."""
     e = html.escape
     body = [f"<h1>{e(title)}</h1>", _meta(manifest), f"<p>{e(INTRO)}</p>"]
+    grid = charts.task_dataset_scores(board.summary, board.table)
+    heat = charts.heatmap(grid, charts.modalities_of(board.summary))
+    body += ["<h2 id='heatmap'>Where each task wins</h2>", _figure(heat, HEATMAP_CAPTION, "heatmap") if heat else
+             f"<p class='meta'>{e(NO_HEATMAP)}</p>"]
     if not board.summary.empty:
         body += ["<h2 id='summary'>Cross-modality summary</h2>",
                  "<p>Mean normalised score per task over every entry that has one.</p>",
                  _html_table(summary_display(board.summary))]
-    body.append("<h2 id='rankings'>Rankings</h2>")
+    body += ["<h2 id='rankings'>Rankings</h2>", f"<p class='meta'>Charts: {html.escape(RANKING_CAPTION)}.</p>"]
+    seeds = charts.seed_values(rows) if rows else {}
     for index, (name, group) in enumerate(board.rankings()):
         shown = ranking_display(group)
-        body += [f"<h3 id='ranking-{index}'>{e(name)}</h3>", _html_table(shown.drop(columns="kind"), shown)]
+        body += [f"<h3 id='ranking-{index}'>{e(name)}</h3>",
+                 _figure(charts.ranking_chart(group, seeds), f"chart of {name}", "ranking-chart", caption=False),
+                 _html_table(shown.drop(columns="kind"), shown)]
     failures = board.failures()
     if not failures.empty:
         body += ["<h2 id='failures'>Failures</h2>", _html_table(failures_display(failures))]
     if board.notes:
         body += ["<h2 id='notes'>Notes</h2>", *[f"<p class='note'>{e(n)}</p>" for n in board.notes]]
-    body += ["<h2 id='compute'>Score versus compute</h2>", _figure(score_compute_figure(board, MAX_PLOTS),
-             "each panel is one ranking; error bars are the 95% intervals; dashed: random init, dotted: supervised")]
     body.append("<h2 id='curves'>Loss curves</h2>")
-    for dataset, png in loss_curve_figures(curves):
-        body.append(_figure(png, f"pretraining loss of every {dataset} cell, one line per seed"))
+    for dataset, image in charts.loss_curve_figures(curves):
+        body.append(_figure(image, f"pretraining loss of every {dataset} cell against the optimizer step, "
+                                   "one line per seed", "curves"))
     body += _provenance(manifest)
     return _page(title, "\n".join(body))
 
@@ -189,12 +205,16 @@ def _num_class(value: Any) -> str:
     return " class='num'"
 
 
-def _figure(png: bytes | None, caption: str) -> str:
-    if png is None:
-        return f"<p class='meta'>(nothing to plot: {html.escape(caption)})</p>"
-    data = base64.b64encode(png).decode("ascii")
-    return f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>" \
-           f"<figcaption class='meta'>{html.escape(caption)}</figcaption></figure>"
+def _figure(image: bytes | None, text: str, css_class: str = "", caption: bool = True) -> str:
+    """An SVG chart inlined as a ``data:`` URI (the page's CSP allows images from ``data:`` only);
+    ``text`` is its alt text and, when ``caption``, its caption."""
+    e = html.escape
+    if image is None:
+        return f"<p class='meta'>(nothing to plot: {e(text)})</p>"
+    data = base64.b64encode(image).decode("ascii")
+    below = f"<figcaption class='meta'>{e(text)}</figcaption>" if caption else ""
+    img = f"<img alt='{e(text)}' src='data:{charts.SVG_MIME};base64,{data}'>"
+    return f"<figure class='{e(css_class)}'>{img}{below}</figure>"
 
 
 def _meta(manifest: Mapping[str, Any] | None) -> str:
@@ -216,108 +236,18 @@ def _provenance(manifest: Mapping[str, Any] | None) -> list[str]:
             f"<details><summary>manifest.json</summary><pre>{html.escape(text)}</pre></details>"]
 
 
-# ---------------------------------------------------------------- plots (matplotlib, PNG)
-
-
-def score_compute_figure(board: Leaderboard, max_panels: int = MAX_PLOTS) -> bytes | None:
-    """Score against training compute, one panel per ranking (GFLOPs when every method has
-    them, else train seconds; log scale), error bars = the intervals, anchors as lines."""
-    panels = [(name, g) for name, g in board.rankings() if (g["kind"] == "method").any()][:max_panels]
-    if not panels:
-        return None
-    fig, axes = _grid_figure(len(panels))
-    for ax, (name, group) in zip(axes, panels):
-        _score_panel(ax, name, group)
-    return _png(fig)
-
-
-def _score_panel(ax: Any, name: str, group: pd.DataFrame) -> None:
-    methods = group[(group["kind"] == "method") & group["mean"].notna()]
-    use_flops = methods["flops"].notna().all() and (methods["flops"] > 0).all()
-    x = methods["flops"] / 1e9 if use_flops else methods["train_seconds"]
-    for (task, model), idx in methods.groupby(["task", "model"]).groups.items():
-        sub = methods.loc[idx]
-        err = [sub["mean"] - sub["ci_low"], sub["ci_high"] - sub["mean"]]
-        ax.errorbar(x.loc[idx], sub["mean"], yerr=err, fmt="o", capsize=3, label=_plain(f"{task} / {model}"))
-    for kind, style in (("baseline", "--"), ("supervised", ":")):
-        for value in group.loc[(group["kind"] == kind), "mean"].dropna():
-            ax.axhline(value, linestyle=style, color="grey" if kind == "baseline" else "green", linewidth=1)
-    if (x > 0).all() and len(x):
-        ax.set_xscale("log")
-    ax.set_xlabel("GFLOPs" if use_flops else "train seconds")
-    ax.set_title(_plain(name), fontsize=8)
-    ax.legend(fontsize=6, loc="best")
-
-
-def loss_curve_figures(curves: Sequence[Mapping[str, Any]]) -> list[tuple[str, bytes]]:
-    """One figure per dataset, one panel per (task, model) cell and series, one line per seed.
-
-    The series are the loss and each extra value the task logged (a curve's ``logs``,
-    aligned with its ``losses``); a log's panel is titled ``task / model: name``.
-    """
-    by_dataset: dict[str, dict[tuple[str, str, str], list[Mapping[str, Any]]]] = {}
-    for curve in curves:
-        for series in ("loss", *sorted(curve.get("logs") or {})):
-            cell = (str(curve.get("task", "")), str(curve.get("model", "")), series)
-            by_dataset.setdefault(str(curve.get("dataset", "")), {}).setdefault(cell, []).append(curve)
-    figures = []
-    for dataset, cells in sorted(by_dataset.items()):
-        fig, axes = _grid_figure(len(cells))
-        order = sorted(cells.items(), key=lambda c: (c[0][:2], c[0][2] != "loss", c[0][2]))  # each cell's loss first
-        for ax, ((task, model, series), runs) in zip(axes, order):
-            for run in sorted(runs, key=lambda r: str(r.get("seed"))):
-                points = _series_points(run, series)
-                ax.plot([p[0] for p in points], [p[1] for p in points], label=_plain(f"seed {run.get('seed')}"))
-            ax.set_title(_plain(f"{task} / {model}" + ("" if series == "loss" else f": {series}")), fontsize=8)
-            ax.set_xlabel("step")
-            ax.legend(fontsize=6)
-        figures.append((dataset, _png(fig)))
-    return figures
-
-
-def _series_points(curve: Mapping[str, Any], series: str) -> list[tuple[float, float]]:
-    """(step, value) of the loss, or of one logged value (its nulls left out), of one curve."""
-    points = [p for p in curve.get("losses") or [] if len(p) == 2]
-    if series == "loss":
-        return [(p[0], p[1]) for p in points]
-    values = (curve.get("logs") or {}).get(series) or []
-    return [(p[0], v) for p, v in zip(points, values) if v is not None]
-
-
-def _grid_figure(panels: int, columns: int = 3) -> tuple[Any, list[Any]]:
-    from matplotlib.figure import Figure  # local: matplotlib loads only when a report is drawn
-
-    cols = min(columns, panels)
-    rows = math.ceil(panels / cols)
-    fig = Figure(figsize=(4.2 * cols, 3.2 * rows), dpi=80, layout="constrained")
-    axes = list(fig.subplots(rows, cols, squeeze=False).ravel())
-    for ax in axes[panels:]:
-        ax.set_visible(False)
-    return fig, axes
-
-
-def _png(fig: Any) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return buffer.getvalue()
-
-
-def _plain(text: str) -> str:
-    """Text for matplotlib, with ``$`` escaped so a name never turns into mathtext."""
-    return text.replace("$", r"\$")
-
-
 # ---------------------------------------------------------------- files
 
 
 def write_report(board: Leaderboard, out_dir: Path, curves: Sequence[Mapping[str, Any]] = (),
-                 manifest: Mapping[str, Any] | None = None, title: str = "sslbench report") -> list[Path]:
+                 manifest: Mapping[str, Any] | None = None, title: str = "sslbench report",
+                 rows: Sequence[Mapping[str, Any]] = ()) -> list[Path]:
     """Write ``LEADERBOARD.md``, ``leaderboard.csv`` and ``report.html`` into ``out_dir``, each atomically."""
     out_dir.mkdir(parents=True, exist_ok=True)
     texts = {
         "md": board_markdown(board),
         "csv": render(board.table, "csv"),
-        "html": render_html(board, curves, manifest, title),
+        "html": render_html(board, curves, manifest, title, rows),
     }
     written = []
     for fmt, text in texts.items():

@@ -105,7 +105,7 @@ def test_logs_are_read_back_with_the_losses_in_one_group():
 
 
 def test_the_report_draws_a_panel_per_logged_value():
-    from sslbench.report import _series_points, loss_curve_figures
+    from sslbench.charts import loss_curve_figures, series_points as _series_points
 
     curve = {"dataset": "blobs", "task": "t", "model": "m", "seed": 0, "losses": [[0, 1.0], [5, 0.5]],
              "logs": {"acc": [None, 0.75]}}

@@ -1,11 +1,17 @@
 """The HTML report: self-contained, every plugin-supplied string escaped, rendered by headless Chromium
 with no request leaving the page."""
+import base64
+import dataclasses
 import json
+import os
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from sslbench.leaderboard import build
@@ -39,6 +45,55 @@ def page(tmp_path: Path) -> Path:
     path = tmp_path / "report.html"
     path.write_text(render_html(build(rows), curves, manifest, title=EVIL))
     return path
+
+
+SUMMARY_COLUMNS = ["task", "dataset", "modality", "mean_normalized", "entries"]  # the lead's Leaderboard.summary
+
+
+def charted_board():
+    """Two datasets' rankings (one with an undefined interval) and a summary of one row per (task, dataset)."""
+    rows = [*seeds("random-init", [0.5, 0.52]), *seeds("supervised", [0.9, 0.92]), *seeds("simclr", [0.8, 0.83]),
+            *seeds("mae", [0.6, 0.61]), *seeds("random-init", [0.2, 0.22], dataset="e"),
+            *seeds("popularity", [0.3, 0.3], dataset="e", steps=0), *seeds("simclr", [0.1, 0.9], dataset="e")]
+    board = build(rows)
+    undefined = (board.table["dataset"] == "e") & (board.table["task"] == "simclr")
+    board.table.loc[undefined, ["ci_low", "ci_high"]] = np.nan  # as the lead's Student-t interval below n = 3
+    summary = pd.DataFrame([["simclr", "d", "image", 0.81, 2], ["mae", "d", "image", -0.42, 2],
+                            ["simclr", "e", "text", np.nan, 1]], columns=SUMMARY_COLUMNS)
+    summary = summary.assign(kind="method", datasets=summary["dataset"])  # what today's summary table shows too
+    return dataclasses.replace(board, summary=summary), rows
+
+
+def svgs(text: str, css_class: str) -> list[str]:
+    """The SVG documents of the page's figures of one class."""
+    found = re.findall(rf"<figure class='{css_class}'><img alt='[^']*' src='data:image/svg\+xml;base64,([^']+)'", text)
+    return [base64.b64decode(data).decode() for data in found]
+
+
+def test_one_chart_per_ranking_and_a_heatmap_of_task_by_dataset():
+    board, rows = charted_board()
+    text = render_html(board, rows=rows)
+    heat = svgs(text, "heatmap")
+    assert len(heat) == 1 and ">0.81<" in heat[0] and ">-0.42<" in heat[0]  # annotated cells
+    assert ">nan<" not in heat[0].lower() and "image)" in heat[0]  # the undefined cell blank; modality named
+    charts = svgs(text, "ranking-chart")
+    assert len(charts) == len(board.rankings()) == 2
+    first, second = charts
+    assert "d · knn · top1" in first and "budget: 100 steps" in first and "top1   (higher is better" in first
+    assert "random init" in first and "supervised" in first and "simclr  (1, n=2)" in first
+    assert "popularity" in second
+    # no interval for e/simclr: its seeds 0.1 and 0.9 are drawn, so the x axis spans them
+    ticks = [float(t) for t in re.findall(r">(0\.\d+)</text>", second)]
+    assert min(ticks) <= 0.2 and max(ticks) >= 0.8, ticks
+
+
+def test_the_heatmap_falls_back_to_the_entries_when_the_summary_has_no_dataset_column():
+    from sslbench.charts import task_dataset_scores
+
+    board, _ = charted_board()
+    grid = task_dataset_scores(pd.DataFrame(columns=["task", "kind", "mean_normalized"]), board.table)
+    assert list(grid.index) == ["simclr", "mae"] and list(grid.columns) == ["d"]
+    assert grid.loc["simclr", "d"] == pytest.approx((0.815 - 0.51) / (0.91 - 0.51))
 
 
 def test_every_plugin_supplied_string_is_escaped_and_nothing_is_fetched(tmp_path):
@@ -84,6 +139,29 @@ def test_chromium_renders_the_tables_and_no_request_leaves_the_page(tmp_path):
     assert "<table>" in dom and "<td>simclr</td>" in dom and "Cross-modality summary" in dom
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom and "<script" not in dom.lower()
     assert requests == []
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs Debian's chromium)")
+def test_chromium_draws_the_charts_and_saves_a_screenshot(tmp_path):
+    """The SVG charts render under the page's CSP: the heatmap's blues show in a screenshot, kept
+    in $SSLBENCH_ARTIFACTS (default: the test's tmp_path) for CI to upload."""
+    from PIL import Image
+
+    board, rows = charted_board()
+    path = tmp_path / "report.html"
+    path.write_text(render_html(board, rows=rows))
+    folder = Path(os.environ.get("SSLBENCH_ARTIFACTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    shot = folder / "report.png"
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+           f"--user-data-dir={tmp_path / 'profile'}", "--host-resolver-rules=MAP * ~NOTFOUND",
+           "--window-size=1200,1600", f"--screenshot={shot}", path.as_uri()]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0 and shot.is_file(), done.stderr[-2000:]
+    pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3).astype(int)
+    blue = (pixels[:, 2] > 120) & (pixels[:, 2] - pixels[:, 0] > 80)  # RdBu's high end and the dots
+    red = (pixels[:, 0] > 150) & (pixels[:, 0] - pixels[:, 2] > 60)  # -0.42 on RdBu's low end
+    assert blue.sum() > 500 and red.sum() > 500, (blue.sum(), red.sum())
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs Debian's chromium)")
