@@ -2,21 +2,26 @@
 
 One *entry* per (dataset, task, model, evaluator, label set, metric) and distinct
 protocol (evaluator options), budget and settings: the mean over seeds, the standard
-deviation, a 95% bootstrap confidence interval of the mean (seeds resampled with
-replacement, :data:`BOOTSTRAP_RESAMPLES` resamples from :data:`BOOTSTRAP_SEED`;
-Efron & Tibshirani, 1993, percentile interval) and n. Beside it:
+deviation, n, the per-seed values (``seeds``) and a 95% Student-t interval of the mean
+(``ci_low``/``ci_high``; empty below 3 seeds — see :mod:`sslbench.stats` for why not a
+bootstrap). Beside it:
 
-- ``baseline`` / ``gain``: the ``random-init`` entry of the same (dataset, model,
-  evaluator, label set, metric, protocol, encoder settings) and the difference;
-- ``supervised`` / ``normalized``: the ``supervised`` reference of the same encoder
-  under the same budget, and (mean − baseline) / (supervised − baseline): 0 is random
-  init, 1 is supervised training on the labels (empty when either is missing or the
-  two are within :data:`MIN_SPREAD`);
-- ``rank`` / ``tied``: within a *ranking* — one (dataset, evaluator, label set,
-  metric) with one protocol and one budget — the best entry leads; every entry whose
-  interval overlaps the leader's shares its rank; the rest are ranked the same way.
-  Entries of one (dataset, evaluator, label set, metric) that differ in protocol or
-  budget go to separate rankings and ``notes`` says which keys differ.
+- ``baseline`` / ``gain`` / ``vs_baseline``: the ``random-init`` entry of the same
+  (dataset, model, evaluator, label set, metric, protocol, encoder settings), the
+  difference, and the paired t-test's verdict across the seeds both share (``better``,
+  ``worse``, ``tie``; empty below 3 shared seeds) — "beats random-init" means ``better``;
+- ``vs_reference``: the same paired verdict against the no-encoder reference of the same
+  (dataset, evaluator, label set, metric, protocol) (task ``no-encoder``);
+- ``supervised`` / ``normalized``: the ``supervised`` reference of the same encoder under
+  the same budget, and (mean − baseline) / (supervised − baseline): 0 is random init, 1
+  is supervised training on the labels. Shown only when supervised reliably beats
+  random-init (paired test ``better``); otherwise empty and ``notes`` names the entry;
+- ``rank`` / ``tied``: within a *ranking* — one (dataset, evaluator, label set, metric)
+  with one protocol and one budget — methods are sorted by mean; each rank group starts
+  at the best method not yet ranked, and the next methods join it while the paired test
+  does not separate them from that group's first (so a lower mean is never ranked above
+  a higher one). Entries of one (dataset, evaluator, label set, metric) that differ in
+  protocol or budget go to separate rankings and ``notes`` says which keys differ.
 
 ``kind`` says what an entry is: ``method`` (a pretext task, ranked), ``baseline``
 (``random-init``), ``supervised`` (the reference) or ``reference`` (an evaluator's
@@ -33,8 +38,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sslbench.grid import BASELINE_TASK
+from sslbench.grid import BASELINE_TASK, REFERENCE_TASK
 from sslbench.results import dedupe
+from sslbench.stats import CONFIDENCE, METHOD_INTERVAL, METHOD_TEST, MIN_SEEDS, paired_verdict, t_interval
 
 GROUP_KEYS = ["dataset", "task", "model", "evaluator", "label_set", "metric"]
 BASELINE_KEYS = ["dataset", "model", "evaluator", "label_set", "metric"]
@@ -45,15 +51,12 @@ ENTRY_KEYS = [*GROUP_KEYS, "protocol", "budget", "settings"]
 FORMATS = ("md", "csv", "json", "html")
 SUPERVISED_TASK = "supervised"
 KINDS = ("method", "baseline", "supervised", "reference")
-BOOTSTRAP_RESAMPLES = 10_000  # resamples of the seeds per entry
-BOOTSTRAP_SEED = 0  # seed of the bootstrap's generator: the same rows give the same interval
-CONFIDENCE = 0.95  # two-sided level of the percentile interval
 MIN_SPREAD = 1e-9  # |supervised − baseline| below this leaves the normalised score undefined
 COST_COLUMNS = ["steps", "train_seconds", "flops", "samples_per_s", "peak_memory_bytes"]
 TABLE_COLUMNS = [
-    *GROUP_KEYS, "kind", "mean", "std", "ci_low", "ci_high", "n", "failed", "baseline", "gain", "supervised",
-    "normalized", "ranking", "rank", "tied", "higher_is_better", *COST_COLUMNS, "protocol", "budget", "settings",
-    "message",
+    *GROUP_KEYS, "kind", "mean", "std", "ci_low", "ci_high", "n", "failed", "baseline", "gain", "vs_baseline",
+    "vs_reference", "supervised", "normalized", "ranking", "rank", "tied", "higher_is_better", *COST_COLUMNS,
+    "protocol", "budget", "settings", "modality", "seeds", "message",
 ]
 """The columns of :func:`summarize`'s table, in order; ``results/README.md`` explains each."""
 
@@ -79,27 +82,6 @@ def direction_from_registry(registry: Any) -> Direction:
     return direction
 
 
-def bootstrap_ci(values: Iterable[float], resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED,
-                 level: float = CONFIDENCE) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean: resample the values with replacement.
-
-    With one value the interval is that value; with none it is (nan, nan).
-
-    Shape:
-        values: n floats (one per seed); returns (low, high).
-    """
-    x = np.asarray(list(values), dtype=float)
-    if len(x) == 0:
-        return float("nan"), float("nan")
-    if len(x) == 1:
-        return float(x[0]), float(x[0])
-    rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, len(x), size=(resamples, len(x)))].mean(axis=1)  # (resamples,)
-    tail = 100 * (1 - level) / 2
-    low, high = np.percentile(means, [tail, 100 - tail])
-    return float(low), float(high)
-
-
 def canonical(value: Any) -> str:
     """A dict as sorted, compact JSON: equal settings give equal strings."""
     return json.dumps(value if value is not None else {}, sort_keys=True, separators=(",", ":"), default=str)
@@ -110,7 +92,7 @@ def rows_frame(rows: Iterable[Mapping[str, Any]], direction: Direction = higher_
     protocol/budget/settings as canonical JSON, the cost columns and the direction."""
     records = [_flat(r, direction) for r in dedupe(rows)]
     columns = ["suite", *GROUP_KEYS, "seed", "value", "status", "message", "protocol", "budget", "settings",
-               "encoder", *COST_COLUMNS, "higher_is_better"]
+               "encoder", "modality", *COST_COLUMNS, "higher_is_better"]
     return pd.DataFrame.from_records(records, columns=columns)
 
 
@@ -126,6 +108,7 @@ def _flat(row: Mapping[str, Any], direction: Direction) -> dict[str, Any]:
         **{k: row.get(k) for k in ["suite", *GROUP_KEYS, "seed", "value", "status", "message"]},
         "protocol": canonical(row.get("protocol")), "budget": canonical(budget), "settings": canonical(settings),
         "encoder": canonical({k: v for k, v in settings.items() if k != "task"}),
+        "modality": row.get("modality") or "",
         "steps": steps, "train_seconds": cost.get("train_seconds"), "flops": flops,
         "samples_per_s": cost.get("samples_per_s"), "peak_memory_bytes": cost.get("peak_memory_bytes"),
         "higher_is_better": bool(direction(row.get("evaluator"), row.get("metric")) if hib is None else hib),
@@ -144,7 +127,9 @@ def summarize(rows: Iterable[Mapping[str, Any]], direction: Direction = higher_a
     table = _aggregate(frame)
     table["kind"] = [_kind(t, s) for t, s in zip(table["task"], table["steps"])]
     table = _with_anchors(table)
+    table = _with_reference(table)
     table = _with_ranks(table)
+    table["seeds"] = [canonical({str(k): v for k, v in sorted(s.items())}) for s in table["_seeds"]]
     order = table["kind"].map({"baseline": 0, "reference": 1, "supervised": 2, "method": 3})
     table = table.assign(_order=order).sort_values([*SECTION_KEYS, "model", "_order", "task"])
     return table.reset_index(drop=True)[TABLE_COLUMNS]
@@ -155,24 +140,28 @@ def _kind(task: str, steps: Any) -> str:
         return "baseline"
     if task == SUPERVISED_TASK:
         return "supervised"
-    return "reference" if steps == 0 else "method"
+    return "reference" if task == REFERENCE_TASK or steps == 0 else "method"
 
 
 def _aggregate(frame: pd.DataFrame) -> pd.DataFrame:
-    """Mean, std, bootstrap interval, n and mean costs of the ok seeds; failures beside."""
+    """Mean, std, t interval, n, per-seed values and mean costs of the ok seeds; failures beside."""
     keys = [*ENTRY_KEYS, "encoder", "higher_is_better"]
     ok = frame[frame["status"] == "ok"]
     groups = ok.groupby(keys, dropna=False, sort=False)
     stats = groups["value"].agg(mean="mean", std="std", n="count")
-    intervals = groups["value"].apply(lambda v: bootstrap_ci(v.to_numpy()))
+    intervals = groups["value"].apply(lambda v: t_interval(v.to_numpy()))
     stats["ci_low"] = [lo for lo, _ in intervals]
     stats["ci_high"] = [hi for _, hi in intervals]
+    stats["_seeds"] = list(groups[["seed", "value"]].apply(lambda g: dict(zip(g["seed"].astype(int), g["value"]))))
+    stats["modality"] = groups["modality"].first()
     costs = groups[COST_COLUMNS].agg(lambda c: pd.to_numeric(c, errors="coerce").mean())
     stats = stats.join(costs).reset_index()
     bad = frame[frame["status"] != "ok"].copy()
     bad["message"] = bad["status"] + ": " + bad["message"].astype(str)
     failed = bad.groupby(keys, dropna=False, sort=False).agg(failed=("seed", "count"), message=("message", "first"))
     table = stats.merge(failed.reset_index(), on=keys, how="outer")
+    table["_seeds"] = [s if isinstance(s, dict) else {} for s in table["_seeds"]]
+    table["modality"] = table["modality"].fillna("")
     table["n"] = table["n"].fillna(0).astype(int)
     table["failed"] = table["failed"].fillna(0).astype(int)
     table["message"] = table["message"].fillna("")
@@ -180,23 +169,48 @@ def _aggregate(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _with_anchors(table: pd.DataFrame) -> pd.DataFrame:
-    """Add ``baseline``, ``gain``, ``supervised`` and ``normalized`` columns."""
+    """Add ``baseline``, ``gain``, ``vs_baseline``, ``supervised`` and ``normalized`` columns."""
     anchor = [*BASELINE_KEYS, "protocol", "encoder"]
     ok = table[table["n"] > 0]
-    base = ok[ok["kind"] == "baseline"][[*anchor, "mean"]].drop_duplicates(anchor).rename(columns={"mean": "baseline"})
-    table = table.merge(base, on=anchor, how="left")
-    sup = ok[ok["kind"] == "supervised"][[*anchor, "budget", "mean"]].rename(columns={"mean": "supervised"})
-    unique = sup.drop_duplicates([*anchor, "budget"])
-    same_budget = table.merge(unique, on=[*anchor, "budget"], how="left")["supervised"]
+    base = ok[ok["kind"] == "baseline"][[*anchor, "mean", "_seeds"]].drop_duplicates(anchor)
+    table = table.merge(base.rename(columns={"mean": "baseline", "_seeds": "_base_seeds"}), on=anchor, how="left")
+    sup = ok[ok["kind"] == "supervised"][[*anchor, "budget", "mean", "_seeds"]]
+    sup = sup.rename(columns={"mean": "supervised", "_seeds": "_sup_seeds"})
+    same_budget = table.merge(sup.drop_duplicates([*anchor, "budget"]), on=[*anchor, "budget"], how="left")
     only_one = sup.groupby(anchor, dropna=False).filter(lambda g: len(g) == 1).drop(columns="budget")
-    any_budget = table.merge(only_one, on=anchor, how="left")["supervised"]
+    any_budget = table.merge(only_one, on=anchor, how="left")
     untrained = table["kind"].isin(["baseline", "reference"]).to_numpy()
-    table["supervised"] = np.where(untrained, any_budget.to_numpy(), same_budget.to_numpy())
+    table["supervised"] = np.where(untrained, any_budget["supervised"].to_numpy(), same_budget["supervised"].to_numpy())
+    sup_seeds = [_seeds_of(a if u else b) for u, a, b in zip(untrained, any_budget["_sup_seeds"], same_budget["_sup_seeds"])]
+    base_seeds = [_seeds_of(b) for b in table["_base_seeds"]]
+    higher = table["higher_is_better"].astype(bool).tolist()
     table["gain"] = table["mean"] - table["baseline"]
     table.loc[table["kind"] == "baseline", "gain"] = np.nan
+    table["vs_baseline"] = [
+        paired_verdict(mine, b, h) if kind != "baseline" and b else ""
+        for kind, mine, b, h in zip(table["kind"], table["_seeds"], base_seeds, higher)
+    ]
+    reliable = np.array([paired_verdict(s, b, h) == "better" if s and b else False
+                         for s, b, h in zip(sup_seeds, base_seeds, higher)])
     spread = table["supervised"] - table["baseline"]
-    defined = spread.abs() > MIN_SPREAD
+    defined = reliable & (spread.abs() > MIN_SPREAD).to_numpy()
     table["normalized"] = ((table["mean"] - table["baseline"]) / spread).where(defined)
+    return table.drop(columns="_base_seeds")
+
+
+def _seeds_of(value: Any) -> dict[int, float]:
+    return value if isinstance(value, dict) else {}
+
+
+def _with_reference(table: pd.DataFrame) -> pd.DataFrame:
+    """Add ``vs_reference``: the paired verdict against the section's no-encoder reference."""
+    keys = [*SECTION_KEYS, "protocol"]
+    refs = table[(table["n"] > 0) & (table["task"] == REFERENCE_TASK)][[*keys, "_seeds"]].drop_duplicates(keys)
+    merged = table.merge(refs.rename(columns={"_seeds": "_ref_seeds"}), on=keys, how="left")
+    table["vs_reference"] = [
+        paired_verdict(mine, _seeds_of(ref), bool(h)) if task != REFERENCE_TASK and _seeds_of(ref) else ""
+        for task, mine, ref, h in zip(table["task"], table["_seeds"], merged["_ref_seeds"], table["higher_is_better"])
+    ]
     return table
 
 
@@ -254,23 +268,44 @@ def _flatten(prefix: str, value: Any) -> dict[str, Any]:
 
 
 def rank_groups(methods: pd.DataFrame) -> dict[Any, tuple[int, bool]]:
-    """Competition ranks by mean; entries whose interval overlaps the current leader's share its rank.
+    """Competition ranks by mean; a method joins the rank group of the best method above it
+    unless the paired test across shared seeds separates the two (:func:`sslbench.stats.paired_verdict`).
 
-    Returns index → (rank, tied), tied meaning the rank is shared.
+    Groups are formed in order of the mean, so a lower mean is never ranked above a higher
+    one. Returns index → (rank, tied), tied meaning the rank is shared.
     """
     if methods.empty:
         return {}
     higher = bool(methods["higher_is_better"].iloc[0])
-    pending = methods.sort_values("mean", ascending=not higher)
-    ranks: dict[Any, tuple[int, bool]] = {}
-    while not pending.empty:
-        leader = pending.iloc[0]
-        overlap = (pending["ci_low"] <= leader["ci_high"]) & (pending["ci_high"] >= leader["ci_low"])
-        rank = len(ranks) + 1
-        for index in pending.index[overlap]:
-            ranks[index] = (rank, bool(overlap.sum() > 1))
-        pending = pending[~overlap]
-    return ranks
+    ordered = methods.sort_values("mean", ascending=not higher, kind="stable")
+    groups: list[tuple[int, list[Any]]] = []
+    head: dict[int, float] = {}
+    for position, (index, seeds) in enumerate(zip(ordered.index, ordered["_seeds"]), start=1):
+        if groups and paired_verdict(head, seeds, higher) in ("tie", ""):
+            groups[-1][1].append(index)
+        else:
+            groups.append((position, [index]))
+            head = seeds
+    return {index: (rank, len(members) > 1) for rank, members in groups for index in members}
+
+
+def anchor_notes(table: pd.DataFrame) -> list[str]:
+    """Lines naming entries without a normalised score, and methods that do not beat their
+    no-encoder reference or random-init (paired test)."""
+    notes = []
+    blocked = table[(table["kind"] == "supervised") & table["baseline"].notna() & (table["vs_baseline"] != "better")]
+    for entry in blocked.itertuples():
+        verdict = entry.vs_baseline or f"fewer than {MIN_SEEDS} shared seeds"
+        notes.append(f"{entry.dataset} / {entry.model} / {entry.evaluator} / {entry.metric}: no normalised score — "
+                     f"supervised ({entry.mean:.4f}) does not reliably beat random-init ({entry.baseline:.4f}); "
+                     f"paired test: {verdict}")
+    methods = table[table["kind"] == "method"]
+    for column, anchor in (("vs_baseline", "random-init"), ("vs_reference", "its no-encoder reference")):
+        for entry in methods[methods[column].isin(["tie", "worse"])].itertuples():
+            word = "is below" if getattr(entry, column) == "worse" else "does not beat"
+            notes.append(f"{entry.ranking}: {entry.task} / {entry.model} {word} {anchor} (paired test: "
+                         f"{getattr(entry, column)})")
+    return notes
 
 
 def split_notes(table: pd.DataFrame) -> list[str]:
@@ -291,20 +326,33 @@ def _label(ranking: str) -> str:
 
 
 def cross_modality(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean normalised score per task over every (dataset, model, evaluator, label set, metric) that has one.
+    """Mean normalised score per (task, dataset) over the entries that have one.
 
-    The one number that compares a text cell with an image cell: both are measured
-    on the same 0 (random init) to 1 (supervised) scale.
+    One row per (task, dataset) — never one number per task that averages whatever
+    datasets each task happened to run on; a heatmap is this table pivoted. Columns
+    ``task, dataset, modality, mean_normalized, entries`` (entries: models × evaluators ×
+    label sets × metrics behind the mean).
     """
     scored = table[table["kind"].isin(["method", "reference"]) & table["normalized"].notna()]
-    columns = ["task", "kind", "mean_normalized", "entries", "datasets"]
+    columns = ["task", "dataset", "modality", "mean_normalized", "entries"]
     if scored.empty:
         return pd.DataFrame(columns=columns)
-    summary = scored.groupby(["task", "kind"]).agg(
-        mean_normalized=("normalized", "mean"), entries=("normalized", "count"),
-        datasets=("dataset", lambda d: ", ".join(sorted(set(d)))),
+    summary = scored.groupby(["task", "dataset"], sort=True).agg(
+        modality=("modality", "first"), mean_normalized=("normalized", "mean"), entries=("normalized", "count"),
     ).reset_index()
-    return summary.sort_values("mean_normalized", ascending=False).reset_index(drop=True)[columns]
+    return summary[columns]
+
+
+def summary_counts(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per task: how many datasets and modalities (and entries) its normalised scores come from."""
+    columns = ["task", "datasets", "modalities", "entries"]
+    if summary.empty:
+        return pd.DataFrame(columns=columns)
+    counts = summary.groupby("task").agg(
+        datasets=("dataset", "nunique"), modalities=("modality", lambda m: len({x for x in m if x})),
+        entries=("entries", "sum"),
+    ).reset_index()
+    return counts[columns]
 
 
 @dataclass
@@ -314,6 +362,8 @@ class Leaderboard:
     table: pd.DataFrame
     summary: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    summary_counts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["task", "datasets",
+                                                                                       "modalities", "entries"]))
 
     def rankings(self) -> list[tuple[str, pd.DataFrame]]:
         """(ranking name, its entries); a baseline appears beside every ranking of its protocol."""
@@ -329,7 +379,11 @@ def build(rows: Iterable[Mapping[str, Any]], direction: Direction = higher_alway
     table = summarize(rows, direction)
     ordered = table.assign(_r=table["rank"].fillna(10**9)).sort_values(
         ["dataset", "evaluator", "label_set", "metric", "ranking", "_r"], kind="stable").drop(columns="_r")
-    return Leaderboard(table=ordered.reset_index(drop=True), summary=cross_modality(table), notes=split_notes(table))
+    summary = cross_modality(table)
+    notes = [f"Intervals: {METHOD_INTERVAL}. Ties, ranks and 'beats': {METHOD_TEST}.",
+             *split_notes(table), *anchor_notes(table)]
+    return Leaderboard(table=ordered.reset_index(drop=True), summary=summary, notes=notes,
+                       summary_counts=summary_counts(summary))
 
 
 def render(table: pd.DataFrame, fmt: str) -> str:

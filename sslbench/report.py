@@ -19,7 +19,8 @@ from typing import Any
 import pandas as pd
 
 from sslbench import charts
-from sslbench.leaderboard import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, Leaderboard, render
+from sslbench.leaderboard import Leaderboard, render
+from sslbench.stats import ALPHA, CONFIDENCE, MIN_SEEDS
 
 KIND_ORDER = {"method": 0, "supervised": 1, "baseline": 2, "reference": 3}
 REPORT_FILES = {"md": "LEADERBOARD.md", "csv": "leaderboard.csv", "html": "report.html"}
@@ -34,11 +35,15 @@ RANKING_CAPTION = ("one per ranking, methods best first; dot: mean over seeds; b
                    "no-encoder and evaluator references (purple, dash-dot), supervised (green, dotted); "
                    "in brackets: rank and number of seeds")
 INTRO = (
-    f"Mean over seeds with a {CONFIDENCE:.0%} bootstrap confidence interval of the mean "
-    f"({BOOTSTRAP_RESAMPLES:,} resamples of the seeds, bootstrap seed {BOOTSTRAP_SEED}; with n = 1 the interval "
-    "is the point itself). Rank: the best method leads; methods whose interval overlaps the leader's share its "
-    "rank (`=`). Only rows with the same protocol and budget are ranked together. `normalized`: 0 = random "
-    "init, 1 = supervised training of the same encoder under the same budget."
+    f"Mean over seeds with a {CONFIDENCE:.0%} Student-t interval of the mean (shown only with n ≥ {MIN_SEEDS} "
+    f"seeds: below that no interval covers what it claims). Every method in a ranking shares its seeds, so "
+    f"comparisons are paired: a two-sided paired t-test on the per-seed differences at {ALPHA:.0%}. Rank: "
+    "methods in order of the mean; a method shares the rank of the best method above it (`=`) unless the "
+    "paired test separates them, so a lower mean is never ranked above a higher one. `vs random-init` and "
+    "`vs reference`: the same paired test against random init of the same encoder and against the "
+    "no-encoder reference (better / worse / tie). Only rows with the same protocol and budget are ranked "
+    "together. `normalized`: 0 = random init, 1 = supervised training of the same encoder under the same "
+    "budget — shown only where supervised beats random init in the paired test."
 )
 
 
@@ -53,6 +58,8 @@ def ranking_display(group: pd.DataFrame) -> pd.DataFrame:
         "95% CI": [_ci(lo, hi) for lo, hi in zip(ordered["ci_low"], ordered["ci_high"])],
         "std": ordered["std"].map(_num), "n": ordered["n"].astype(int).astype(str),
         "gain": ordered["gain"].map(lambda v: _num(v, "+.4f")),
+        "vs random-init": ordered["vs_baseline"].fillna(""),
+        "vs reference": ordered["vs_reference"].fillna(""),
         "normalized": ordered["normalized"].map(lambda v: _num(v, ".2f")),
         "steps": ordered["steps"].map(lambda v: _num(v, ".0f")),
         "train s": ordered["train_seconds"].map(lambda v: _num(v, ".1f")),
@@ -64,12 +71,16 @@ def ranking_display(group: pd.DataFrame) -> pd.DataFrame:
 
 
 def summary_display(summary: pd.DataFrame) -> pd.DataFrame:
-    """The cross-modality summary as display strings."""
-    return pd.DataFrame({
-        "task": summary["task"], "kind": summary["kind"],
-        "mean normalized": summary["mean_normalized"].map(lambda v: _num(v, ".3f")),
-        "entries": summary["entries"].astype(str), "datasets": summary["datasets"],
-    })
+    """The (task × dataset) summary as display strings: one row per task, one column per dataset."""
+    grid = summary.pivot_table(index="task", columns="dataset", values="mean_normalized", aggfunc="mean")
+    counts = summary.groupby("task")["entries"].sum()
+    shown = grid.map(lambda v: _num(v, ".2f")).reset_index()
+    shown["entries"] = shown["task"].map(counts).astype(str)
+    shown["datasets / modalities"] = [
+        f"{summary[summary['task'] == t]['dataset'].nunique()} / "
+        f"{len({m for m in summary[summary['task'] == t]['modality'] if m})}" for t in shown["task"]]
+    shown.columns.name = None
+    return shown
 
 
 def failures_display(failures: pd.DataFrame) -> pd.DataFrame:
@@ -104,7 +115,9 @@ def board_markdown(board: Leaderboard) -> str:
     """The leaderboard as Markdown: summary, one table per ranking, failures, notes."""
     parts = ["# Leaderboard", "", INTRO, ""]
     if not board.summary.empty:
-        parts += ["## Cross-modality summary", "", "Mean normalised score per task over every entry that has one.", "",
+        parts += ["## Normalised score by task and dataset", "",
+                  "Mean normalised score over the entries (models, evaluators, metrics) of each task on each "
+                  "dataset, where it is defined; blank where it is not. Never averaged across datasets.", "",
                   _md_table(summary_display(board.summary)), ""]
     for name, group in board.rankings():
         parts += [f"## {name}", "", _md_table(ranking_display(group).drop(columns="kind")), ""]
@@ -148,8 +161,9 @@ def render_html(board: Leaderboard, curves: Sequence[Mapping[str, Any]] = (), ma
     body += ["<h2 id='heatmap'>Where each task wins</h2>", _figure(heat, HEATMAP_CAPTION, "heatmap") if heat else
              f"<p class='meta'>{e(NO_HEATMAP)}</p>"]
     if not board.summary.empty:
-        body += ["<h2 id='summary'>Cross-modality summary</h2>",
-                 "<p>Mean normalised score per task over every entry that has one.</p>",
+        body += ["<h2 id='summary'>Normalised score by task and dataset</h2>",
+                 "<p>Mean normalised score over the entries (models, evaluators, metrics) of each task on each "
+                 "dataset, where it is defined; blank where it is not. Never averaged across datasets.</p>",
                  _html_table(summary_display(board.summary))]
     body += ["<h2 id='rankings'>Rankings</h2>", f"<p class='meta'>Charts: {html.escape(RANKING_CAPTION)}.</p>"]
     seeds = charts.seed_values(rows) if rows else {}

@@ -490,6 +490,7 @@ def _row(run: _Run, cell: Cell, identity: Mapping[str, Any], value: float | None
     spec = run.registry.get("evaluator", identity["evaluator"])
     return make_row(
         identity, value, status=status, message=message,
+        modality=run.registry.get("dataset", cell.dataset).modality,
         higher_is_better=bool(spec.higher_is_better.get(identity["metric"], True)),
         protocol=options_as_dict(eval_options) if eval_options is not None else {},
         settings=_settings(run, cell),
