@@ -86,9 +86,9 @@ def test_supervised_runs_as_a_grid_cell_and_anchors_the_normalised_score(tmp_pat
         assert curve["losses"][-1][1] < curve["losses"][0][1]  # it learns the labels
     table = summarize(rows).set_index("task")
     spread = table.loc["supervised", "mean"] - table.loc["random-init", "mean"]
-    if abs(spread) > 1e-9:
+    if table.loc["supervised", "vs_baseline"] == "better":  # the paired test: the only way to a normalised score
         assert table.loc["supervised", "normalized"] == pytest.approx(1.0)
         expected = (table.loc["simclr", "mean"] - table.loc["random-init", "mean"]) / spread
         assert table.loc["simclr", "normalized"] == pytest.approx(expected)
-    else:  # kNN already perfect at random init: no room to normalise in
+    else:  # too few seeds for the paired test, or kNN already perfect at random init
         assert table["normalized"].isna().all()
