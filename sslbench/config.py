@@ -74,6 +74,8 @@ class RunConfig:
     pin_memory: bool = True  # on CUDA, gather batches into pinned memory so copies to the GPU overlap compute
     checkpoint_every: int = 0  # also checkpoint every N steps (0: only at the end of each cell)
     keep_checkpoints: bool = True  # keep each cell's final checkpoint in OUT/checkpoints/
+    score_split: Literal["test", "valid"] = "test"  # "valid": evaluators score each dataset's validation split
+    # instead of test (to choose a config's settings; the test split is then never read)
 
     def __post_init__(self) -> None:
         if self.suite:

@@ -191,13 +191,36 @@ def _load_datasets(config: Config, registry: Registry, plan: GridPlan, progress:
     for name in dict.fromkeys(c.dataset for c in plan.cells):
         spec = registry.get("dataset", name)
         try:
-            loaded[name] = spec.build(ctx, config.options_for("dataset", name))
+            loaded[name] = scored_on(spec.build(ctx, config.options_for("dataset", name)), config.run.score_split, name)
         except UsageError:
             raise
         except Exception as err:  # a plugin bug: isolate it to this dataset's cells
             log.error("dataset %s failed to load:\n%s", name, traceback.format_exc())
             loaded[name] = err
     return loaded
+
+
+def scored_on(dataset: LoadedDataset, split: str, name: str) -> LoadedDataset:
+    """``dataset`` with ``split`` in the place evaluators score (``test``).
+
+    ``[run] score_split = "valid"`` is for choosing a config's settings without looking at
+    test: the validation split takes test's place (and evaluators, finding no validation
+    split, use their fixed settings), and every ``extras`` table keyed by ``valid`` and
+    ``test`` (e.g. next-item targets) is swapped the same way.
+    """
+    if split == "test":
+        return dataset
+    if dataset.valid is None:
+        raise UsageError(f"[run] score_split = \"valid\": dataset {name!r} has no validation split; "
+                         "use score_split = \"test\" or a dataset that declares one")
+    extras = {key: _valid_as_test(value) for key, value in dataset.extras.items()}
+    return dataclasses.replace(dataset, test=dataset.valid, valid=None, extras=extras)
+
+
+def _valid_as_test(value: Any) -> Any:
+    if isinstance(value, Mapping) and "valid" in value and "test" in value:
+        return {**value, "test": value["valid"]}
+    return value
 
 
 RESULT_ENTRIES = frozenset({"manifest.json", ROWS_FILE, CURVES_FILE, COMMITS_FILE, "locks", "checkpoints", PENDING_DIR})
@@ -522,7 +545,8 @@ def _budget(run: _Run, cell: Cell) -> dict[str, Any]:
     r = cell.run
     unit = r.budget_unit
     amount = r.budget_amount
-    return {"unit": "steps" if cell.is_baseline else unit, "amount": 0 if cell.is_baseline else amount,
+    scored = {"score_split": run.config.run.score_split} if run.config.run.score_split != "test" else {}
+    return {**scored, "unit": "steps" if cell.is_baseline else unit, "amount": 0 if cell.is_baseline else amount,
             "steps": 0 if cell.is_baseline else (r.steps if unit == "steps" else None),
             "batch_size": r.batch_size, "optimizer": r.optimizer, "lr": r.lr, "weight_decay": r.weight_decay,
             "schedule": r.schedule, "warmup_fraction": r.warmup_fraction}

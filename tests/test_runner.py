@@ -172,3 +172,25 @@ def test_task_split_and_reference_baselines(tmp_path, make_registry):
     assert sorted((r["task"], r["seed"]) for r in rows) == [("constant", 0), ("constant", 1), ("sup", 0), ("sup", 1)]
     assert all(r["value"] > 0 for r in rows)
     assert seen and all(keys == {"x", "row", "label:cluster"} for keys in seen)  # the train split, labels riding along
+
+
+def test_score_split_valid_puts_the_validation_split_where_test_was():
+    """``[run] score_split = "valid"``: choosing settings never reads test (its rows or its extras)."""
+    import pytest as _pytest
+    import torch as _torch
+
+    from sslbench.data_api import LoadedDataset, TensorSplit
+    from sslbench.errors import UsageError
+    from sslbench.runner import scored_on
+
+    def split(n, offset):
+        return TensorSplit({"x": _torch.arange(offset, offset + n)}, labels={"y": _torch.zeros(n, dtype=_torch.long)})
+
+    data = LoadedDataset(pretrain=split(4, 0), train=split(4, 10), test=split(3, 20), valid=split(2, 30),
+                         extras={"targets": {"valid": "V", "test": "T"}, "other": 1})
+    moved = scored_on(data, "valid", "toy")
+    assert moved.test.data["x"].tolist() == [30, 31] and moved.valid is None
+    assert moved.extras["targets"]["test"] == "V" and moved.extras["other"] == 1
+    assert scored_on(data, "test", "toy") is data
+    with _pytest.raises(UsageError, match="has no validation split"):
+        scored_on(LoadedDataset(pretrain=split(1, 0), train=split(1, 0), test=split(1, 0)), "valid", "toy")
