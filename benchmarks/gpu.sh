@@ -17,7 +17,7 @@
 # Every stage runs under `timeout`, capped by what is left of the total budget
 # (SSLBENCH_GPU_BUDGET seconds, default 540; 60 in a dry run); a stage that no longer fits is
 # skipped and says so in stages.tsv and the README. A stage that finished is not repeated by
-# the next call (markers in $OUT/.done/; SSLBENCH_GPU_FRESH=1 forgets them), and the grid
+# the next call (markers in $RUNS/.done/; SSLBENCH_GPU_FRESH=1 forgets them), and the grid
 # resumes from its checkpoints, so calling the script again continues where it stopped.
 #
 # Knobs (environment): SSLBENCH_GPU_OUT (default results/gpu), SSLBENCH_GPU_RUNS (run folders
@@ -51,8 +51,8 @@ else
 fi
 SUMMARY_RESERVE=8  # seconds kept for the summary, which always runs
 START=$(date +%s)
-[[ "${SSLBENCH_GPU_FRESH:-0}" == 1 ]] && rm -rf "$OUT/.done"
-mkdir -p "$OUT/.done" "$OUT/bench" "$OUT/logs" "$RUNS"
+[[ "${SSLBENCH_GPU_FRESH:-0}" == 1 ]] && rm -rf "$RUNS/.done"
+mkdir -p "$RUNS/.done" "$OUT/bench" "$OUT/logs" "$RUNS"
 printf 'stage\tstatus\tseconds\tlimit\tnote\n' > "$OUT/stages.tsv"
 
 left() { echo $(( BUDGET - SUMMARY_RESERVE - ($(date +%s) - START) )); }
@@ -63,7 +63,7 @@ record() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >> "$OUT/stages.tsv"; echo "== $1:
 stage() {
     local name=$1 cap=$2 reserve=$3 limit t0 rc
     shift 3
-    if [[ -e "$OUT/.done/$name" ]]; then
+    if [[ -e "$RUNS/.done/$name" ]]; then
         record "$name" done-before 0 0 "finished in an earlier call (SSLBENCH_GPU_FRESH=1 repeats it)"
         return 0
     fi
@@ -80,7 +80,7 @@ stage() {
     local took=$(( $(date +%s) - t0 )) status=ok note=""
     if (( rc == 124 || rc == 137 )); then status=timeout; note="stopped at its limit; run the script again to continue"
     elif (( rc != 0 )); then status=failed; note="exit $rc: see logs/$name.log"
-    else touch "$OUT/.done/$name"; fi
+    else touch "$RUNS/.done/$name"; fi
     record "$name" "$status" "$took" "$limit" "$note"
     tail -n 2 "$OUT/logs/$name.log"
     return 0
@@ -149,7 +149,7 @@ fi
 stage grid 0 "$GRID_RESERVE" "$PY" -m sslbench run "$CONFIG" --device "$DEVICE" --out "$RUNS/full" --resume
 if [[ -s "$RUNS/full/rows.jsonl" ]]; then
     cp "$RUNS/full/rows.jsonl" "$OUT/rows.jsonl"
-    rm -f "$OUT/.done/report"  # the rows changed: the report is rewritten
+    rm -f "$RUNS/.done/report"  # the rows changed: the report is rewritten
     stage report "$CAP_REPORT" 0 "$PY" -m sslbench report "$RUNS/full" -o "$OUT"
 else
     record report skipped 0 0 "the grid wrote no rows"
