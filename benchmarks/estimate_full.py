@@ -15,8 +15,8 @@ assumption printed beside the table:
   H200 step (small cells are bound by per-step overhead, not by arithmetic):
   ``step seconds = max(floor, FLOPs per step / achieved FLOP/s)``.
 - **Evaluation** costs, per (cell, seed), the median summed ``eval_seconds`` of one
-  (cell, seed) in the H200 run, plus the largest one's excess once (warm-up); **start-up and loading** cost a fixed, assumed (not
-  measured) number of seconds per dataset and per run.
+  (cell, seed) in the H200 run, plus the largest one's excess once (warm-up); **start-up
+  and loading** cost a fixed, assumed (not measured) number of seconds per dataset and per run.
 
 Run ``python benchmarks/estimate_full.py [CONFIG] [--write FILE]``; exit status 1 when the
 estimate exceeds ``--limit`` seconds (default 420, the 7 minutes full.toml is sized for).
@@ -106,7 +106,8 @@ def measured_cpu(path: Path = CPU_BOARD) -> dict[tuple[str, str, str], tuple[flo
     for row in board.itertuples():
         settings = json.loads(row.settings)
         length = int((settings.get("dataset") or {}).get("max_length") or 0)
-        out[(row.dataset, row.task, row.model)] = (row.flops / row.steps, int(json.loads(row.budget)["batch_size"]), length)
+        batch = int(json.loads(row.budget)["batch_size"])
+        out[(row.dataset, row.task, row.model)] = (row.flops / row.steps, batch, length)
     return out
 
 
@@ -187,7 +188,8 @@ def render(config_path: Path, limit: float) -> tuple[str, float]:
         f"| training: {len(cells)} pretrained cells x {seeds} seeds | {train:.0f} |",
         f"| evaluation: {pairs} (cell, seed) pairs incl. random-init x {tp.eval_seconds:.2f} s"
         f" + {tp.warmup_seconds:.2f} s warm-up once | {evaluation:.0f} |",
-        f"| start-up {STARTUP_SECONDS:.0f} s + {datasets} datasets x {DATASET_LOAD_SECONDS:.0f} s (assumed) | {fixed:.0f} |",
+        f"| start-up {STARTUP_SECONDS:.0f} s + {datasets} datasets x {DATASET_LOAD_SECONDS:.0f} s (assumed)"
+        f" | {fixed:.0f} |",
         f"| **total** | **{total:.0f}** ({total / 60:.1f} min; limit {limit:.0f} s) |",
         "",
         "Assumptions (measured ones from `results/text-gpu/rows.jsonl`, an H200, bf16 autocast):",
@@ -197,14 +199,16 @@ def render(config_path: Path, limit: float) -> tuple[str, float]:
         " steps usually run at a higher rate, so cells above bert-tiny's FLOPs are over-estimated;",
         f"- no step is faster than {tp.floor_step_seconds * 1e3:.1f} ms, the fastest step measured (per-step"
         " overhead: optimizer, batch gathering, launches) — it decides every cell below"
-        f" {tp.floor_step_seconds * tp.achieved_flops / 1e9:.0f} GFLOPs/step, so a `bound` below that changes nothing;",
+        f" {tp.floor_step_seconds * tp.achieved_flops / 1e9:.0f} GFLOPs/step, so a `bound` below that"
+        " changes nothing;",
         "- FLOPs per step scale linearly with the batch size (true of every layer here; the contrastive"
         " similarity matrix grows with B² but is a negligible part);",
         f"- evaluation {tp.eval_seconds:.2f} s per (cell, seed): the median measured (kNN + probe + mlm-accuracy"
         f" on 2,000 / 2,000 posts), plus {tp.warmup_seconds:.2f} s once for the first one (CUDA warm-up); probes on"
         " more samples (Fashion-MNIST's 10,000) take longer, which the start-up margin has to absorb;",
-        f"- start-up and dataset loading are not measured on a GPU: {STARTUP_SECONDS:.0f} s + {DATASET_LOAD_SECONDS:.0f} s"
-        " per dataset assumed (the data cache must already hold the files; `gpu.sh` prepares them first, outside this estimate).",
+        f"- start-up and dataset loading are not measured on a GPU: {STARTUP_SECONDS:.0f} s"
+        f" + {DATASET_LOAD_SECONDS:.0f} s per dataset assumed (the data cache must already hold the files;"
+        " `gpu.sh` prepares them first, outside this estimate).",
     ]
     return "\n".join(lines) + "\n", total
 

@@ -121,7 +121,9 @@ for p in problems:
     print(f"gpu.sh: {p}; nothing measured (SSLBENCH_GPU_DRYRUN=1 tries the script on the CPU)", file=sys.stderr)
 sys.exit(2 if problems else 0)
 EOF
-record env ok 0 0 "$("$PY" -c 'import json,sys; e=json.load(open(sys.argv[1])); print(e["device"], "| bf16", e["bf16"], "| free GiB", e["free_gib"])' "$OUT/env.json")"
+ENV_NOTE=$("$PY" -c 'import json, sys; e = json.load(open(sys.argv[1]))
+print(e["device"], "| bf16", e["bf16"], "| free GiB", e["free_gib"])' "$OUT/env.json")
+record env ok 0 0 "$ENV_NOTE"
 
 # 2. The datasets of both configs in the cache (quick when they are there already).
 DATASETS=$(timeout 30 "$PY" - "$CONFIG" "$MFU_CONFIG" <<'EOF'
@@ -160,7 +162,8 @@ stage mfu "$CAP_MFU" 0 "$PY" -m sslbench run "$MFU_CONFIG" --device "$DEVICE" --
 [[ -s "$RUNS/mfu/rows.jsonl" ]] && cp "$RUNS/mfu/rows.jsonl" "$OUT/mfu-rows.jsonl"
 
 # 6. Evaluators: torch on the device vs scikit-learn on the CPU, same features.
-stage eval "$CAP_EVAL" 0 env SSLBENCH_BENCH_OUT="$OUT/bench" SSLBENCH_BENCH_DEVICE="$DEVICE" SSLBENCH_BENCH_ROUNDS="$ROUNDS" \
+stage eval "$CAP_EVAL" 0 env SSLBENCH_BENCH_OUT="$OUT/bench" SSLBENCH_BENCH_DEVICE="$DEVICE" \
+    SSLBENCH_BENCH_ROUNDS="$ROUNDS" \
     SSLBENCH_BENCH_EVAL_SIZE="$EVAL_SIZE" "$PY" -m pytest benchmarks/bench_eval.py --benchmark-only -q -s \
     -p no:cacheprovider --benchmark-json "$OUT/bench/pytest-benchmark-eval.json"
 
@@ -168,7 +171,8 @@ stage eval "$CAP_EVAL" 0 env SSLBENCH_BENCH_OUT="$OUT/bench" SSLBENCH_BENCH_DEVI
 if [[ "$DRY" == 1 ]]; then
     record text skipped 0 0 "dry run: bench_text.py needs 20newsgroups in the data cache"
 else
-    stage text 90 0 env SSLBENCH_BENCH_OUT="$OUT/bench" SSLBENCH_BENCH_DEVICE="$DEVICE" SSLBENCH_BENCH_ROUNDS="$ROUNDS" \
+    stage text 90 0 env SSLBENCH_BENCH_OUT="$OUT/bench" SSLBENCH_BENCH_DEVICE="$DEVICE" \
+        SSLBENCH_BENCH_ROUNDS="$ROUNDS" \
         "$PY" -m pytest benchmarks/bench_text.py --benchmark-only -q -s -p no:cacheprovider \
         --benchmark-json "$OUT/bench/pytest-benchmark-text.json"
 fi

@@ -128,7 +128,8 @@ def render(s: dict[str, Any]) -> str:
         f"{env.get('free_gib')} of {env.get('total_gib')} GiB free, bf16 peak {env.get('bf16_peak_tflops')} TFLOP/s); "
         f"torch {env.get('torch')}, CUDA {env.get('cuda')}, {env.get('nproc')} CPU cores"
         + (" — **dry run on the CPU**" if env.get("dry_run") else "") + ".",
-        f"Config `{s['config']}`; {s['elapsed_seconds']} s of the {s['budget_seconds']} s budget; generated {s['generated']}.",
+        f"Config `{s['config']}`; {s['elapsed_seconds']} s of the {s['budget_seconds']} s budget;"
+        f" generated {s['generated']}.",
         "",
         "| stage | status | seconds | limit | note |",
         "|---|---|---|---|---|",
@@ -148,8 +149,9 @@ def render(s: dict[str, Any]) -> str:
         "",
         "| cell | seed | batch | steps | GFLOPs/step | train s | samples/s | achieved TFLOP/s | MFU |",
         "|---|---|---|---|---|---|---|---|---|",
-        *_or_none([f"| {m['cell']} | {m['seed']} | {m['batch_size']} | {m['steps']} | {_fmt(m['flops_per_step'] and m['flops_per_step'] / 1e9, '.1f')} | "
-          f"{m['train_seconds']} | {_fmt(m['samples_per_s'])} | {_fmt(m['achieved_tflops'])} | {_fmt(m['mfu'], '.2%')} |"
+        *_or_none([f"| {m['cell']} | {m['seed']} | {m['batch_size']} | {m['steps']} | "
+                   f"{_fmt(m['flops_per_step'] and m['flops_per_step'] / 1e9, '.1f')} | {m['train_seconds']} | "
+                   f"{_fmt(m['samples_per_s'])} | {_fmt(m['achieved_tflops'])} | {_fmt(m['mfu'], '.2%')} |"
           for m in s["mfu"]], 9),
         "",
         "## Evaluators: torch on the device vs scikit-learn on the CPU (goal: >= 10x, top-1 within 0.5 points)",
