@@ -14,7 +14,8 @@ sides get the same float32 arrays and are timed from features to test prediction
   ``KNeighborsClassifier(n_neighbors=20, metric="cosine", algorithm="brute")`` with
   the same exp((1 − d)/τ) vote weights (d = 1 − s is scikit-learn's cosine distance).
 
-Sizes: ``small`` (10,000 train × 512, 2,000 test) always; ``full`` (60,000 × 512,
+Sizes: ``small`` (10,000 train × 512, 2,000 test; ``SSLBENCH_BENCH_EVAL_SIZE=TRAIN,TEST``
+changes it) always; ``full`` (60,000 × 512,
 10,000 test) with ``SSLBENCH_BENCH_EVAL_FULL=1`` — several minutes per side for the
 probe on a loaded 2-core CPU. The sides alternate ``ROUNDS`` times; the speed-up is
 the median of the rounds' ratios (scikit-learn seconds ÷ torch seconds); accuracy
@@ -37,7 +38,9 @@ import torch
 from conftest import synchronize
 
 ROUNDS = int(os.environ.get("SSLBENCH_BENCH_ROUNDS", "3"))
-SIZES = {"small": (10_000, 2_000)} | ({"full": (60_000, 10_000)} if os.environ.get("SSLBENCH_BENCH_EVAL_FULL") else {})
+# SSLBENCH_BENCH_EVAL_SIZE="TRAIN,TEST" replaces the small size (benchmarks/gpu.sh's dry run uses a tiny one).
+_SMALL = tuple(int(n) for n in os.environ.get("SSLBENCH_BENCH_EVAL_SIZE", "10000,2000").split(","))
+SIZES = {"small": _SMALL} | ({"full": (60_000, 10_000)} if os.environ.get("SSLBENCH_BENCH_EVAL_FULL") else {})
 DIM, CLASSES, LATENT = 512, 10, 32
 L2, MAX_ITER = 1e-4, 200  # the linear-probe evaluator's defaults
 K, TAU = 20, 0.07  # the knn evaluator's defaults

