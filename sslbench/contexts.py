@@ -116,6 +116,7 @@ class EvalContext:
         device: where to compute.
         seed: the cell's seed; evaluators seed their own randomness from it.
         embed_batch_size: batch size for computing embeddings.
+        costs: what the evaluation itself spent (:meth:`record_cost`), e.g. fine-tuning steps and FLOPs.
         choices: hyper-parameters an evaluator selected on the ``valid`` split
             (:meth:`record_choice`); the runner writes them into the row as ``selected``.
     """
@@ -130,10 +131,16 @@ class EvalContext:
     embed_batch_size: int = 512
     _cache: dict[str, Tensor] = field(default_factory=dict, repr=False)
     choices: dict[str, Any] = field(default_factory=dict)
+    costs: dict[str, float] = field(default_factory=dict)
 
     def has_split(self, name: str) -> bool:
         """Whether the dataset has a split ``name`` (e.g. ``valid``, which plugin datasets may omit)."""
         return name in self.dataset.split_names()
+
+    def record_cost(self, **values: float) -> None:
+        """Record what the evaluation itself spent (e.g. ``steps=200, flops=3.1e12`` of fine-tuning);
+        the runner writes each into the row's ``cost`` as ``eval_<name>``."""
+        self.costs.update({name: float(v) for name, v in values.items()})
 
     def record_choice(self, **values: Any) -> None:
         """Record hyper-parameters selected on ``valid`` (e.g. ``l2=1e-3``); not metrics, never ranked."""

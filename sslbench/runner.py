@@ -468,7 +468,7 @@ def _evaluate(run: _Run, cell: Cell, seed: int, ctx: EvalContext, trained: Train
         options = run.config.options_for("evaluator", plan.evaluator)
         for label_set in plan.label_sets:
             start = time.perf_counter()
-            eval_ctx = dataclasses.replace(ctx, label_set=label_set, choices={})  # choices: this evaluator's own
+            eval_ctx = dataclasses.replace(ctx, label_set=label_set, choices={}, costs={})  # this evaluator's own
             try:
                 metrics = spec.run(eval_ctx, options)
             except Exception as err:  # one broken evaluator must not hide the others
@@ -482,6 +482,7 @@ def _evaluate(run: _Run, cell: Cell, seed: int, ctx: EvalContext, trained: Train
             for metric, value in metrics.items():
                 identity = _identity(run, cell, seed, plan.evaluator, label_set, metric)
                 row = _row(run, cell, identity, value, options, trained, eval_seconds=seconds)
+                row["cost"].update({f"eval_{name}": v for name, v in eval_ctx.costs.items()})
                 rows.append({**row, "selected": dict(eval_ctx.choices)} if eval_ctx.choices else row)
     return rows
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sslbench import EvaluatorSpec, TaskSpec, hookimpl
 
-from sslbench_eval import knn, linear_probe, supervised
+from sslbench_eval import finetune, knn, linear_probe, supervised
 
 
 @hookimpl
@@ -18,6 +18,12 @@ def sslbench_register_evaluators() -> list[EvaluatorSpec]:
             name="linear-probe", run=linear_probe.run_linear_probe, options=linear_probe.LinearProbeOptions,
             label_kinds={"class"},
             description="L2 logistic regression (L-BFGS, torch) on standardised frozen embeddings; metric top1",
+        ),
+        EvaluatorSpec(
+            name="finetune", run=finetune.run_finetune, options=finetune.FinetuneOptions, label_kinds={"class"},
+            reference="Devlin et al., 2019 (BERT fine-tuning); He et al., 2022 (MAE: fine-tuning vs linear probe)",
+            description="a copy of the encoder + linear head trained end to end on train (lr chosen on valid); "
+            "metric top1",
         ),
     ]
 

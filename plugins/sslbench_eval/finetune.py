@@ -1,0 +1,156 @@
+"""Fine-tuning evaluator: the pretrained encoder plus a linear head, trained end to end.
+
+The protocol of BERT's downstream tasks (Devlin et al., 2019, §4) and of MAE's
+fine-tuning results (He et al., 2022, §4): masked modelling is known to be undervalued
+by a frozen linear probe and to show once the encoder may adapt. A *copy* of the
+frozen encoder the runner hands over is trained — other evaluators of the cell keep
+using the frozen one — with a linear head on its pooled output, cross-entropy on the
+dataset's ``train`` split, AdamW with linear warmup and cosine decay, for a fixed
+budget of ``steps`` × ``batch_size``. The random-init and supervised rows go through
+the same protocol, so the comparison is like for like.
+
+Learning rate: each value of ``lr_grid`` is fine-tuned on ``train`` and scored on the
+``valid`` split; the best one's model is then scored on ``test``, once. Without a
+validation split the first value of the grid is used. What it spent (steps, FLOPs,
+counted on the first step with ``torch.utils.flop_counter``) lands in the row's
+``cost`` as ``eval_steps`` / ``eval_flops``; the chosen lr in ``selected``.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from sslbench import EvalContext
+from sslbench.contexts import autocast_for, embed_split
+from sslbench.data_api import label_key, move_batch
+
+
+@dataclass(frozen=True)
+class FinetuneOptions:
+    """Fine-tuning protocol settings; they land in every result row."""
+
+    steps: int = 200  # optimizer steps of fine-tuning per lr of the grid
+    batch_size: int = 64
+    lr_grid: tuple[float, ...] = (1e-3, 3e-4)  # selected on the valid split; the first without one
+    weight_decay: float = 0.01  # AdamW's, on the encoder and the head
+    warmup_fraction: float = 0.1  # linear warmup, then cosine decay to 0
+    freeze_encoder: bool = False  # True: train the head only (a linear probe by SGD; the peer check)
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError(f"steps and batch_size: must be >= 1, got {self.steps} and {self.batch_size}")
+        if not self.lr_grid or any(not (lr > 0 and math.isfinite(lr)) for lr in self.lr_grid):
+            raise ValueError(f"lr_grid: must list learning rates > 0, got {list(self.lr_grid)}")
+        if self.weight_decay < 0 or not 0 <= self.warmup_fraction < 1:
+            raise ValueError("weight_decay: must be >= 0; warmup_fraction: must be in [0, 1)")
+
+
+class Classifier(nn.Module):
+    """Encoder + linear head on its pooled output. Shape: batch → logits (B, C)."""
+
+    def __init__(self, encoder: nn.Module, num_classes: int) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Linear(encoder.embed_dim, num_classes)
+
+    def forward(self, batch: dict[str, Tensor]) -> Tensor:
+        return self.head(self.encoder(batch).pooled).float()
+
+
+def run_finetune(ctx: EvalContext, options: FinetuneOptions) -> dict[str, float]:
+    """``top1``: test accuracy of the encoder fine-tuned with the lr chosen on ``valid``."""
+    train = ctx.dataset.split("train")
+    num_classes = int(train.labels[ctx.label_set].max()) + 1
+    grid = options.lr_grid if ctx.has_split("valid") else options.lr_grid[:1]
+    best: tuple[float, float, Classifier] | None = None
+    total_flops = 0
+    for lr in grid:
+        model, flops = finetune(ctx, options, lr, num_classes)
+        total_flops += flops
+        score = accuracy(model, ctx, "valid") if len(grid) > 1 else math.nan
+        if best is None or score > best[0]:
+            best = (score, lr, model)
+    assert best is not None
+    _, lr, model = best
+    if len(grid) > 1:
+        ctx.record_choice(lr=lr)
+    ctx.record_cost(steps=options.steps * len(grid), flops=total_flops)
+    return {"top1": accuracy(model, ctx, "test")}
+
+
+def finetune(ctx: EvalContext, options: FinetuneOptions, lr: float, num_classes: int) -> tuple[Classifier, int]:
+    """A copy of ``ctx.encoder`` with a new head, trained on ``train``; returns it and its FLOPs."""
+    with torch.random.fork_rng(devices=[]):  # the head's init must not move the global generator
+        torch.manual_seed(ctx.seed)
+        model = Classifier(copy.deepcopy(ctx.encoder), num_classes).to(ctx.device)
+    model.encoder.requires_grad_(not options.freeze_encoder)
+    model.train()
+    if options.freeze_encoder:
+        model.encoder.eval()  # a frozen encoder keeps its batch-norm statistics and no dropout
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=options.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(options.steps, options.warmup_fraction))
+    split, key = ctx.dataset.split("train"), label_key(ctx.label_set)
+    order = _batches(len(split), options.batch_size, options.steps, ctx.generator())
+    flops_per_step = 0
+    for step, index in enumerate(order):
+        batch = move_batch(split.batch(index), ctx.device)
+        counter = _flop_counter() if step == 0 else None
+        with torch.enable_grad(), counter if counter is not None else _null():
+            with autocast_for(ctx.device):
+                loss = F.cross_entropy(model(batch), batch[key])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+        optimizer.step()
+        schedule.step()
+        if counter is not None:
+            flops_per_step = int(counter.get_total_flops())
+    model.eval()
+    return model, flops_per_step * options.steps
+
+
+def accuracy(model: Classifier, ctx: EvalContext, split: str) -> float:
+    """Top-1 of ``model`` on ``split`` (its labels read here, after training)."""
+    features = embed_split(model.encoder, ctx.dataset.split(split), ctx.device, ctx.embed_batch_size)  # (N, D)
+    with torch.no_grad():
+        pred = model.head(features).argmax(dim=1)
+    return (pred == ctx.labels(split)).float().mean().item()
+
+
+def _batches(n: int, batch_size: int, steps: int, generator: torch.Generator) -> list[Tensor]:
+    """``steps`` index batches: epochs of a random permutation, without replacement within one."""
+    out: list[Tensor] = []
+    size = min(batch_size, n)
+    while len(out) < steps:
+        perm = torch.randperm(n, generator=generator)
+        out += [perm[i : i + size] for i in range(0, n - size + 1, size)]
+    return out[:steps]
+
+
+def _warmup_cosine(steps: int, warmup_fraction: float):  # noqa: ANN202 - a LambdaLR factor
+    warmup = int(steps * warmup_fraction)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, steps - warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def _flop_counter():  # noqa: ANN202
+    import torch.utils.flop_counter as flop_counter  # local: only the first step needs it
+
+    return flop_counter.FlopCounterMode(display=False)
+
+
+def _null():  # noqa: ANN202
+    import contextlib
+
+    return contextlib.nullcontext()
