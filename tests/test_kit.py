@@ -255,3 +255,36 @@ def test_the_kits_pairs_are_the_planners_cells(tmp_path, sslbench_make_registry)
         planned = {(c.dataset, c.model) for c in cells if c.task == task}
         assert set(kit.task_pairs(task)) == planned, task
         assert planned, f"{task}: no pair at all"
+
+
+def test_the_whole_input_check_catches_a_model_that_ignores_part_of_its_input():
+    from sslbench.contexts import EncoderOutput
+    from sslbench.testing.check_model import _expect_sees_whole_input
+    from sslbench.testing.checks import ConformanceError
+
+    class LeftHalf(torch.nn.Module):
+        embed_dim = 4
+
+        def forward(self, batch):
+            return EncoderOutput(None, batch["image"][..., :14].flatten(1)[:, :4])
+
+    batch = {"image": torch.rand(3, 1, 28, 28), "label:y": torch.zeros(3, dtype=torch.long)}
+    with pytest.raises(ConformanceError, match=r"ignores part of the input: changing image\[:, :, 0:14, 14:\]"):
+        _expect_sees_whole_input(LeftHalf(), batch, "model 'left-half'")
+
+
+def test_an_untrained_resnet18_sees_the_whole_28px_image():
+    """timm's zero_init_last made it see only the top-left 12×12; the image plugin turns it off."""
+    import timm
+
+    from sslbench.testing.check_model import _expect_sees_whole_input
+    from sslbench.testing.checks import ConformanceError
+    from sslbench_image.models import TimmEncoder
+
+    torch.manual_seed(0)
+    batch = {"image": torch.rand(2, 1, 28, 28)}
+    _expect_sees_whole_input(TimmEncoder("resnet18", 1, [0.5], [0.5], small_stem=False).eval(), batch, "resnet18")
+    blind = TimmEncoder("resnet18", 1, [0.5], [0.5], small_stem=False)
+    blind.body = timm.create_model("resnet18", pretrained=False, num_classes=0, global_pool="", in_chans=1)
+    with pytest.raises(ConformanceError, match="ignores part of the input"):  # timm's default: blind
+        _expect_sees_whole_input(blind.eval(), batch, "resnet18 with zero_init_last")

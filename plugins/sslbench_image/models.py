@@ -99,7 +99,7 @@ class TimmEncoder(nn.Module):
         import timm
 
         self.normalize = Normalize(mean, std)
-        self.body = timm.create_model(arch, pretrained=False, num_classes=0, global_pool="", in_chans=channels)
+        self.body = _create_seeing_whole_input(timm, arch, channels)
         if small_stem:
             replace_stem_for_small_images(self.body, channels)
         self.embed_dim = int(self.body.num_features)
@@ -107,6 +107,23 @@ class TimmEncoder(nn.Module):
     def forward(self, batch: Batch) -> EncoderOutput:
         """Shape: batch["image"] (B, C, H, W) → sequence (B, h·w, D), pooled (B, D)."""
         return feature_map_output(self.body.forward_features(self.normalize(batch["image"])))
+
+
+def _create_seeing_whole_input(timm: Any, arch: str, channels: int) -> nn.Module:
+    """``timm.create_model`` without weights, and for ResNets with ``zero_init_last=False``.
+
+    timm zero-initialises the last batch norm of every residual block by default (Goyal et
+    al., 2017), which makes an *untrained* ResNet the identity along each block: at 28 px its
+    output depends only on the top-left 12×12 pixels (the stride-2 shortcuts), so its
+    random-init row is a blind baseline. Off for pretrained and random-init alike; the kit
+    checks that every part of the input reaches a random-init embedding. Models without the
+    argument (not ResNet-family) are built as they are.
+    """
+    common = dict(pretrained=False, num_classes=0, global_pool="", in_chans=channels)
+    try:
+        return timm.create_model(arch, zero_init_last=False, **common)
+    except TypeError:  # this architecture takes no zero_init_last
+        return timm.create_model(arch, **common)
 
 
 def replace_stem_for_small_images(model: nn.Module, channels: int) -> None:

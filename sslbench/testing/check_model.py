@@ -62,6 +62,71 @@ def _check_model_on(kit: Kit, spec: Any, dataset: str, problems: Problems) -> No
                 check(kit, encoder, dataset, who)
     with problems.check():
         _expect_gradients(encoder.train(), kit.batch(dataset), who)
+    with problems.check():
+        _expect_sees_whole_input(encoder.eval(), kit.batch(dataset, "test"), who)
+
+
+MASK_KEYS = ("attention_mask", "mask", "valid")
+"""Batch keys that mark real (non-padding) positions (B, T); ``lengths`` (B,) does too."""
+REGIONS = 4  # parts of the input perturbed one at a time (quadrants of an image)
+
+
+def input_regions(batch: Mapping[str, Tensor]) -> list[tuple[str, tuple[Any, ...]]]:
+    """(key, index) of every region of every input tensor of ``batch``: 2×2 quadrants of a
+    (B, C, H, W) tensor; :data:`REGIONS` slices along T of a (B, T, ...) tensor, within the
+    positions that are real in every sample (masks and lengths are not inputs to perturb)."""
+    real = _real_length(batch)
+    regions = []
+    for key, value in batch.items():
+        if key in (*MASK_KEYS, "lengths") or key.startswith("label:") or value.ndim < 2 or value.dtype == torch.bool:
+            continue
+        if value.ndim == 4:
+            h, w = value.shape[2] // 2, value.shape[3] // 2
+            regions += [(key, (slice(None), slice(None), rows, cols)) for rows in (slice(0, h), slice(h, None))
+                        for cols in (slice(0, w), slice(w, None))]
+            continue
+        length = min(real, value.shape[1])
+        edges = [round(i * length / REGIONS) for i in range(REGIONS + 1)]
+        regions += [(key, (slice(None), slice(a, b))) for a, b in zip(edges, edges[1:]) if b > a]
+    return regions
+
+
+def _real_length(batch: Mapping[str, Tensor]) -> int:
+    for key in MASK_KEYS:
+        if key in batch and batch[key].ndim == 2:
+            return int(batch[key].bool().sum(dim=1).min())
+    if "lengths" in batch:
+        return int(batch["lengths"].min())
+    return 10**9
+
+
+def _perturbed(value: Tensor, index: tuple[Any, ...]) -> Tensor:
+    out = value.clone()
+    if value.is_floating_point():
+        out[index] = out[index] + 1.0 + torch.randn_like(out[index])
+    else:  # discrete ids: the same region of another sample (never special ids it would not hold)
+        out[index] = value.roll(1, dims=0)[index]
+    return out
+
+
+def _expect_sees_whole_input(encoder: nn.Module, batch: dict, who: str) -> None:
+    """Perturbing any region of the input changes the (random-init) embedding — a baseline that
+    ignores part of its input (e.g. timm ResNets' zero-init residual branches) is no baseline."""
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        reference = encoder(batch).pooled
+        blind = []
+        for key, index in input_regions(batch):
+            changed = _perturbed(batch[key], index)
+            if not torch.equal(changed, batch[key]) and torch.equal(encoder({**batch, key: changed}).pooled, reference):
+                blind.append(f"{key}{_describe(index)}")  # (a region its perturbation cannot change is skipped)
+    expect(not blind, who, f"its random-init embedding ignores part of the input: changing {', '.join(blind)} "
+           "changes nothing; initialise so that every input position can matter (e.g. timm's zero_init_last=False)")
+
+
+def _describe(index: tuple[Any, ...]) -> str:
+    return "[" + ", ".join(":" if s == slice(None) else f"{s.start or 0}:{'' if s.stop is None else s.stop}"
+                           for s in index) + "]"
 
 
 def _expect_output(out: Any, size: int, dim: int, spec: Any, who: str) -> None:
