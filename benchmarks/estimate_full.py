@@ -130,8 +130,32 @@ def flops_per_sample(kind: tuple[str, str, str], gpu: dict, cpu: dict, length: i
     raise KeyError(f"no committed FLOPs measurement or bound for {'/'.join(kind)}: add it to BOUNDS")
 
 
-def estimate(config_path: Path) -> tuple[list[CellEstimate], Throughput, int, int, int]:
-    """Per-cell estimates, the throughput used, and counts: datasets, (cell, seed) pairs, seeds."""
+def finetune_seconds(config, plan, cells: list[CellEstimate], throughput: Throughput) -> tuple[float, int]:
+    """Seconds of the ``finetune`` evaluator over every (cell, seed) that runs it, and how many.
+
+    Each runs ``steps`` optimizer steps per learning rate of ``lr_grid`` at its own batch size;
+    a step costs what a pretraining step of the same (dataset, model) costs per sample (the
+    encoder's forward and backward dominate), never less than the measured floor step.
+    """
+    from sslbench_eval.finetune import FinetuneOptions
+
+    options = config.options.get(("evaluator", "finetune"), FinetuneOptions())
+    per_sample = {}
+    for c in cells:
+        dataset, _, model = c.cell.split("/")
+        per_sample.setdefault((dataset, model), c.flops_per_step / c.batch_size)
+    runs = [cell for cell in plan.cells if any(e.evaluator == "finetune" for e in cell.evaluations)]
+    seconds = 0.0
+    for cell in runs:
+        flops = per_sample.get((cell.dataset, cell.model), 0.0) * options.batch_size
+        step = max(throughput.floor_step_seconds, flops / throughput.achieved_flops)
+        seconds += step * options.steps * len(options.lr_grid) * len(config.run.seeds)
+    return seconds, len(runs) * len(config.run.seeds)
+
+
+def estimate(config_path: Path) -> tuple[list[CellEstimate], Throughput, int, int, int, tuple[float, int]]:
+    """Per-cell estimates, the throughput used, counts (datasets, (cell, seed) pairs, seeds) and
+    the fine-tuning evaluator's (seconds, runs)."""
     from sslbench.config import load_config
     from sslbench.grid import plan_grid
     from sslbench.plugins import make_plugin_manager
@@ -152,7 +176,7 @@ def estimate(config_path: Path) -> tuple[list[CellEstimate], Throughput, int, in
         cells.append(CellEstimate(f"{cell.dataset}/{cell.task}/{cell.model}", source, cell.run.batch_size,
                                   cell.run.steps, seeds, flops, step))
     datasets = len({c.dataset for c in plan.cells})
-    return cells, throughput, datasets, len(plan.cells) * seeds, seeds
+    return cells, throughput, datasets, len(plan.cells) * seeds, seeds, finetune_seconds(config, plan, cells, throughput)
 
 
 def _max_length(config_path: Path, dataset: str) -> int:
@@ -165,11 +189,11 @@ def _max_length(config_path: Path, dataset: str) -> int:
 
 def render(config_path: Path, limit: float) -> tuple[str, float]:
     """The Markdown estimate for ``config_path`` and its total in seconds."""
-    cells, tp, datasets, pairs, seeds = estimate(config_path)
+    cells, tp, datasets, pairs, seeds, (tuning, tuned) = estimate(config_path)
     train = sum(c.train_seconds for c in cells)
     evaluation = pairs * tp.eval_seconds + tp.warmup_seconds
     fixed = STARTUP_SECONDS + datasets * DATASET_LOAD_SECONDS
-    total = train + evaluation + fixed
+    total = train + evaluation + tuning + fixed
     lines = [
         f"# Time estimate of `{config_path.name}` on one H200",
         "",
@@ -188,6 +212,8 @@ def render(config_path: Path, limit: float) -> tuple[str, float]:
         f"| training: {len(cells)} pretrained cells x {seeds} seeds | {train:.0f} |",
         f"| evaluation: {pairs} (cell, seed) pairs incl. random-init x {tp.eval_seconds:.2f} s"
         f" + {tp.warmup_seconds:.2f} s warm-up once | {evaluation:.0f} |",
+        f"| fine-tuning evaluator: {tuned} (cell, seed) runs, steps × lr_grid at its batch (see finetune_seconds)"
+        f" | {tuning:.0f} |",
         f"| start-up {STARTUP_SECONDS:.0f} s + {datasets} datasets x {DATASET_LOAD_SECONDS:.0f} s (assumed)"
         f" | {fixed:.0f} |",
         f"| **total** | **{total:.0f}** ({total / 60:.1f} min; limit {limit:.0f} s) |",

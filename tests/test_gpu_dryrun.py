@@ -93,7 +93,7 @@ def test_gpu_sh_skips_a_stage_that_does_not_fit_and_says_so(tmp_path):
 
 def test_full_toml_estimate_fits_seven_minutes_with_every_modality():
     text, total = estimate_full.render(ROOT / "benchmarks" / "full.toml", 420.0)
-    cells, _, _, _, seeds = estimate_full.estimate(ROOT / "benchmarks" / "full.toml")
+    cells, _, _, _, seeds, _ = estimate_full.estimate(ROOT / "benchmarks" / "full.toml")
     pretrained = [c for c in cells if not c.cell.split("/")[1] == "supervised"]
     assert total <= 420.0 and seeds >= 3 and len(pretrained) >= 12
     assert {c.cell.split("/")[0] for c in cells} == {"fashion-mnist", "20newsgroups", "fsdd-mfcc", "movielens-100k"}
