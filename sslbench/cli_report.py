@@ -34,6 +34,10 @@ def add_subcommands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("baseline", type=Path, help="result folder, rows.jsonl, or leaderboard.csv/.json")
     p.add_argument("new", type=Path, help="result folder, rows.jsonl, or leaderboard.csv/.json")
     p.add_argument("--tolerance", type=float, default=0.0, help="absolute slack beyond the interval (default 0)")
+    p.add_argument("--allow-vanished", action="store_true",
+                   help="entries of the baseline missing from NEW do not fail the comparison")
+    p.add_argument("--format", choices=["text", "md"], default="text",
+                   help="text (default) or a Markdown summary for a CI job (e.g. $GITHUB_STEP_SUMMARY)")
     p.set_defaults(command=cmd_compare)
 
     p = sub.add_parser("merge", parents=[common], help="combine result folders, deduplicating rows")
@@ -74,15 +78,20 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    """``sslbench compare BASELINE NEW [--tolerance T]``: 1 on a regression, else 0."""
-    from sslbench.compare import compare, load_entries, render_comparison
+    """``sslbench compare BASELINE NEW [--tolerance T] [--allow-vanished] [--format text|md]``:
+    1 on a regression, a vanished entry (unless allowed) or no entry in common, else 0."""
+    from sslbench.compare import compare, load_entries, render_comparison, render_markdown
 
     direction = _direction(args)
     try:
-        result = compare(load_entries(args.baseline, direction), load_entries(args.new, direction), args.tolerance)
+        result = compare(load_entries(args.baseline, direction), load_entries(args.new, direction), args.tolerance,
+                         allow_vanished=args.allow_vanished)
     except ValueError as err:
         raise UsageError(str(err)) from None
-    sys.stdout.write(render_comparison(result, str(args.baseline), str(args.new), args.tolerance))
+    render = render_markdown if args.format == "md" else render_comparison
+    sys.stdout.write(render(result, str(args.baseline), str(args.new), args.tolerance))
+    if result.failure:
+        sys.stderr.write(f"sslbench: compare failed: {result.failure}\n")
     return EXIT_REGRESSION if result.exit_code else EXIT_OK
 
 

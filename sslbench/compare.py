@@ -4,9 +4,14 @@ Entries are matched on (dataset, task, model, evaluator, label set, metric) with
 same protocol, budget and settings. For a higher-is-better metric a *regression* is
 a new mean below the baseline's interval minus ``tolerance`` (absolute); an
 *improvement* a new mean above its interval plus ``tolerance``; lower-is-better
-metrics mirror this. A cell that succeeded in the baseline and fails in the new run
-is a regression too. Entries whose protocol, budget or settings changed are listed
-as *changed*, never compared. New and vanished entries are listed.
+metrics mirror this. Where the baseline has no interval (fewer than 3 seeds, see
+:mod:`sslbench.stats`) the baseline mean ± ``tolerance`` takes its place, and the
+output names the rule used. A cell that succeeded in the baseline and fails in the new
+run is a regression too. Entries whose protocol, budget or settings changed are listed
+as *changed*, never compared. New entries are listed; *vanished* ones (in the
+baseline, not in the new run) fail the comparison unless allowed, and two tables
+with no entry in common fail it whatever else they hold — a CI gate must not pass a
+run that lost its rows.
 
 Either side may be a result folder (or its ``rows.jsonl``), or a ``leaderboard.csv``
 / ``.json`` written by ``sslbench leaderboard`` or ``sslbench report`` — so a
@@ -48,11 +53,30 @@ class Comparison:
     new: list[Change] = field(default_factory=list)
     vanished: list[Change] = field(default_factory=list)
     unchanged: int = 0
+    allow_vanished: bool = False
+
+    @property
+    def shared(self) -> int:
+        """Entries found on both sides and judged."""
+        return len(self.regressions) + len(self.improvements) + self.unchanged
+
+    @property
+    def failure(self) -> str:
+        """Why the comparison fails, in one line ("" when it passes)."""
+        if not self.shared:
+            return (f"no entry in common between the baseline and the new run ({len(self.vanished)} vanished, "
+                    f"{len(self.new)} new, {len(self.changed)} changed)")
+        if self.regressions:
+            return f"{len(self.regressions)} regression(s)"
+        if self.vanished and not self.allow_vanished:
+            return f"{len(self.vanished)} baseline entr{'y' if len(self.vanished) == 1 else 'ies'} vanished " \
+                   "(pass --allow-vanished if that is intended)"
+        return ""
 
     @property
     def exit_code(self) -> int:
-        """1 when anything regressed, else 0."""
-        return 1 if self.regressions else 0
+        """1 when anything regressed, vanished (unless allowed) or nothing is shared, else 0."""
+        return 1 if self.failure else 0
 
 
 def load_entries(path: Path, direction: Direction = higher_always) -> pd.DataFrame:
@@ -95,11 +119,12 @@ def _text(value: object) -> str:
     return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
 
 
-def compare(baseline: pd.DataFrame, new: pd.DataFrame, tolerance: float = 0.0) -> Comparison:
+def compare(baseline: pd.DataFrame, new: pd.DataFrame, tolerance: float = 0.0,
+            allow_vanished: bool = False) -> Comparison:
     """Sort ``new``'s entries against ``baseline``'s (see the module docstring)."""
     if tolerance < 0:
         raise ValueError(f"tolerance: must be >= 0, got {tolerance}")
-    result = Comparison()
+    result = Comparison(allow_vanished=allow_vanished)
     old_ok, new_ok = _ok(baseline), _ok(new)
     merged = old_ok.merge(new_ok, on=MATCH_KEYS, how="outer", suffixes=("_old", "_new"), indicator=True)
     for row in merged[merged["_merge"] == "both"].itertuples(index=False):
@@ -122,10 +147,14 @@ def _name(row: object) -> str:
 def _judge(result: Comparison, row: object, tolerance: float) -> None:
     higher = bool(row.higher_is_better_old)
     new, low, high = row.mean_new, row.ci_low_old, row.ci_high_old
+    rule = "beyond the baseline's 95% interval ± tolerance"
+    if pd.isna(low) or pd.isna(high):  # fewer than 3 baseline seeds: no interval to lean on
+        low = high = row.mean_old
+        rule = "beyond the baseline mean ± tolerance (baseline n < 3: no interval)"
     worse = new < low - tolerance if higher else new > high + tolerance
     better = new > high + tolerance if higher else new < low - tolerance
     detail = (f"{new:.4f} (n={int(row.n_new)}) vs baseline {row.mean_old:.4f} [{low:.4f}, {high:.4f}] "
-              f"(n={int(row.n_old)})")
+              f"(n={int(row.n_old)}); rule: {rule}")
     if worse:
         result.regressions.append(Change(_name(row), detail))
     elif better:
@@ -175,4 +204,28 @@ def render_comparison(result: Comparison, baseline: str, new: str, tolerance: fl
         lines.append(f"{title}: {len(changes)}")
         lines += [f"  {c}" for c in changes]
     lines.append(f"unchanged within the interval: {result.unchanged}")
+    lines.append(f"FAIL: {result.failure}" if result.failure else "PASS")
     return "\n".join(lines) + "\n"
+
+
+def render_markdown(result: Comparison, baseline: str, new: str, tolerance: float) -> str:
+    """The comparison as a Markdown summary a CI job can post (e.g. to ``$GITHUB_STEP_SUMMARY``)."""
+    verdict = f"**FAIL** — {_md(result.failure)}" if result.failure else "**PASS**"
+    lines = [
+        f"### sslbench compare: {verdict}", "",
+        f"`{_md(baseline)}` → `{_md(new)}`, tolerance {tolerance:g}: {len(result.regressions)} regressions, "
+        f"{len(result.improvements)} improved, {result.unchanged} unchanged, {len(result.vanished)} vanished"
+        f"{' (allowed)' if result.allow_vanished and result.vanished else ''}, {len(result.new)} new, "
+        f"{len(result.changed)} changed (not compared).", "",
+    ]
+    for title, changes in (("Regressions", result.regressions), ("Vanished", result.vanished),
+                           ("Improvements", result.improvements), ("Changed, not compared", result.changed),
+                           ("New", result.new)):
+        if changes:
+            lines += [f"#### {title}", "", "| entry | detail |", "|---|---|"]
+            lines += [f"| {_md(c.name)} | {_md(c.detail)} |" for c in changes] + [""]
+    return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")

@@ -37,6 +37,31 @@ def test_the_csv_has_exactly_the_entry_columns_and_sane_values(table):
             assert isinstance(json.loads(r[column]), dict)
 
 
+def test_every_committed_entry_has_three_seeds_and_an_interval_that_covers(table):
+    entries = table[table["n"] != "0"]
+    assert (entries["n"].astype(int) >= 3).all(), entries[entries["n"].astype(int) < 3][["dataset", "task", "n"]]
+    assert (entries["ci_low"] != "").all()  # shown because n >= 3 (none is shown below)
+
+
+def test_committed_ranks_are_monotone_in_the_mean(table):
+    methods = table[(table["kind"] == "method") & (table["rank"] != "")]
+    for ranking, group in methods.groupby("ranking"):
+        higher = group["higher_is_better"].iloc[0] == "True"
+        ordered = group.assign(m=group["mean"].astype(float), r=group["rank"].astype(int)).sort_values(
+            "m", ascending=not higher)
+        assert ordered["r"].is_monotonic_increasing, ranking
+
+
+def test_no_committed_normalised_score_where_supervised_does_not_beat_random_init(table):
+    supervised = table[table["kind"] == "supervised"]
+    unreliable = supervised[supervised["vs_baseline"] != "better"]
+    for entry in unreliable.to_dict("records"):
+        same = table[(table["dataset"] == entry["dataset"]) & (table["model"] == entry["model"])
+                     & (table["evaluator"] == entry["evaluator"]) & (table["metric"] == entry["metric"])
+                     & (table["protocol"] == entry["protocol"]) & (table["kind"] == "method")]
+        assert (same["normalized"] == "").all(), entry
+
+
 def test_the_csv_is_a_usable_compare_baseline():
     entries = load_entries(RESULTS / "leaderboard.csv")
     assert len(entries) > 0 and entries[GROUP_KEYS].notna().all().all()
@@ -47,7 +72,8 @@ def test_the_markdown_has_a_table_per_ranking(table):
     assert text.startswith("# Leaderboard\n")
     for ranking in set(table["ranking"]) - {""}:
         assert f"\n## {ranking}\n" in text
-    assert "| rank " in text and "| 95% CI " in text
+    assert "| rank " in text and "| 95% CI " in text and "| vs random-init " in text
+    assert "paired t-test" in text and "Student-t" in text  # the methods are named
 
 
 class Tags(HTMLParser):

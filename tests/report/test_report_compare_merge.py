@@ -2,6 +2,7 @@
 import json
 import os
 
+import pandas as pd
 import pytest
 
 from sslbench.cli import main
@@ -129,3 +130,46 @@ def test_usage_errors_of_the_commands_are_one_line_with_exit_2(tmp_path, capsys,
     assert capsys.readouterr().err.startswith("sslbench: error: ")
     assert main(["report", str(tmp_path / "nowhere"), "-o", str(tmp_path / "out")]) == 2
     assert "no rows.jsonl there" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_no_entry_in_common_fails_with_one_line(tmp_path, capsys):
+    """A run that lost every row must not pass a CI gate (it did: 0 shared, 62 vanished, exit 0)."""
+    from sslbench.cli import main
+
+    old = folder(tmp_path / "old", seeds("simclr", [0.8, 0.81, 0.82]))
+    new = folder(tmp_path / "new", seeds("byol", [0.8, 0.81, 0.82]))
+    assert main(["compare", str(old), str(new)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no entry in common" in err[0]
+
+
+def test_vanished_entries_fail_unless_allowed(tmp_path):
+    from sslbench.cli import main
+
+    rows = seeds("simclr", [0.8, 0.81, 0.82])
+    old = folder(tmp_path / "old", [*rows, *seeds("byol", [0.7, 0.71, 0.72])])
+    new = folder(tmp_path / "new", rows)
+    assert main(["compare", str(old), str(new)]) == 1
+    assert main(["compare", str(old), str(new), "--allow-vanished"]) == 0
+
+
+def test_markdown_summary_for_a_ci_job(tmp_path, capsys):
+    from sslbench.cli import main
+
+    old = folder(tmp_path / "old", [*seeds("simclr", [0.80, 0.81, 0.82]), *seeds("byol", [0.7, 0.71, 0.72])])
+    new = folder(tmp_path / "new", [*seeds("simclr", [0.60, 0.61, 0.62]), *seeds("byol", [0.7, 0.71, 0.72])])
+    assert main(["compare", str(old), str(new), "--format", "md"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("### sslbench compare: **FAIL**")
+    assert "1 regressions, 0 improved, 1 unchanged" in out
+    assert "#### Regressions" in out and "| d / simclr / m / knn / y / top1 |" in out
+
+
+def test_a_baseline_without_an_interval_is_judged_by_the_tolerance_around_its_mean():
+    old = summarize(seeds("a", [0.80, 0.82]))  # n = 2: no interval
+    assert pd.isna(old["ci_low"]).all()
+    close = summarize(seeds("a", [0.80, 0.805]))
+    far = summarize(seeds("a", [0.70, 0.71]))
+    assert compare(old, close, tolerance=0.02).exit_code == 0
+    result = compare(old, far, tolerance=0.02)
+    assert result.exit_code == 1 and "baseline n < 3" in result.regressions[0].detail
