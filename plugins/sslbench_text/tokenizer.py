@@ -7,8 +7,9 @@ al., 2016): BERT normalisation (lowercase, strip accents), ``BertPreTokenizer``
 tokens ``[PAD] [UNK] [CLS] [SEP] [MASK]`` (ids 0–4 in that order, so ``[PAD]`` is 0
 as ``BertConfig.pad_token_id`` expects).
 
-Nothing is downloaded: the tokenizer is trained with the ``tokenizers`` library and
-wrapped as ``transformers.PreTrainedTokenizerFast``. ``load_or_train_tokenizer``
+Nothing is downloaded: the vocabulary is learned by :mod:`sslbench_text.wordpiece`
+(deterministic, unlike ``tokenizers``' own trainer: see that module), the tokenizer built with
+the ``tokenizers`` library and wrapped as ``transformers.PreTrainedTokenizerFast``. ``load_or_train_tokenizer``
 keys its cache folder by a hash of (corpus fingerprint, settings), so each corpus
 is tokenised-for-training once.
 """
@@ -20,6 +21,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 """BERT's special tokens; they take ids 0..4 in this order."""
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: the vocabulary is learned deterministically (wordpiece.py)
 """Bumped when the saved layout or training recipe changes, so old caches are not reused."""
 
 
@@ -84,21 +86,22 @@ def train_wordpiece(
     """
     if not any(t.strip() for t in texts):
         raise ValueError(f"texts: cannot train a tokenizer on an empty corpus ({len(texts)} texts, none non-blank)")
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
-    backend = Tokenizer(models.WordPiece(unk_token="[UNK]", continuing_subword_prefix="##"))
-    backend.normalizer = normalizers.BertNormalizer(lowercase=settings.lowercase)
-    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(
-        vocab_size=settings.vocab_size,
-        min_frequency=settings.min_frequency,
-        limit_alphabet=settings.limit_alphabet,
-        special_tokens=list(SPECIAL_TOKENS),
-        continuing_subword_prefix="##",
-        show_progress=False,
-    )
-    backend.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    from sslbench_text.wordpiece import learn_vocabulary
+
+    normalizer = normalizers.BertNormalizer(lowercase=settings.lowercase)
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    words: Counter[str] = Counter()
+    for text in texts:
+        words.update(word for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)))
+    pieces = learn_vocabulary(words, settings.vocab_size, SPECIAL_TOKENS, settings.min_frequency,
+                              settings.limit_alphabet, prefix="##")
+    backend = Tokenizer(models.WordPiece({p: i for i, p in enumerate(pieces)}, unk_token="[UNK]",
+                                         continuing_subword_prefix="##"))
+    backend.normalizer = normalizer
+    backend.pre_tokenizer = pre_tokenizer
     cls_id, sep_id = backend.token_to_id("[CLS]"), backend.token_to_id("[SEP]")
     backend.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",
