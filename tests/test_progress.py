@@ -1,0 +1,117 @@
+"""What `sslbench run` prints while it works: a line per (cell, seed) on stderr, -q and -v."""
+from __future__ import annotations
+
+import io
+import logging
+import textwrap
+
+import pytest
+
+from sslbench.cli import main
+from sslbench.progress import ProgressReporter, configure_logging, format_line, summarize
+
+TINY = textwrap.dedent("""
+    [run]
+    seeds = [0, 1]
+    device = "cpu"
+    steps = 2
+    batch_size = 32
+
+    [grid]
+    datasets = ["digits"]
+    tasks = ["simclr"]
+    models = ["cnn-small"]
+    evaluators = ["knn"]
+""")
+
+
+def _row(status="ok", value=0.5, metric="top1", message=""):
+    return {"evaluator": "knn", "label_set": "digit", "metric": metric, "value": value, "status": status,
+            "message": message}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """The CLI's main on a 2-step digits grid, 2 seeds; captured stderr (pytest's capture is no terminal)."""
+    folder = tmp_path_factory.mktemp("progress")
+    config = folder / "tiny.toml"
+    config.write_text(TINY)
+    return folder, config
+
+
+def test_run_prints_a_line_per_cell_and_seed_without_a_tty(tiny_run, capsys):
+    folder, config = tiny_run
+    assert main(["run", str(config), "--out", str(folder / "out")]) == 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("[")]
+    # 2 cells (random-init baseline + simclr) × 2 seeds
+    assert len(lines) == 4, err
+    assert lines[0].startswith("[1/4] digits/random-init/cnn-small seed 0: ok  knn digit top1=")
+    assert lines[-1].startswith("[4/4] digits/simclr/cnn-small seed 1: ok  knn digit top1=")
+    assert lines[-1].endswith("(done 4/4, " + lines[-1].split("(done 4/4, ")[1].split(",")[0] + ", ETA 0s)")
+    assert "\r" not in err  # no bar drawn without a terminal
+
+
+def test_quiet_prints_no_plan_and_no_progress(tiny_run, capsys):
+    folder, config = tiny_run
+    assert main(["run", "-q", str(config), "--out", str(folder / "quiet"), "--seeds", "0"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert "digits" in captured.out  # the leaderboard is the result, still printed
+
+
+def test_verbose_logs_training_steps(tiny_run, capsys):
+    folder, config = tiny_run
+    try:
+        assert main(["run", "-v", str(config), "--out", str(folder / "verbose"), "--seeds", "0"]) == 0
+    finally:
+        configure_logging(0)
+    err = capsys.readouterr().err
+    assert "INFO sslbench.train: digits/simclr/cnn-small seed 0 step 0: loss " in err
+
+
+def test_default_logging_hides_info_and_other_libraries_info(capsys):
+    configure_logging(0)
+    logging.getLogger("sslbench.train").info("hidden")
+    logging.getLogger("sslbench.train").warning("shown")
+    configure_logging(1)
+    try:
+        logging.getLogger("sslbench_image.datasets").info("plugin info shown")
+        logging.getLogger("urllib3").info("library info hidden")
+    finally:
+        configure_logging(0)
+    err = capsys.readouterr().err
+    assert "shown" in err and "plugin info shown" in err
+    assert "hidden" not in err.replace("library info hidden", "").replace("shown", "")
+    assert "library info hidden" not in err
+
+
+def test_summary_names_the_failure_and_the_first_metric():
+    assert summarize([_row(value=0.81234)]) == ("ok", "knn digit top1=0.8123")
+    status, headline = summarize([_row(status="failed", value=None, message="ValueError: boom\nmore"), _row()])
+    assert status == "failed (ValueError: boom)" and headline == "knn digit top1=0.5"
+    assert summarize(None) == ("left to another run", "")
+
+
+def test_eta_is_the_mean_time_per_finished_pair_times_those_left():
+    line = format_line("d / t / m", 0, [_row()], index=2, total=10, seconds=3.0, elapsed=60.0, finished=2)
+    assert line.endswith("(done 2/10, 1m00s, ETA 4m00s)")  # 30 s each, 8 left
+
+
+def test_reporter_writes_lines_without_a_bar_on_a_pipe():
+    class Cell:
+        key = "digits / simclr / cnn-small"
+
+    clock = iter([0.0, 5.0, 5.0, 7.0]).__next__
+    stream = io.StringIO()
+    reporter = ProgressReporter(stream, clock=clock)
+    assert reporter.use_bar is False
+    for index in (1, 2):
+        reporter.sslbench_cell_start(cell=Cell(), seed=index - 1, index=index, total=2)
+        reporter.sslbench_cell_finish(cell=Cell(), seed=index - 1, rows=[_row()], index=index, total=2)
+    reporter.sslbench_run_finish(summary=None)
+    lines = stream.getvalue().splitlines()
+    assert lines == [
+        "[1/2] digits / simclr / cnn-small seed 0: ok  knn digit top1=0.5  5.0s  (done 1/2, 5.0s, ETA 5.0s)",
+        "[2/2] digits / simclr / cnn-small seed 1: ok  knn digit top1=0.5  2.0s  (done 2/2, 7.0s, ETA 0s)",
+    ]
