@@ -8,22 +8,40 @@ Everything importable from this module is public and stable within a minor versi
 """
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 import pluggy
 
-from sslbench import distributed
-from sslbench.contexts import (
-    DatasetContext,
-    EncoderOutput,
-    EvalContext,
-    Modality,
-    ModelContext,
-    TaskContext,
-    embed_split,
-)
-from sslbench.data_api import Batch, LoadedDataset, TensorSplit, fingerprint, label_key
 from sslbench.errors import ConfigError, PluginError, UnknownComponentError, UsageError
 from sslbench.options import NoOptions
 from sslbench.specs import DatasetSpec, EvaluatorSpec, ModalitySpec, ModelSpec, TaskSpec
+
+if TYPE_CHECKING:
+    from sslbench import distributed
+    from sslbench.contexts import (
+        DatasetContext, EncoderOutput, EvalContext, Modality, ModelContext, TaskContext, embed_split,
+    )
+    from sslbench.data_api import Batch, LoadedDataset, TensorSplit, fingerprint, label_key
+
+# Names whose modules import torch, imported on first access (PEP 562) so that `import sslbench`,
+# `sslbench --help` and `sslbench list` start without torch.
+_LAZY = {
+    **dict.fromkeys(("DatasetContext", "EncoderOutput", "EvalContext", "Modality", "ModelContext", "TaskContext",
+                     "embed_split"), "sslbench.contexts"),
+    **dict.fromkeys(("Batch", "LoadedDataset", "TensorSplit", "fingerprint", "label_key"), "sslbench.data_api"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    if name == "distributed":
+        return importlib.import_module("sslbench.distributed")
+    raise AttributeError(f"module 'sslbench' has no attribute {name!r}")
+
 
 hookimpl = pluggy.HookimplMarker("sslbench")
 """Marker for plugin hook implementations: ``@hookimpl def sslbench_register_tasks(): ...``."""

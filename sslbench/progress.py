@@ -23,7 +23,7 @@ import pluggy
 
 hookimpl = pluggy.HookimplMarker("sslbench")
 
-_OWN_PREFIX = "sslbench"  # sslbench's loggers and the built-in plugins' (sslbench_image, ...)
+_OWN_PREFIX = "sslbench"  # the loggers of sslbench and of its built-in plugins (sslbench_<name>)
 
 
 class ProgressReporter:

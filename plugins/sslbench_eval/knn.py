@@ -15,21 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sslbench import EvalContext
-
-
-@dataclass(frozen=True)
-class KNNOptions:
-    """kNN protocol settings; they land in every result row."""
-
-    k: int = 20  # neighbours that vote
-    temperature: float = 0.07  # τ of the exp(s/τ) vote weights
-    weighting: Literal["similarity", "uniform"] = "similarity"
-
-    def __post_init__(self) -> None:
-        if self.k < 1:
-            raise ValueError(f"k: must be >= 1, got {self.k}")
-        if self.temperature <= 0:
-            raise ValueError(f"temperature: must be > 0, got {self.temperature}")
+from sslbench_eval.options import KNNOptions  # noqa: F401  # torch-free: re-exported
 
 
 def knn_predict(

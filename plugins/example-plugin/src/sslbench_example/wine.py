@@ -14,20 +14,9 @@ import torch
 from torch import Tensor
 
 from sslbench import DatasetContext, LoadedDataset, TensorSplit, fingerprint
+from sslbench_example.options import LABEL_SET, WineOptions  # noqa: F401  # torch-free: re-exported
 
 SPLIT_SEED = 0  # every run and every machine sees the same split
-LABEL_SET = "cultivar"
-
-
-@dataclass(frozen=True)
-class WineOptions:
-    """The split of the 178 wines."""
-
-    test_fraction: float = 0.3  # stratified hold-out evaluators score (54 of 178)
-
-    def __post_init__(self) -> None:
-        if not 0.1 <= self.test_fraction <= 0.5:
-            raise ValueError(f"test_fraction: must be in [0.1, 0.5], got {self.test_fraction}")
 
 
 def load_wine(ctx: DatasetContext, options: WineOptions) -> LoadedDataset:

@@ -1,0 +1,37 @@
+"""``DatasetSpec.example`` functions of the image datasets: a few synthetic samples, no files.
+
+Its own module (imported only when the conformance kit asks for an example), so that the
+plugin's hook module imports no torch.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from sslbench import DatasetContext, LoadedDataset, TensorSplit
+
+from sslbench_image import datasets
+
+
+def tiny_images(label_set: str, size: int, hflip_invariant: bool) -> Callable[[DatasetContext, object], LoadedDataset]:
+    """``DatasetSpec.example``: 24 random grey uint8 images size × size, 4 classes, 16 train / 8 test."""
+
+    def example(ctx: DatasetContext, options: object) -> LoadedDataset:
+        generator = torch.Generator().manual_seed(0)
+        images = torch.randint(0, 256, (24, 1, size, size), dtype=torch.uint8, generator=generator)
+        labels, fit, score = torch.arange(24) % 4, slice(0, 16), slice(16, 24)
+        return LoadedDataset(
+            pretrain=TensorSplit({"image": images[fit]}, finish=datasets.to_unit_float),
+            train=TensorSplit({"image": images[fit]}, {label_set: labels[fit]}, finish=datasets.to_unit_float),
+            test=TensorSplit({"image": images[score]}, {label_set: labels[score]}, finish=datasets.to_unit_float),
+            info=datasets.image_info(images[fit], num_classes=4, hflip_invariant=hflip_invariant),
+            fingerprint="example",
+        )
+
+    return example
+
+
+example_digits = tiny_images("digit", 8, False)
+example_fashion_mnist = tiny_images("category", 28, True)
+example_mnist_5k = tiny_images("digit", 28, False)
