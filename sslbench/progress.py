@@ -135,9 +135,11 @@ def configure_logging(verbosity: int) -> None:
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "_sslbench", False)]:
         root.removeHandler(old)
+    root.setLevel(min(own, logging.WARNING))
+    if root.handlers:  # as logging.basicConfig: a program embedding sslbench (or pytest) already logs
+        return
     handler._sslbench = True  # type: ignore[attr-defined]  # replaced, not stacked, by a second call
     root.addHandler(handler)
-    root.setLevel(min(own, logging.WARNING))
 
 
 def _is_tty(stream: TextIO) -> bool:

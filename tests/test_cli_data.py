@@ -144,11 +144,11 @@ def test_unavailable_dataset_prints_every_way_to_provide_it_and_exits_2(cli):
 
 
 def test_prepare_all_skips_bundled_and_continues_past_failures(cli, monkeypatch, toy_files):
-    from sslbench_image import datasets
+    from sslbench_image import sources
 
     for name in ("FASHION_MNIST", "MNIST_5K"):  # keep only their $SSLBENCH_…_DIR source, which is unset
-        spec = getattr(datasets, name)
-        monkeypatch.setattr(datasets, name, dataclasses.replace(spec, sources=spec.sources[:1]))
+        spec = getattr(sources, name)
+        monkeypatch.setattr(sources, name, dataclasses.replace(spec, sources=spec.sources[:1]))
     monkeypatch.setenv("TOY_DIR", str(toy_files))
     status, out, err = cli("data", "prepare", "--all")
     assert status == 2

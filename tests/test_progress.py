@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import logging
+import sys
 import textwrap
 
 import pytest
@@ -60,30 +61,42 @@ def test_quiet_prints_no_plan_and_no_progress(tiny_run, capsys):
     assert "digits" in captured.out  # the leaderboard is the result, still printed
 
 
-def test_verbose_logs_training_steps(tiny_run, capsys):
+def test_verbose_logs_training_steps(tiny_run, caplog):
     folder, config = tiny_run
+    caplog.set_level(logging.NOTSET)  # let the levels the CLI sets decide
     try:
         assert main(["run", "-v", str(config), "--out", str(folder / "verbose"), "--seeds", "0"]) == 0
     finally:
         configure_logging(0)
-    err = capsys.readouterr().err
-    assert "INFO sslbench.train: digits/simclr/cnn-small seed 0 step 0: loss " in err
+    steps = [r.getMessage() for r in caplog.records if r.name == "sslbench.train" and r.levelno == logging.INFO]
+    assert steps and steps[0].startswith("digits/simclr/cnn-small seed 0 step 0: loss ")
 
 
-def test_default_logging_hides_info_and_other_libraries_info(capsys):
-    configure_logging(0)
-    logging.getLogger("sslbench.train").info("hidden")
-    logging.getLogger("sslbench.train").warning("shown")
-    configure_logging(1)
+def test_default_level_keeps_info_out(tiny_run, caplog):
+    folder, config = tiny_run
+    caplog.set_level(logging.NOTSET)
+    assert main(["run", str(config), "--out", str(folder / "default"), "--seeds", "0"]) == 0
+    assert not [r for r in caplog.records if r.name.startswith("sslbench") and r.levelno < logging.WARNING]
+
+
+def test_logging_filter_lets_sslbench_info_through_and_not_other_libraries(monkeypatch):
+    """Without a handler on the root logger (a plain CLI run), -v adds one that shows only sslbench's INFO."""
+    stream = io.StringIO()
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    monkeypatch.setattr(sys, "stderr", stream)
     try:
+        configure_logging(0)
+        logging.getLogger("sslbench.train").info("hidden at default")
+        logging.getLogger("sslbench.train").warning("warning shown")
+        configure_logging(1)
         logging.getLogger("sslbench_image.datasets").info("plugin info shown")
         logging.getLogger("urllib3").info("library info hidden")
     finally:
-        configure_logging(0)
-    err = capsys.readouterr().err
-    assert "shown" in err and "plugin info shown" in err
-    assert "hidden" not in err.replace("library info hidden", "").replace("shown", "")
-    assert "library info hidden" not in err
+        for handler in list(logging.getLogger().handlers):
+            logging.getLogger().removeHandler(handler)
+        logging.getLogger().setLevel(logging.WARNING)
+    lines = stream.getvalue().splitlines()
+    assert lines == ["WARNING sslbench.train: warning shown", "INFO sslbench_image.datasets: plugin info shown"]
 
 
 def test_summary_names_the_failure_and_the_first_metric():
