@@ -15,6 +15,7 @@ import pluggy
 
 from sslbench.errors import ConfigError, PluginError, UnknownComponentError, UsageError
 from sslbench.options import NoOptions
+from sslbench.progress import warn_once
 from sslbench.specs import DatasetSpec, EvaluatorSpec, ModalitySpec, ModelSpec, TaskSpec
 
 if TYPE_CHECKING:
@@ -50,5 +51,5 @@ __all__ = [
     "Batch", "ConfigError", "DatasetContext", "DatasetSpec", "EncoderOutput", "EvalContext",
     "EvaluatorSpec", "embed_split", "fingerprint", "label_key", "LoadedDataset", "Modality", "ModalitySpec", "ModelContext", "ModelSpec",
     "NoOptions", "PluginError", "TaskContext", "TaskSpec", "TensorSplit", "UnknownComponentError",
-    "UsageError", "distributed", "hookimpl",
+    "UsageError", "distributed", "hookimpl", "warn_once",
 ]

@@ -142,6 +142,22 @@ def configure_logging(verbosity: int) -> None:
     root.addHandler(handler)
 
 
+_WARNED: set[tuple[str, str]] = set()
+
+
+def warn_once(logger: logging.Logger, message: str, *args: Any) -> None:
+    """Log a warning the first time this process sees it (same logger, same formatted
+    text), and at INFO after that: a dataset loaded again (every rank, every seed's
+    build, the conformance kit) repeats its facts only under ``-v``.
+
+    Usage from a plugin: ``warn_once(log, "%s: %d test items never occur in pretraining", name, n)``.
+    """
+    text = message % args if args else message
+    key = (logger.name, text)
+    logger.log(logging.INFO if key in _WARNED else logging.WARNING, "%s", text)
+    _WARNED.add(key)
+
+
 def _is_tty(stream: TextIO) -> bool:
     try:
         return stream.isatty()

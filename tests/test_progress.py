@@ -128,3 +128,16 @@ def test_reporter_writes_lines_without_a_bar_on_a_pipe():
         "[1/2] digits / simclr / cnn-small seed 0: ok  knn digit top1=0.5  5.0s  (done 1/2, 5.0s, ETA 5.0s)",
         "[2/2] digits / simclr / cnn-small seed 1: ok  knn digit top1=0.5  2.0s  (done 2/2, 7.0s, ETA 0s)",
     ]
+
+
+def test_a_repeated_warning_is_a_warning_once_then_info(caplog):
+    """E.g. recsys's "3 test items never occur in pretraining" on every load of the same dataset."""
+    from sslbench import warn_once
+
+    log = logging.getLogger("sslbench_test.warn_once")
+    caplog.set_level(logging.INFO)
+    for _ in range(3):
+        warn_once(log, "%s: %d test items never occur in pretraining", "toy", 3)
+    warn_once(log, "%s: %d test items never occur in pretraining", "other", 3)
+    levels = [(r.getMessage().split(":")[0], r.levelname) for r in caplog.records]
+    assert levels == [("toy", "WARNING"), ("toy", "INFO"), ("toy", "INFO"), ("other", "WARNING")]

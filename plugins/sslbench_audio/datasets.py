@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from sslbench import DatasetContext, LoadedDataset, TensorSplit, UsageError, fingerprint
+from sslbench import DatasetContext, LoadedDataset, TensorSplit, UsageError, fingerprint, warn_once
 from sslbench.data import DataSpec, LocalPath, WheelFiles, download_from, prepare
 
 from sslbench_audio.audiofolder import KLETTRES_ROOT, AudioFolder, LogMelConfig, read_audio_folder
@@ -75,7 +75,7 @@ def _read_folder(ctx: DatasetContext, root: str, label_set: str, options: LogMel
         raise UsageError(f"{name}: {err}") from None
     if found.skipped:
         examples = "; ".join(f"{path}: {why}" for path, why in found.skipped[:3])
-        log.warning("%s: skipped %d of %d audio files (e.g. %s)", name, len(found.skipped),
+        warn_once(log, "%s: skipped %d of %d audio files (e.g. %s)", name, len(found.skipped),
                     len(found.skipped) + len(found.paths), examples)
     splits = _split_folder(found, label_set, options, name)
     return loaded_dataset(splits, label_set, extras={"skipped_files": list(found.skipped)})

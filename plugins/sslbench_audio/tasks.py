@@ -46,7 +46,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from sslbench import Batch, TaskContext, TensorSplit, distributed
+from sslbench import Batch, TaskContext, TensorSplit, distributed, warn_once
 
 from sslbench_audio.batching import lengths_to_mask
 from sslbench_audio.kmeans import assign, fit_kmeans_cached
@@ -235,7 +235,7 @@ def check_span_fits(lengths: Tensor, stride: int, span: int, what: str = "pretra
             f"(longest clip: {int(model_lengths.max())} model frames at frame_stride {stride}); use a smaller span"
         )
     if short:
-        log.warning("masked-frames: %d of %d %s clips are shorter than one span (%d model frames = %d input "
+        warn_once(log, "masked-frames: %d of %d %s clips are shorter than one span (%d model frames = %d input "
                     "frames); they are skipped in the loss", short, len(lengths), what, span, span * stride)
     return short
 

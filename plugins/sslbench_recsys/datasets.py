@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from sslbench import Batch, DatasetContext, LoadedDataset, TensorSplit, UsageError, fingerprint
+from sslbench import Batch, DatasetContext, LoadedDataset, TensorSplit, UsageError, fingerprint, warn_once
 from sslbench.data import DataSpec, LocalPath, WheelFiles, download_from, prepare
 
 from .genre_probe import label_matrix
@@ -135,7 +135,7 @@ def _log_counts(name: str, stats: dict[str, int]) -> None:
     if unknown:
         notes.append(f"{unknown} test items never occur in pretraining (they count as misses)")
     if notes:
-        log.warning("%s: %s", name, "; ".join(notes))
+        warn_once(log, "%s: %s", name, "; ".join(notes))  # once per dataset and process; INFO after
 
 
 def _split(split: SequenceSplit) -> TensorSplit:
