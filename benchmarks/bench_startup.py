@@ -41,7 +41,7 @@ def imports_torch(args: list[str]) -> bool:
     """Whether ``python -X importtime ARGS`` imports torch."""
     err = subprocess.run([sys.executable, "-X", "importtime", *args], stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE, text=True, check=True).stderr
-    return any(line.rstrip().endswith("| torch") for line in err.splitlines())
+    return any(line.split("|")[-1].strip() == "torch" for line in err.splitlines())
 
 
 def measure(rounds: int) -> dict[str, dict[str, float | bool]]:

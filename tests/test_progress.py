@@ -141,3 +141,19 @@ def test_a_repeated_warning_is_a_warning_once_then_info(caplog):
     warn_once(log, "%s: %d test items never occur in pretraining", "other", 3)
     levels = [(r.getMessage().split(":")[0], r.levelname) for r in caplog.records]
     assert levels == [("toy", "WARNING"), ("toy", "INFO"), ("toy", "INFO"), ("other", "WARNING")]
+
+
+def test_on_a_terminal_a_grid_bar_is_drawn_and_the_lines_still_come():
+    class Cell:
+        key = "d/t/m"
+
+    stream = io.StringIO()
+    reporter = ProgressReporter(stream, bar=True, clock=iter([0.0, 1.0, 1.0, 2.0]).__next__)
+    for index in (1, 2):
+        reporter.sslbench_cell_start(cell=Cell(), seed=0, index=index, total=2)
+        reporter.sslbench_cell_finish(cell=Cell(), seed=0, rows=[_row()], index=index, total=2)
+    reporter.sslbench_run_finish(summary=None)
+    text = stream.getvalue()
+    assert "grid:" in text and "\r" in text
+    assert "[1/2] d/t/m seed 0: ok" in text and "[2/2] d/t/m seed 0: ok" in text
+    assert reporter._bar is None  # closed at the end of the run
