@@ -8,7 +8,6 @@ report as "kNN accuracy".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 import torch.nn.functional as F

@@ -7,7 +7,6 @@ mean cross-entropy + (l2 / 2)·‖W‖² — the same objective as scikit-learn'
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 import torch.nn.functional as F

@@ -7,12 +7,9 @@ uint8 images and turn each gathered batch into floats in [0, 1] (``to_unit_float
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
-import math
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +17,7 @@ import torch
 from torch import Tensor
 
 from sslbench import Batch, DatasetContext, LoadedDataset, TensorSplit, fingerprint
-from sslbench.data import (
-    DataSpec, Download, LocalPath, SourceFailed, SystemFiles, WheelFiles, check_sha256_file, download_from, prepare,
-)
+from sslbench.data import DataSpec, SourceFailed, prepare
 from sslbench_image.sources import (  # noqa: F401  # torch-free: re-exported
     FASHION_MNIST_FILES, FASHION_MNIST_IDX_SHA256, FASHION_MNIST_MIRROR, fashion_mnist_layout,
     torchvision_fashion_mnist_download, FASHION_MNIST, MNIST_5K_FILE, MNIST_5K,

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from sslbench import Batch, DatasetContext, LoadedDataset, TensorSplit, UsageError, fingerprint, warn_once
-from sslbench.data import DataSpec, LocalPath, WheelFiles, download_from, prepare
+from sslbench.data import prepare
 
 from .genre_probe import label_matrix
 from .interactions import Interactions, read_interactions, read_movielens_100k

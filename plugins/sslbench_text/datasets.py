@@ -24,7 +24,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import torch
 
@@ -35,7 +34,7 @@ from . import corpus, sources
 from .corpus import Document
 from .segments import SegmentStore, load_or_build_stores, pair_segment_length, single_segment_length
 from .splits import pairs_split, single_split
-from .tokenizer import SPECIAL_TOKENS, TokenizerSettings, load_or_train_tokenizer, special_token_ids
+from .tokenizer import TokenizerSettings, load_or_train_tokenizer, special_token_ids
 from sslbench_text.options import (  # noqa: F401  # torch-free: re-exported
     PAIRS_SPLIT, TextDataOptions, TextFilesOptions,
 )
