@@ -8,31 +8,49 @@ Everything importable from this module is public and stable within a minor versi
 """
 from __future__ import annotations
 
+import importlib
 import os as _os
 import sys as _sys
+from typing import TYPE_CHECKING, Any
 
-try:  # importing torch takes seconds: Ctrl-C then must end `sslbench ...` in one line, not a traceback
+try:  # Ctrl-C during start-up must end `sslbench ...` in one line, not a traceback
     import pluggy
 
-    from sslbench import distributed
-    from sslbench.contexts import (
-        DatasetContext,
-        EncoderOutput,
-        EvalContext,
-        Modality,
-        ModelContext,
-        TaskContext,
-        embed_split,
-    )
-    from sslbench.data_api import Batch, LoadedDataset, TensorSplit, fingerprint, label_key
     from sslbench.errors import ConfigError, PluginError, UnknownComponentError, UsageError
     from sslbench.options import NoOptions
+    from sslbench.progress import warn_once
     from sslbench.specs import DatasetSpec, EvaluatorSpec, ModalitySpec, ModelSpec, TaskSpec
 except KeyboardInterrupt:
     if _sys.argv and (_sys.argv[0] == "-m" or _os.path.basename(_sys.argv[0]) == "sslbench"):
         _sys.stderr.write("sslbench: interrupted\n")
         raise SystemExit(130) from None
     raise  # imported by another program: its Ctrl-C is its own
+
+if TYPE_CHECKING:
+    from sslbench import distributed
+    from sslbench.contexts import (
+        DatasetContext, EncoderOutput, EvalContext, Modality, ModelContext, TaskContext, embed_split,
+    )
+    from sslbench.data_api import Batch, LoadedDataset, TensorSplit, fingerprint, label_key
+
+# Names whose modules import torch, imported on first access (PEP 562) so that `import sslbench`,
+# `sslbench --help` and `sslbench list` start without torch.
+_LAZY = {
+    **dict.fromkeys(("DatasetContext", "EncoderOutput", "EvalContext", "Modality", "ModelContext", "TaskContext",
+                     "embed_split"), "sslbench.contexts"),
+    **dict.fromkeys(("Batch", "LoadedDataset", "TensorSplit", "fingerprint", "label_key"), "sslbench.data_api"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    if name == "distributed":
+        return importlib.import_module("sslbench.distributed")
+    raise AttributeError(f"module 'sslbench' has no attribute {name!r}")
+
 
 hookimpl = pluggy.HookimplMarker("sslbench")
 """Marker for plugin hook implementations: ``@hookimpl def sslbench_register_tasks(): ...``."""
@@ -41,5 +59,5 @@ __all__ = [
     "Batch", "ConfigError", "DatasetContext", "DatasetSpec", "EncoderOutput", "EvalContext",
     "EvaluatorSpec", "embed_split", "fingerprint", "label_key", "LoadedDataset", "Modality", "ModalitySpec", "ModelContext", "ModelSpec",
     "NoOptions", "PluginError", "TaskContext", "TaskSpec", "TensorSplit", "UnknownComponentError",
-    "UsageError", "distributed", "hookimpl",
+    "UsageError", "distributed", "hookimpl", "warn_once",
 ]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -34,7 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:  # Ctrl-C while the parser imports the subcommands is an interruption too, not a traceback
         args = build_parser().parse_args(argv)
         args.argv = argv
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        from sslbench.progress import configure_logging
+
+        configure_logging(getattr(args, "verbosity", 0))
         return args.command(args)
     except UsageError as err:
         print(f"sslbench: error: {err}", file=sys.stderr)
@@ -53,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "a module name loads it as a plugin (repeatable)")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-p", dest="plugin_args", action="append", default=[], metavar="NAME", help=plugin_help)
+    common.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=-1, default=0,
+                        help="print only errors, failures and the results (no plan, no progress lines)")
+    common.add_argument("-v", "--verbose", dest="verbosity", action="count", default=0,
+                        help="log what sslbench and its plugins do (INFO), e.g. the loss every 10 steps; -vv adds DEBUG")
     parser = _Parser(prog="sslbench", description="Benchmark self-supervised pretraining across modalities.")
     # Its own dest: a subcommand's defaults would otherwise overwrite what was given before it.
     parser.add_argument("-p", dest="plugin_args_before", action="append", default=[], metavar="NAME", help=plugin_help)
@@ -136,8 +141,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / f"{config.run.suite}-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}"
     plan = plan_grid(config, registry)
     main_rank = distributed.is_main()
-    if main_rank:
+    quiet = args.verbosity < 0
+    if main_rank and not quiet:
         _report_plan(plan)
+        from sslbench.progress import ProgressReporter
+
+        registry.pm.register(ProgressReporter(), name="sslbench-progress")
     try:
         summary = run_grid(config, registry, out, plan=plan, resume=args.resume, shard=args.shard,
                            show_tracebacks=args.traceback)
@@ -156,7 +165,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sslbench.leaderboard import build, direction_from_registry, render_board
 
     print(render_board(build(read_rows(out), direction_from_registry(registry)), "md"))
-    print(f"wrote {summary.rows} rows to {out / 'rows.jsonl'}", file=sys.stderr)
+    if not quiet:
+        print(f"wrote {summary.rows} rows to {out / 'rows.jsonl'}", file=sys.stderr)
     for failure in summary.failures:
         print(f"failed: {failure}", file=sys.stderr)
     return summary.exit_code

@@ -8,6 +8,7 @@ would on first use.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -55,7 +56,7 @@ def describe_dataset(spec: Any, root: Path, *, verify: bool = False) -> dict[str
         "size": spec.size or (data.size if data else ""), "license": spec.license or (data.license if data else ""),
     }
     if data is None:
-        return {**entry, "cache": BUNDLED, "from": "its plugin or options (nothing to fetch)", "sources": []}
+        return {**entry, **_without_data_spec(spec)}
     state = status(data, root=root, verify=verify)
     sources = [label(s, data) for s in data.sources]
     return {
@@ -63,6 +64,30 @@ def describe_dataset(spec: Any, root: Path, *, verify: bool = False) -> dict[str
         "sources": sources, "folder": str(state.folder), "bytes": state.size_bytes,
         "content_sha256": state.content_sha256 if state.ready else None,
     }
+
+
+def _without_data_spec(spec: Any) -> dict[str, Any]:
+    """``cache`` and ``from`` of a dataset with nothing to fetch, judged by its ``path`` option:
+    none → ``bundled`` (in its plugin or library); empty by default → ``yours`` (the user
+    points ``path`` at their data); a default folder → ``installed`` or ``not installed``."""
+    fields = {f.name for f in dataclasses.fields(spec.options)}
+    if "path" not in fields:
+        return {"cache": BUNDLED, "from": "its plugin or library (nothing to fetch)", "sources": []}
+    default = getattr(spec.options(), "path", None)
+    if not default:
+        return {"cache": "yours", "from": f"[datasets.{spec.name}] path = your folder or file", "sources": []}
+    present = Path(default).exists()
+    return {"cache": "installed" if present else "not installed", "from": str(default), "sources": [str(default)],
+            "folder": str(default)}
+
+
+def _nothing_to_prepare(spec: Any) -> str:
+    state = _without_data_spec(spec)
+    return {
+        BUNDLED: f"{spec.name}: bundled with its plugin, nothing to prepare",
+        "yours": f"{spec.name}: your own data, nothing to prepare; {state['from']}",
+        "installed": f"{spec.name}: read in place from {state['from']}, nothing to prepare",
+    }.get(state["cache"], f"{spec.name}: not installed: {state['from']} does not exist ({spec.size or spec.description})")
 
 
 def render_table(rows: list[dict[str, Any]], root: Path) -> str:
@@ -93,7 +118,7 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
     failed = 0
     for spec in specs:
         if spec.data is None:
-            print(f"{spec.name}: bundled with its plugin, nothing to prepare")
+            print(_nothing_to_prepare(spec))
             continue
         try:
             prepared = prepare(spec.data, root=cache_root(), local_path=args.path, force=args.force)

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sslbench.errors import ConfigError, UnknownComponentError
-from sslbench.options import OptionError, build_options, options_as_dict
+from sslbench.options import OptionError, build_options, did_you_mean, options_as_dict
 from sslbench.registry import Registry
 
 COMPONENT_TABLES = {"modalities": "modality", "datasets": "dataset", "tasks": "task", "models": "model", "evaluators": "evaluator"}
@@ -272,7 +272,7 @@ def _check_keys(where: str, table: str, values: Mapping[str, Any], allowed: tupl
     for key in values:
         if key not in allowed:
             location = f"[{table}] {key}" if table else key
-            raise ConfigError(where, location, f"unknown key; allowed: {', '.join(allowed)}")
+            raise ConfigError(where, location, f"unknown key; allowed: {', '.join(allowed)}{did_you_mean(key, allowed)}")
 
 
 def _build(where: str, table: str, options_type: type, values: Mapping[str, Any]) -> Any:

@@ -12,11 +12,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from sslbench.specs import LABEL_KINDS  # noqa: F401  # re-exported: defined with the specs, torch-free
+
 Batch = dict[str, Tensor]
 """A batch: named tensors whose first dimension is the batch size B."""
 
-LABEL_KINDS = ("class", "multilabel")
-"""``class``: (N,) long class ids; ``multilabel``: (N, C) float multi-hot."""
 
 
 def label_key(label_set: str) -> str:

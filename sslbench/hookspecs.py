@@ -93,6 +93,32 @@ def sslbench_run_start(plan: Any, out_dir: Path) -> None:
 
 
 @hookspec
+def sslbench_cell_start(cell: Any, seed: int, index: int, total: int) -> None:
+    """Observe a (cell, seed) about to run.
+
+    Called on the main process before each (cell, seed) this run will attempt (after
+    ``--resume`` and ``--shard`` dropped the others): ``cell`` is a
+    :class:`~sslbench.grid.Cell`, ``index`` counts from 1 up to ``total``.
+
+    Returns:
+        Nothing.
+    """
+
+
+@hookspec
+def sslbench_cell_finish(cell: Any, seed: int, rows: list[dict[str, Any]] | None, index: int, total: int) -> None:
+    """Observe a (cell, seed) that finished, failed, or was left to another run.
+
+    Called on the main process after the (cell, seed)'s rows were written and
+    :func:`sslbench_result_row` saw each of them. ``rows`` are those rows (statuses
+    ``ok``, ``failed`` or ``diverged``), or None when another run held the cell's lock.
+
+    Returns:
+        Nothing.
+    """
+
+
+@hookspec
 def sslbench_result_row(row: dict[str, Any]) -> None:
     """Observe one result row as it is written.
 

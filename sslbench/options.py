@@ -19,6 +19,7 @@ it, when the message starts with ``"<field>: "``).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import re
 import types
@@ -56,6 +57,12 @@ def option_fields(options_type: type) -> dict[str, dataclasses.Field]:
     return fields
 
 
+def did_you_mean(name: str, valid: typing.Iterable[str]) -> str:
+    """`` (did you mean 'steps'?)`` for the closest valid name (difflib's ratio >= 0.6), else ``""``."""
+    close = difflib.get_close_matches(name, list(valid), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def build_options(options_type: type, values: Mapping[str, Any]) -> Any:
     """Validate ``values`` against ``options_type`` and return an instance of it.
 
@@ -67,7 +74,7 @@ def build_options(options_type: type, values: Mapping[str, Any]) -> Any:
     unknown = sorted(set(values) - set(fields))
     if unknown:
         allowed = ", ".join(sorted(fields)) or "none"
-        raise OptionError(unknown[0], f"unknown option; allowed: {allowed}")
+        raise OptionError(unknown[0], f"unknown option; allowed: {allowed}{did_you_mean(unknown[0], fields)}")
     checked = {name: coerce(name, fields[name].type, value) for name, value in values.items()}
     try:
         return options_type(**checked)

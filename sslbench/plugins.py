@@ -88,7 +88,7 @@ def plugin_versions(pm: pluggy.PluginManager) -> dict[str, str]:
     dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
     out = {}
     for name, plugin in pm.list_name_plugin():
-        if plugin is None:  # blocked
+        if plugin is None or getattr(plugin, "sslbench_internal", False):  # blocked, or sslbench's own observer
             continue
         dist = dists.get(id(plugin))
         out[name] = f"{dist.metadata['Name']}=={dist.version}" if dist else "unpackaged"

@@ -130,10 +130,14 @@ def run_grid(config: Config, registry: Registry, out_dir: Path, *, plan: GridPla
     if distributed.is_main():
         _write_manifest(run)
         registry.pm.hook.sslbench_run_start(plan=plan, out_dir=out_dir)
-    for cell in plan.cells:
-        for seed in config.run.seeds:
-            if _cell_file_name(cell, seed) not in done and _cell_file_name(cell, seed) in mine:
-                _run_claimed(run, cell, seed)
+    todo = [(cell, seed) for cell in plan.cells for seed in config.run.seeds
+            if _cell_file_name(cell, seed) not in done and _cell_file_name(cell, seed) in mine]
+    for index, (cell, seed) in enumerate(todo, 1):
+        if distributed.is_main():
+            registry.pm.hook.sslbench_cell_start(cell=cell, seed=seed, index=index, total=len(todo))
+        rows = _run_claimed(run, cell, seed)
+        if distributed.is_main():
+            registry.pm.hook.sslbench_cell_finish(cell=cell, seed=seed, rows=rows, index=index, total=len(todo))
     if distributed.is_main():
         registry.pm.hook.sslbench_run_finish(summary=run.summary)
     return run.summary
@@ -160,18 +164,20 @@ def _pair_hash(cell: Cell, seed: int) -> bytes:
     return hashlib.sha256(f"{cell.key}/seed{seed}".encode()).digest()
 
 
-def _run_claimed(run: _Run, cell: Cell, seed: int) -> None:
+def _run_claimed(run: _Run, cell: Cell, seed: int) -> list[dict[str, Any]] | None:
     """Run (cell, seed) unless another run holds it; rank 0 claims and decides, every rank trains.
 
-    Without torch.distributed this is rank 0 alone (broadcast and barrier are no-ops).
+    Returns the rows written (rank 0), or None when another run had it. Without
+    torch.distributed this is rank 0 alone (broadcast and barrier are no-ops).
     """
-    main = distributed.is_main()
+    main, rows = distributed.is_main(), None
     with _claim(run.out_dir, cell, seed) if main else contextlib.nullcontext(False) as claimed:
         if distributed.broadcast_object(claimed and not _has_rows(run.out_dir, cell, seed)):
             rows, trained = _run_cell(run, cell, seed)
             if main:  # only rank 0 writes rows and curves
                 _emit(run, cell, seed, rows, trained)
     distributed.barrier()
+    return rows
 
 
 def _check_divisible(plan: GridPlan) -> None:

@@ -12,14 +12,17 @@ or the model. The built-in plugins use these names (see :data:`KNOWN_CAPABILITIE
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sslbench.data_api import LABEL_KINDS
-
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+TARGET_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+LABEL_KINDS = ("class", "multilabel")
+"""``class``: (N,) long class ids; ``multilabel``: (N, C) float multi-hot."""
 
 KNOWN_CAPABILITIES: dict[str, str] = {
     "views": "modality.views(batch) -> (view_a, view_b): two random augmentations of a batch",
@@ -93,9 +96,58 @@ def _has_no_default(f: dataclasses.Field) -> bool:
     return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING  # type: ignore[misc]
 
 
+@dataclass(frozen=True)
+class LazyCallable:
+    """A ``"module:function"`` reference, imported on its first call, as entry points are.
+
+    A spec's ``build``, ``run``, ``example`` and ``baselines`` may be given so, which
+    lets a plugin's hook module register its components without importing torch or
+    its own heavy modules: ``sslbench list`` and ``--help`` then start in a fraction
+    of a second, and a builder's module is imported only when a cell builds it.
+    """
+
+    target: str
+
+    def __post_init__(self) -> None:
+        if not TARGET_PATTERN.match(self.target):
+            raise ValueError(f"{self.target!r} is not a 'module:function' reference, e.g. 'my_plugin.models:build'")
+
+    def resolve(self) -> Callable[..., Any]:
+        """The function named by ``target`` (its module imported on the first call)."""
+        return _resolve(self.target)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve()(*args, **kwargs)
+
+
+_RESOLVED: dict[str, Callable[..., Any]] = {}
+
+
+def _resolve(target: str) -> Callable[..., Any]:
+    if target not in _RESOLVED:
+        module_name, _, qualname = target.partition(":")
+        value: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            try:
+                value = getattr(value, part)
+            except AttributeError:
+                raise AttributeError(f"{target}: module {module_name!r} has no attribute {qualname!r}") from None
+        if not callable(value):
+            raise TypeError(f"{target}: {type(value).__name__} is not callable")
+        _RESOLVED[target] = value
+    return _RESOLVED[target]
+
+
 def _check_callable(spec: ComponentSpec, attr: str) -> None:
-    if not callable(getattr(spec, attr)):
-        raise TypeError(f"{spec.kind} {spec.name!r}: {attr} must be callable")
+    """A callable, or a ``"module:function"`` string kept as a :class:`LazyCallable`."""
+    value = getattr(spec, attr)
+    if isinstance(value, str):
+        if not TARGET_PATTERN.match(value):
+            raise TypeError(f"{spec.kind} {spec.name!r}: {attr} must be callable or a 'module:function' string "
+                            f"such as 'my_plugin.models:build', got {value!r}")
+        object.__setattr__(spec, attr, LazyCallable(value))
+    elif not callable(value):
+        raise TypeError(f"{spec.kind} {spec.name!r}: {attr} must be callable or a 'module:function' string")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,7 +156,9 @@ class ModalitySpec(ComponentSpec):
 
     Args:
         build: ``build(info, options) -> Modality``, called once per dataset with the
-            dataset's ``info`` facts.
+            dataset's ``info`` facts. This and every other builder field (``build``,
+            ``run``, ``example``, ``baselines``) may instead be a ``"module:function"``
+            string, imported on first use (:class:`LazyCallable`).
         provides: capabilities of every dataset of this modality (e.g. ``views``).
         reference_build: optional ``reference_build(dataset: LoadedDataset, options) -> nn.Module``:
             a feature map without an encoder (raw pixels, tf-idf, ...) that the grid
@@ -305,6 +359,8 @@ class EvaluatorSpec(ComponentSpec):
         object.__setattr__(self, "label_kinds", _frozen(self.label_kinds))
         object.__setattr__(self, "needs", _frozen(self.needs))
         _check_callable(self, "run")
+        if self.baselines is not None:
+            _check_callable(self, "baselines")
         bad = sorted(self.label_kinds - set(LABEL_KINDS))
         if bad:
             raise ValueError(f"evaluator {self.name!r}: unknown label kind {bad[0]!r}; allowed: {', '.join(LABEL_KINDS)}")

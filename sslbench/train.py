@@ -143,7 +143,10 @@ def pretrain(
         done = _budget_spent(run, progress, elapsed=progress.elapsed + time.perf_counter() - started)
         save = checkpoint is not None and checkpoint.due(progress.step, done)
         if pending.due() or done or save:
+            logged = len(progress.losses)
             _check_and_log(pending.flush(), progress, log_every, done, bar)
+            for step, value in progress.losses[logged:]:  # shown with `sslbench run -v`
+                log.info("%s step %d: loss %.4f", desc, step, value)
         progress.elapsed += time.perf_counter() - started
         _plan_total(run, progress)
         bar.total = progress.total or None

@@ -144,11 +144,11 @@ def test_unavailable_dataset_prints_every_way_to_provide_it_and_exits_2(cli):
 
 
 def test_prepare_all_skips_bundled_and_continues_past_failures(cli, monkeypatch, toy_files):
-    from sslbench_image import datasets
+    from sslbench_image import sources
 
     for name in ("FASHION_MNIST", "MNIST_5K"):  # keep only their $SSLBENCH_…_DIR source, which is unset
-        spec = getattr(datasets, name)
-        monkeypatch.setattr(datasets, name, dataclasses.replace(spec, sources=spec.sources[:1]))
+        spec = getattr(sources, name)
+        monkeypatch.setattr(sources, name, dataclasses.replace(spec, sources=spec.sources[:1]))
     monkeypatch.setenv("TOY_DIR", str(toy_files))
     status, out, err = cli("data", "prepare", "--all")
     assert status == 2
@@ -182,3 +182,37 @@ def test_run_with_unavailable_data_fails_before_writing_anything(cli, tmp_path):
     status, _, err = cli("run", str(config), "--out", str(tmp_path / "out"))
     assert status == 2 and "dataset 'toy' is not prepared" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def _read_in_place(name: str, default_path: str):
+    from sslbench import DatasetSpec
+
+    options = dataclasses.make_dataclass("Options", [("path", str, dataclasses.field(default=default_path))],
+                                         frozen=True)
+    return DatasetSpec(name=name, modality="audio", build="json:loads", options=options,
+                       size="apt-get install the-package")
+
+
+def test_datasets_read_in_place_report_whether_they_are_installed(tmp_path):
+    """A dataset without a DataSpec is 'bundled' only when it has no path option (klettres is not)."""
+    from sslbench.cli_data import _nothing_to_prepare, describe_dataset
+
+    (tmp_path / "there").mkdir()
+    installed = describe_dataset(_read_in_place("here", str(tmp_path / "there")), tmp_path)
+    missing = describe_dataset(_read_in_place("gone", str(tmp_path / "absent")), tmp_path)
+    yours = describe_dataset(_read_in_place("mine", ""), tmp_path)
+    assert (installed["cache"], missing["cache"], yours["cache"]) == ("installed", "not installed", "yours")
+    assert missing["from"] == str(tmp_path / "absent")
+    assert _nothing_to_prepare(_read_in_place("gone", str(tmp_path / "absent"))) == (
+        f"gone: not installed: {tmp_path / 'absent'} does not exist (apt-get install the-package)")
+
+
+def test_klettres_is_listed_by_its_real_state(tmp_path):
+    from sslbench.cli_data import describe_dataset
+    from sslbench.plugins import make_plugin_manager
+    from sslbench.registry import Registry
+    from sslbench_audio.options import KLettresOptions
+
+    spec = Registry(make_plugin_manager(autoload=False, modules=["sslbench_audio.plugin"])).get("dataset", "klettres")
+    expected = "installed" if Path(KLettresOptions().path).is_dir() else "not installed"
+    assert describe_dataset(spec, tmp_path)["cache"] == expected

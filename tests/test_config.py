@@ -55,6 +55,9 @@ BAD = [
     ("[run\nsteps = 1", "", "malformed TOML"),
     (GOOD + "\n[extra]\n", "extra", "unknown key; allowed: run, grid"),
     (GOOD.replace("steps = 5", "stepz = 5"), "[run] stepz", "unknown option; allowed: batch_size"),
+    (GOOD.replace("steps = 5", "stepz = 5"), "[run] stepz", "(did you mean 'steps'?)"),
+    (GOOD.replace("[grid]", "[gird]"), "gird", "unknown key; allowed: run, grid, modalities, datasets, tasks, models, "
+     "evaluators (did you mean 'grid'?)"),
     (GOOD.replace("steps = 5", 'steps = "five"'), "[run] steps", "must be int, got string 'five'"),
     (GOOD.replace("steps = 5", "steps = 0"), "[run] steps", "must be a positive integer, got 0"),
     (GOOD.replace("steps = 5", "steps = -3"), "[run] steps", "must be a positive integer, got -3"),
@@ -64,14 +67,21 @@ BAD = [
     (GOOD.replace("seeds = [0, 1]", "seeds = [1, 1]"), "[run] seeds", "must not repeat"),
     (GOOD.replace('device = "cpu"', 'device = "tpu"'), "[run] device", "must be one of 'auto', 'cpu', 'cuda'"),
     (GOOD.replace('"cnn-small"', '"cnn-smal"'), "[grid] models", "did you mean 'cnn-small'"),
-    (GOOD.replace('"knn", ', '"knnn", '), "[grid] evaluators", "unknown evaluator 'knnn'; valid: knn, linear-probe"),
+    (GOOD.replace('"knn", ', '"knnn", '), "[grid] evaluators", "unknown evaluator 'knnn'; valid: finetune, knn, linear-probe"),
     (GOOD.replace('datasets = ["digits"]', "datasets = []"), "[grid] datasets", "at least one name"),
     (GOOD.replace("temperature = 0.2", "temperature = -1.0"), "[tasks.simclr] temperature", "must be > 0"),
     (GOOD.replace("temperature = 0.2", "temprature = 0.2"), "[tasks.simclr] temprature", "unknown option; allowed: hidden_dim"),
+    (GOOD.replace("temperature = 0.2", "temprature = 0.2"), "[tasks.simclr] temprature", "(did you mean 'temperature'?)"),
     (GOOD + "\n[models.resnet50]\n", "[models.resnet50]", "unknown model 'resnet50'"),
     (GOOD + "\n[models]\ncnn-small = 3\n", "[models.cnn-small]", "must be a table of options"),
     ("run = 3\n" + GOOD[GOOD.index("[grid]"):], "run", "must be a table ([run]), got int"),
 ]
+
+
+def test_no_suggestion_when_no_key_is_close(tmp_path, registry):
+    with pytest.raises(ConfigError, match="xyzzy: unknown option") as info:
+        load_config(write(tmp_path, GOOD.replace("temperature = 0.2", "xyzzy = 0.2")), registry)
+    assert "did you mean" not in str(info.value)
 
 
 @pytest.mark.parametrize("text, key, problem", BAD, ids=[b[2][:30] for b in BAD])

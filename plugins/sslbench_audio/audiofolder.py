@@ -36,9 +36,9 @@ import torch
 from torch import Tensor
 
 from sslbench_audio.batching import AudioSplit, pad_sequences
+from sslbench_audio.options import KLETTRES_ROOT  # noqa: F401  # torch-free: re-exported
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
-KLETTRES_ROOT = "/usr/share/klettres"
 
 
 @dataclass(frozen=True)

@@ -35,45 +35,9 @@ from torch import Tensor, nn
 from sslbench import EncoderOutput, ModelContext
 
 from sslbench_audio.batching import lengths_to_mask
-
-
-@dataclass(frozen=True)
-class AudioTransformerConfig:
-    """Size and shape of an :class:`AudioTransformer` (defaults: ``audio-transformer-tiny``)."""
-
-    dim: int = 64  # model width D (= embed_dim)
-    depth: int = 2  # transformer layers
-    heads: int = 4  # attention heads; dim must divide by heads
-    ff_mult: int = 4  # feed-forward width as a multiple of dim
-    stride: int = 2  # time subsampling of the front end: FSDD's ~18 MFCC frames become ~9 model frames
-    kernel_size: int = 3  # odd kernel of both front-end convs
-    dropout: float = 0.1  # in the transformer layers
-
-    def __post_init__(self) -> None:
-        for name in ("dim", "depth", "heads", "ff_mult", "stride", "kernel_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: must be an integer >= 1, got {value!r}")
-        if self.dim % self.heads:
-            raise ValueError(f"dim: must be divisible by heads={self.heads}, got {self.dim}")
-        if self.kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size: must be odd, got {self.kernel_size}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout: must be in [0, 1), got {self.dropout}")
-
-
-@dataclass(frozen=True)
-class AudioTransformerSmallConfig(AudioTransformerConfig):
-    """``audio-transformer-small``: twice as wide, twice as deep as tiny."""
-
-    dim: int = 128  # model width D (= embed_dim)
-    depth: int = 4  # transformer layers
-
-
-PRESETS: dict[str, AudioTransformerConfig] = {
-    "audio-transformer-tiny": AudioTransformerConfig(),
-    "audio-transformer-small": AudioTransformerSmallConfig(),
-}
+from sslbench_audio.options import (  # noqa: F401  # torch-free: re-exported
+    AudioTransformerConfig, AudioTransformerSmallConfig, PRESETS,
+)
 
 
 def output_lengths(lengths: Tensor, stride: int) -> Tensor:

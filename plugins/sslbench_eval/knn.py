@@ -16,31 +16,13 @@ recorded with ``EvalContext.record_choice`` (the row's ``selected``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from sslbench import EvalContext
-
-
-@dataclass(frozen=True)
-class KNNOptions:
-    """kNN protocol settings; they land in every result row."""
-
-    k: int = 20  # neighbours that vote when nothing is selected
-    k_grid: tuple[int, ...] = (5, 10, 20, 50, 100, 200)  # k values tried on valid; empty: use k
-    temperature: float = 0.07  # τ of the exp(s/τ) vote weights
-    weighting: Literal["similarity", "uniform"] = "similarity"
-
-    def __post_init__(self) -> None:
-        if self.k < 1:
-            raise ValueError(f"k: must be >= 1, got {self.k}")
-        if any(v < 1 for v in self.k_grid):
-            raise ValueError(f"k_grid: every value must be >= 1, got {list(self.k_grid)}")
-        if self.temperature <= 0:
-            raise ValueError(f"temperature: must be > 0, got {self.temperature}")
+from sslbench_eval.options import KNNOptions  # noqa: F401  # torch-free: re-exported
 
 
 def knn_predict(

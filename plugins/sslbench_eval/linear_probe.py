@@ -22,35 +22,13 @@ Without a ``valid`` split (a plugin dataset that declares none) or with an empty
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from sslbench import EvalContext
-
-
-@dataclass(frozen=True)
-class LinearProbeOptions:
-    """Linear-probe protocol settings; they land in every result row."""
-
-    l2: float = 1e-4  # weight of (1/2)·‖W‖² added to the mean cross-entropy when nothing is selected
-    l2_grid: tuple[float, ...] = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)  # L2 values tried on valid; empty: use l2
-    max_iter: int = 200  # at most this many L-BFGS iterations per fit
-    tolerance: float = 1e-4  # stop when every gradient entry is below this (scikit-learn's default tol)
-    precision: Literal["float32", "float64"] = "float32"  # float64 only matters for very tight tolerances
-    standardize: bool = True  # zero mean, unit variance per feature (train statistics)
-
-    def __post_init__(self) -> None:
-        if self.l2 < 0:
-            raise ValueError(f"l2: must be >= 0, got {self.l2}")
-        if any(v < 0 for v in self.l2_grid):
-            raise ValueError(f"l2_grid: every value must be >= 0, got {list(self.l2_grid)}")
-        if self.max_iter < 1:
-            raise ValueError(f"max_iter: must be >= 1, got {self.max_iter}")
-        if self.tolerance <= 0:
-            raise ValueError(f"tolerance: must be > 0, got {self.tolerance}")
+from sslbench_eval.options import LinearProbeOptions  # noqa: F401  # torch-free: re-exported
 
 
 def fit_logistic_regression(x: Tensor, y: Tensor, num_classes: int, l2: float, max_iter: int,

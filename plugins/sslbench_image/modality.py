@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -12,33 +12,7 @@ from sslbench import Batch, Modality
 
 from sslbench_image import augment
 from sslbench_image.patches import default_patch_size, patchify
-
-
-@dataclass(frozen=True)
-class ImageViewOptions:
-    """Augmentations for the two views (SimCLR's recipe, Chen et al., 2020, scaled to small images)."""
-
-    crop_scale: tuple[float, float] | None = None  # area fraction of the random crop; None: (0.2, 1) from 32 px, else (0.5, 1)
-    crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)  # aspect ratio range of the crop
-    flip: Literal["auto", "on", "off"] = "auto"  # auto: on unless the dataset says mirroring changes labels
-    jitter: float = 0.5  # colour jitter strength s: brightness, contrast, saturation factors in 1 ± 0.8·s
-    jitter_prob: float = 0.8
-    grayscale_prob: float = 0.2  # RGB images only
-    blur: Literal["auto", "on", "off"] = "auto"  # auto: on from 32 px, kernel ≈ 10% of the side
-    patch_size: int = 0  # side of the patches frames() cuts; 0: auto (patches.default_patch_size)
-
-    def __post_init__(self) -> None:
-        if self.crop_scale is not None and not 0 < self.crop_scale[0] <= self.crop_scale[1] <= 1:
-            raise ValueError(f"crop_scale: must satisfy 0 < low <= high <= 1, got {list(self.crop_scale)}")
-        if not 0 < self.crop_ratio[0] <= self.crop_ratio[1]:
-            raise ValueError(f"crop_ratio: must satisfy 0 < low <= high, got {list(self.crop_ratio)}")
-        if self.jitter < 0:
-            raise ValueError(f"jitter: must be >= 0, got {self.jitter}")
-        if self.patch_size < 0:
-            raise ValueError(f"patch_size: must be >= 0 (0: auto), got {self.patch_size}")
-        for name in ("jitter_prob", "grayscale_prob"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise ValueError(f"{name}: must be a probability in [0, 1], got {getattr(self, name)}")
+from sslbench_image.options import ImageViewOptions  # noqa: F401  # torch-free: re-exported
 
 
 class ImageModality(Modality):

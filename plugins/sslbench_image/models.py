@@ -3,12 +3,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from sslbench import Batch, EncoderOutput, ModelContext
+from sslbench_image.options import (  # noqa: F401  # torch-free: re-exported
+    SmallCNNOptions, TimmOptions, ResNet18Options,
+)
 
 
 class Normalize(nn.Module):
@@ -34,17 +37,6 @@ def feature_map_output(features: Tensor) -> EncoderOutput:
     return EncoderOutput(sequence=sequence, pooled=sequence.mean(dim=1), mask=None)
 
 
-@dataclass(frozen=True)
-class SmallCNNOptions:
-    """A 4-layer CNN: widths w, 2w, 4w, 4w; the middle two layers halve the resolution."""
-
-    width: int = 32  # channels of the first layer
-
-    def __post_init__(self) -> None:
-        if self.width < 1:
-            raise ValueError(f"width: must be >= 1, got {self.width}")
-
-
 class SmallCNN(nn.Module):
     """conv3×3-BN-ReLU ×4 (strides 1, 2, 2, 1); embed_dim = 4·width."""
 
@@ -67,23 +59,6 @@ def build_small_cnn(ctx: ModelContext, options: SmallCNNOptions) -> SmallCNN:
     """The ``cnn-small`` factory."""
     channels, mean, std = _image_facts(ctx.info)
     return SmallCNN(channels, mean, std, options.width)
-
-
-@dataclass(frozen=True)
-class TimmOptions:
-    """A timm backbone by architecture name, always randomly initialised."""
-
-    arch: str = "resnet18"  # any name timm.list_models() knows
-    small_stem: Literal["auto", "on", "off"] = "auto"  # auto: on below 64 px (3×3 stride-1 stem, no max-pool)
-
-    def __post_init__(self) -> None:
-        import timm
-
-        if not timm.is_model(self.arch):
-            import difflib
-
-            near = difflib.get_close_matches(self.arch, timm.list_models(), n=3)
-            raise ValueError(f"arch: timm has no model {self.arch!r}" + (f"; close: {', '.join(near)}" if near else ""))
 
 
 class TimmEncoder(nn.Module):
@@ -144,13 +119,6 @@ def build_timm(ctx: ModelContext, options: TimmOptions) -> TimmEncoder:
     size = int(ctx.info.get("image_size", 224))
     small = options.small_stem == "on" or (options.small_stem == "auto" and size < 64)
     return TimmEncoder(options.arch, channels, mean, std, small)
-
-
-@dataclass(frozen=True)
-class ResNet18Options:
-    """timm's ResNet-18, randomly initialised."""
-
-    small_stem: Literal["auto", "on", "off"] = "auto"  # auto: on below 64 px
 
 
 def build_resnet18(ctx: ModelContext, options: ResNet18Options) -> TimmEncoder:

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sslbench import Batch, TaskContext, distributed
+from sslbench_image.options import SimCLROptions  # noqa: F401  # torch-free: re-exported
 
 
 def nt_xent_loss(z_a: Tensor, z_b: Tensor, temperature: float) -> Tensor:
@@ -54,22 +55,6 @@ class ProjectionHead(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Shape: (B, in_dim) → (B, out_dim)."""
         return self.net(x)
-
-
-@dataclass(frozen=True)
-class SimCLROptions:
-    """SimCLR's settings."""
-
-    temperature: float = 0.5  # τ in NT-Xent; SimCLR used 0.5 for CIFAR-10 at batch 512
-    projection_dim: int = 128  # output size of the projection head
-    hidden_dim: int = 512  # hidden size of the projection head
-
-    def __post_init__(self) -> None:
-        if self.temperature <= 0:
-            raise ValueError(f"temperature: must be > 0, got {self.temperature}")
-        for name in ("projection_dim", "hidden_dim"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
 
 
 class SimCLRTask(nn.Module):

@@ -18,24 +18,7 @@ from sslbench import Batch, EncoderOutput, ModelContext
 
 from sslbench_image.models import Normalize, _image_facts
 from sslbench_image.patches import default_patch_size
-
-
-@dataclass(frozen=True)
-class PatchTransformerOptions:
-    """A ViT small enough for a CPU: defaults 64 wide, 2 blocks, 4 heads."""
-
-    dim: int = 64  # embedding width
-    depth: int = 2  # transformer blocks
-    heads: int = 4  # attention heads (dim must divide by it)
-    patch_size: int = 0  # 0: auto, the same rule as the image modality's frames()
-
-    def __post_init__(self) -> None:
-        if self.dim < 1 or self.depth < 1 or self.heads < 1:
-            raise ValueError("dim: dim, depth and heads must be >= 1")
-        if self.dim % self.heads:
-            raise ValueError(f"heads: must divide dim = {self.dim}, got {self.heads}")
-        if self.patch_size < 0:
-            raise ValueError(f"patch_size: must be >= 0 (0: auto), got {self.patch_size}")
+from sslbench_image.options import PatchTransformerOptions  # noqa: F401  # torch-free: re-exported
 
 
 class PatchTransformer(nn.Module):

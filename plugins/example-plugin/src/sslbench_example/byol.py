@@ -19,22 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sslbench import Batch, Modality, TaskContext
-
-
-@dataclass(frozen=True)
-class BYOLOptions:
-    """BYOL's heads and target network."""
-
-    projection_dim: int = 128  # output of projector and predictor (paper: 256)
-    hidden_dim: int = 512  # hidden units of projector and predictor (paper: 4096)
-    momentum: float = 0.99  # τ: target ← τ·target + (1 − τ)·online after every step (paper: 0.996 → 1)
-
-    def __post_init__(self) -> None:
-        for name in ("projection_dim", "hidden_dim"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: must be a positive integer, got {getattr(self, name)}")
-        if not 0.0 <= self.momentum < 1.0:
-            raise ValueError(f"momentum: must be in [0, 1), got {self.momentum}")
+from sslbench_example.options import BYOLOptions  # noqa: F401  # torch-free: re-exported
 
 
 def mlp_head(in_dim: int, hidden_dim: int, out_dim: int) -> nn.Sequential:

@@ -18,18 +18,9 @@ from torch import Tensor
 
 from sslbench import EvalContext
 
-DISTANCES = ("cosine", "euclidean")
 
 
-@dataclass(frozen=True)
-class CentroidOptions:
-    """The protocol; it lands in every result row as ``protocol``."""
-
-    distance: Literal["cosine", "euclidean"] = "cosine"  # cosine: L2-normalise embeddings first (SimpleShot L2N)
-
-    def __post_init__(self) -> None:
-        if self.distance not in DISTANCES:
-            raise ValueError(f"distance: must be one of {', '.join(DISTANCES)}, got {self.distance!r}")
+from sslbench_example.options import DISTANCES, CentroidOptions  # noqa: F401  # torch-free: re-exported
 
 
 def nearest_centroid_predict(train: Tensor, train_labels: Tensor, test: Tensor, distance: str) -> Tensor:

@@ -16,20 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from sslbench import Batch, EncoderOutput, Modality, ModelContext
-
-
-@dataclass(frozen=True)
-class TabularViewOptions:
-    """How the two views of a row differ."""
-
-    corruption: float = 0.6  # share of view b's features replaced from the marginal (SCARF: 0.6)
-    noise: float = 0.1  # std of Gaussian noise added to both views, in standardised units (0: off)
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.corruption < 1.0:
-            raise ValueError(f"corruption: must be in [0, 1), got {self.corruption}")
-        if self.noise < 0:
-            raise ValueError(f"noise: must be >= 0, got {self.noise}")
+from sslbench_example.options import TabularViewOptions, TabularMLPOptions  # noqa: F401  # torch-free: re-exported
 
 
 def scarf_corrupt(x: Tensor, rate: float) -> Tensor:
@@ -62,18 +49,6 @@ class TabularModality(Modality):
 def build_tabular_modality(info: Mapping[str, Any], options: TabularViewOptions) -> TabularModality:
     """The ``ModalitySpec.build`` factory."""
     return TabularModality(options)
-
-
-@dataclass(frozen=True)
-class TabularMLPOptions:
-    """SCARF's encoder: a ReLU MLP."""
-
-    width: int = 256  # units per hidden layer = embed_dim (SCARF: 256)
-    depth: int = 4  # hidden layers (SCARF: 4)
-
-    def __post_init__(self) -> None:
-        if self.width < 1 or self.depth < 1:
-            raise ValueError(f"{'width' if self.width < 1 else 'depth'}: must be a positive integer")
 
 
 class TabularMLP(nn.Module):

@@ -19,25 +19,11 @@ import torch
 from torch import Tensor
 
 from sslbench import DatasetContext, LoadedDataset, TensorSplit, fingerprint
+from sslbench_example.options import LABEL_SET, WineOptions  # noqa: F401  # torch-free: re-exported
 
 SPLIT_SEED = 0  # every run and every machine sees the same split
+
 VALID_SEED = 1  # the validation draw's own fixed seed (never the run's)
-LABEL_SET = "cultivar"
-
-
-@dataclass(frozen=True)
-class WineOptions:
-    """The split of the 178 wines."""
-
-    test_fraction: float = 0.3  # stratified hold-out evaluators score (54 of 178)
-    valid_fraction: float = 0.2  # share of the train rows held out for selection (25 of 124); 0: none
-
-    def __post_init__(self) -> None:
-        if not 0.1 <= self.test_fraction <= 0.5:
-            raise ValueError(f"test_fraction: must be in [0.1, 0.5], got {self.test_fraction}")
-        if self.valid_fraction != 0 and not 0.1 <= self.valid_fraction <= 0.5:
-            raise ValueError(f"valid_fraction: must be 0 (no validation split) or in [0.1, 0.5], "
-                             f"got {self.valid_fraction}")
 
 
 def load_wine(ctx: DatasetContext, options: WineOptions) -> LoadedDataset:
