@@ -27,6 +27,8 @@ import pandas as pd
 from sslbench.leaderboard import ENTRY_KEYS, rows_frame
 
 SVG_MIME = "image/svg+xml"
+PNG_MIME = "image/png"
+CURVE_DPI = 72  # loss curves are raster: dozens of panels as SVG paths weighed ~1 MB per report
 METHOD_COLOUR = "#1f5fa8"
 ANCHOR_STYLE = {  # kind → how its vertical line looks
     "baseline": {"color": "#6e6e73", "linestyle": (0, (5, 3))},
@@ -50,6 +52,20 @@ def _figure(width: float, height: float) -> Any:
     from matplotlib.figure import Figure  # local: matplotlib loads only when a chart is drawn
 
     return Figure(figsize=(width, height), layout="constrained")
+
+
+def png(fig: Any, dpi: int = CURVE_DPI) -> bytes:
+    """The figure as PNG bytes (for charts with many lines, where SVG would be large)."""
+    from PIL import Image  # matplotlib's own dependency
+
+    raw = io.BytesIO()
+    fig.savefig(raw, format="png", dpi=dpi, metadata={"Software": None})
+    raw.seek(0)
+    # line plots hold a few dozen colours: a 64-colour palette keeps them and is ~4x smaller than RGBA
+    image = Image.open(raw).convert("RGB").quantize(colors=64)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
 
 
 def svg(fig: Any) -> bytes:
@@ -134,7 +150,9 @@ def ranking_figure(group: pd.DataFrame, seeds: SeedValues | None = None) -> Any:
     higher = bool(group["higher_is_better"].iloc[0]) if len(group) else True
     methods = _methods_bottom_up(group, higher)
     if not methods.empty:  # anchors of encoders no method here uses would only crowd the chart
-        group = group[(group["kind"] == "method") | group["model"].isin(set(methods["model"]))]
+        # (the no-encoder reference has no encoder to match: it stands beside every method)
+        keep = (group["kind"] == "method") | group["model"].isin(set(methods["model"])) | (group["task"] == "no-encoder")
+        group = group[keep]
     several = group["model"].nunique() > 1
     anchors = _anchor_lines(group, several_models=several)
     rows = max(len(methods), 1)
@@ -369,8 +387,16 @@ def loss_curve_figures(curves: Sequence[Mapping[str, Any]], columns: int = 3) ->
         for ax, ((task, model, series), runs) in zip(axes, order):
             _loss_panel(ax, task, model, series, runs)
         fig.suptitle(plain(f"{dataset}: pretraining loss"), x=0.01, ha="left", fontsize=12, fontweight="bold")
-        figures.append((dataset, svg(fig)))
+        figures.append((dataset, png(fig)))
     return figures
+
+
+def thinned(points: list[tuple[float, float]], most: int) -> list[tuple[float, float]]:
+    """At most ``most`` of ``points``, evenly spaced, the first and the last always kept."""
+    if len(points) <= most:
+        return points
+    step = (len(points) - 1) / (most - 1)
+    return [points[round(i * step)] for i in range(most)]
 
 
 def series_points(curve: Mapping[str, Any], series: str) -> list[tuple[float, float]]:
@@ -382,9 +408,12 @@ def series_points(curve: Mapping[str, Any], series: str) -> list[tuple[float, fl
     return [(p[0], v) for p, v in zip(points, values) if v is not None]
 
 
+MAX_CURVE_POINTS = 100  # points drawn per seed and panel: the shape of a loss curve, a tenth of the page's bytes
+
+
 def _loss_panel(ax: Any, task: str, model: str, series: str, runs: list[Mapping[str, Any]]) -> None:
     for run in sorted(runs, key=lambda r: str(r.get("seed"))):
-        points = series_points(run, series)
+        points = thinned(series_points(run, series), MAX_CURVE_POINTS)
         ax.plot([p[0] for p in points], [p[1] for p in points], linewidth=1.2, label=plain(f"seed {run.get('seed')}"))
     title = f"{task} · {model}" + ("" if series == "loss" else f": {series}")
     ax.set_title(plain(textwrap.shorten(title, 48)), fontsize=FONT + 1, loc="left")

@@ -227,7 +227,8 @@ def _figure(image: bytes | None, text: str, css_class: str = "", caption: bool =
         return f"<p class='meta'>(nothing to plot: {e(text)})</p>"
     data = base64.b64encode(image).decode("ascii")
     below = f"<figcaption class='meta'>{e(text)}</figcaption>" if caption else ""
-    img = f"<img alt='{e(text)}' src='data:{charts.SVG_MIME};base64,{data}'>"
+    mime = charts.PNG_MIME if image.startswith(b"\x89PNG") else charts.SVG_MIME
+    img = f"<img alt='{e(text)}' src='data:{mime};base64,{data}'>"
     return f"<figure class='{e(css_class)}'>{img}{below}</figure>"
 
 
