@@ -8,9 +8,9 @@ import torch
 from sklearn.feature_extraction.text import TfidfTransformer
 
 from sslbench import EvalContext, LoadedDataset, TensorSplit
-from sslbench_audio import plugin as audio_plugin
+from sslbench_audio import examples as audio_plugin  # the example() builders live in examples.py
 from sslbench_audio.reference import build_frame_stats
-from sslbench_image import plugin as image_plugin
+from sslbench_image import examples as image_plugin
 from sslbench_image.reference import build_raw_pixels
 from sslbench_recsys import datasets as recsys_datasets
 from sslbench_recsys import evaluators, interactions
