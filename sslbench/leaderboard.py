@@ -40,7 +40,7 @@ import pandas as pd
 
 from sslbench.grid import BASELINE_TASK, REFERENCE_TASK
 from sslbench.results import dedupe
-from sslbench.stats import CONFIDENCE, METHOD_INTERVAL, METHOD_TEST, MIN_SEEDS, paired_verdict, t_interval
+from sslbench.stats import METHOD_INTERVAL, METHOD_TEST, MIN_SEEDS, paired_verdict, t_interval
 
 GROUP_KEYS = ["dataset", "task", "model", "evaluator", "label_set", "metric"]
 BASELINE_KEYS = ["dataset", "model", "evaluator", "label_set", "metric"]
@@ -155,7 +155,11 @@ def _aggregate(frame: pd.DataFrame) -> pd.DataFrame:
     stats["_seeds"] = list(groups[["seed", "value"]].apply(lambda g: dict(zip(g["seed"].astype(int), g["value"]))))
     stats["modality"] = groups["modality"].first()
     costs = groups[COST_COLUMNS].agg(lambda c: pd.to_numeric(c, errors="coerce").mean())
-    stats = stats.join(costs).reset_index()
+    if ok.empty:  # every seed failed: no statistics, only the failures below (an empty join has no index names)
+        stats = pd.DataFrame(columns=[*keys, "mean", "std", "n", "ci_low", "ci_high", "_seeds", "modality",
+                                      *COST_COLUMNS])
+    else:
+        stats = stats.join(costs).reset_index()
     bad = frame[frame["status"] != "ok"].copy()
     bad["message"] = bad["status"] + ": " + bad["message"].astype(str)
     failed = bad.groupby(keys, dropna=False, sort=False).agg(failed=("seed", "count"), message=("message", "first"))

@@ -55,14 +55,14 @@ def test_gpu_sh_dry_run_writes_every_output_and_a_retry_continues(tmp_path):
     assert status["text"] == status["estimate"] == "skipped"  # said why in the note, not silently
 
     rows = read_rows(out / "rows.jsonl")
-    assert {r["task"] for r in rows} == {"random-init", "simclr", "supervised"}
+    assert {r["task"] for r in rows} == {"random-init", "no-encoder", "simclr", "supervised"}
     assert all(r["status"] == "ok" for r in rows)
     for name in ("LEADERBOARD.md", "leaderboard.csv", "report.html", "mfu-rows.jsonl", "env.json"):
         assert (out / name).stat().st_size > 0, name
 
     summary = json.loads((out / "benchmarks.json").read_text())
     assert summary["environment"]["dry_run"] is True
-    assert summary["grid"]["cell_seeds"] == 3 and summary["grid"]["pretrained_cell_seeds"] == 2
+    assert summary["grid"]["cell_seeds"] == 4 and summary["grid"]["pretrained_cell_seeds"] == 2  # random-init, no-encoder, simclr, supervised
     assert {m["cell"] for m in summary["mfu"]} == {"digits/simclr/cnn-small", "digits/supervised/cnn-small"}
     assert all(m["mfu"] is None for m in summary["mfu"])  # no peak on a CPU: blank, not a made-up number
     assert set(summary["eval"]) == {"eval-knn-small", "eval-linear-probe-small"}

@@ -23,7 +23,7 @@ def test_smoke_benchmark_through_the_cli(tmp_path, capsys):
     records = {(r["task"], r["evaluator"]): r for r in json.loads(capsys.readouterr().out)}
     assert set(records) == {(t, e) for t in ("random-init", "no-encoder", "simclr") for e in ("knn", "linear-probe")}
     model = {"no-encoder": "raw-pixels"}  # the image modality's reference beside random-init
-    assert all(r["n"] == 2 and r["dataset"] == "digits" and r["model"] == model.get(task, "cnn-small")
+    assert all(r["n"] == 3 and r["dataset"] == "digits" and r["model"] == model.get(task, "cnn-small")
                for (task, _), r in records.items())
     knn_gain = records[("simclr", "knn")]["mean"] - records[("random-init", "knn")]["mean"]
     assert knn_gain > 0, f"SimCLR kNN {records[('simclr', 'knn')]['mean']} does not beat random init"

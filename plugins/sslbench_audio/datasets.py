@@ -12,13 +12,12 @@ out of ``train`` and ``pretrain`` alike. ``info["num_features"]`` is F.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 from sslbench import DatasetContext, LoadedDataset, TensorSplit, UsageError, fingerprint, warn_once
 from sslbench.data import prepare
 
-from sslbench_audio.audiofolder import KLETTRES_ROOT, AudioFolder, read_audio_folder
+from sslbench_audio.audiofolder import KLETTRES_ROOT, AudioFolder, read_audio_folder  # noqa: F401  # re-exported
 from sslbench_audio.batching import AudioSplit, stratified_split, train_test_splits, trim_batch
 from sslbench_audio.fsdd import fsdd_splits
 from sslbench_audio.sources import FSDD_MFCC  # noqa: F401  # torch-free: re-exported

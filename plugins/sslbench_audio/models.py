@@ -27,7 +27,7 @@ that window lies inside the first conv's receptive field.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 
 import torch
 from torch import Tensor, nn

@@ -53,6 +53,8 @@ class LogMelOptions:
 
     def log_mel(self) -> LogMelConfig:
         """The reader's front-end settings."""
+        from sslbench_audio.audiofolder import LogMelConfig  # local: it imports torch
+
         return LogMelConfig(sample_rate=self.sample_rate, n_mels=self.n_mels, max_seconds=self.max_seconds)
 
 

@@ -19,7 +19,6 @@ distribution with torchaudio's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor

@@ -15,7 +15,6 @@ recorded with ``EvalContext.record_choice`` (the row's ``selected``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F

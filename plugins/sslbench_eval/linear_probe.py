@@ -21,7 +21,6 @@ Without a ``valid`` split (a plugin dataset that declares none) or with an empty
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F

@@ -13,7 +13,6 @@ without replacement, sharding across processes, resume) applies unchanged.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F

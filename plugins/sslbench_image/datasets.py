@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -23,7 +21,7 @@ from torch import Tensor
 
 from sslbench import Batch, DatasetContext, LoadedDataset, TensorSplit, fingerprint
 from sslbench.splits import VALID_SEED, carve_valid, stratified_subset
-from sslbench.data import DataSpec, SourceFailed, prepare
+from sslbench.data import SourceFailed, prepare  # noqa: F401  # SourceFailed re-exported
 from sslbench_image.sources import (  # noqa: F401  # torch-free: re-exported
     FASHION_MNIST_FILES, FASHION_MNIST_IDX_SHA256, FASHION_MNIST_MIRROR, fashion_mnist_layout,
     torchvision_fashion_mnist_download, FASHION_MNIST, MNIST_5K_FILE, MNIST_5K,

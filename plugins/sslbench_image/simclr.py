@@ -5,7 +5,6 @@ make two augmented views of a batch.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F

@@ -9,7 +9,6 @@ instead). With the image modality's ``frames`` (its patches) the generic
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 from torch import nn

@@ -10,7 +10,6 @@ Filtering".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch

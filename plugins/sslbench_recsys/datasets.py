@@ -26,7 +26,6 @@ Both are split leave-one-out by time (:mod:`.splits`) into what the runner wants
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 

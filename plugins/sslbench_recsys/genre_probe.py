@@ -23,7 +23,6 @@ from the largest L2 down, each fit warm-started from the last. An empty
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import pandas as pd
 import torch

@@ -18,7 +18,6 @@ protocols change the numbers several-fold (Krichene & Rendle, 2020).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F

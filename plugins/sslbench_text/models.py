@@ -13,7 +13,6 @@ its ``pooled`` output is either the masked mean of the last layer over real toke
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch

@@ -29,7 +29,6 @@ positions only; the mean loss equals HF's loss over all positions with
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch.nn.functional as F

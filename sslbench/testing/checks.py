@@ -24,7 +24,6 @@ this module holds what every component shares, ``check_data``, ``check_model`` a
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import warnings
 from collections.abc import Iterator, Mapping

@@ -6,7 +6,6 @@ must pick the grid value a peer computation finds best on valid.
 import dataclasses
 import textwrap
 
-import numpy as np
 import pytest
 import torch
 from sklearn.neighbors import KNeighborsClassifier

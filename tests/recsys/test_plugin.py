@@ -118,7 +118,7 @@ def test_quick_config_recsys_part(registry):
     assert [c.key for c in cells] == ["movielens-100k/random-init/item-embedding",
                                       "movielens-100k/cooccurrence/item-embedding"]
     assert all([e.evaluator for e in c.evaluations] == ["next-item", "genre-probe"] for c in cells)
-    assert config.run.seeds == (0, 1) and part.run.steps == 300
+    assert config.run.seeds == (0, 1, 2) and part.run.steps == 300
     assert config.options_for("task", "cooccurrence").power == 0.0  # the documented deviation
 
 

@@ -132,3 +132,9 @@ def test_the_summary_is_per_task_and_dataset_with_its_counts():
 def test_no_interval_below_three_seeds_in_the_table():
     table = summarize([*rows_of("simclr", [0.7, 0.8])])
     assert table["ci_low"].isna().all() and table["ci_high"].isna().all()
+
+
+def test_a_grid_whose_every_seed_failed_still_gives_a_leaderboard_of_failures():
+    failed = {**row("simclr", 0, None), "status": "failed", "message": "boom", "metric": ""}
+    board = build([failed])
+    assert list(board.failures()["task"]) == ["simclr"] and board.table["mean"].isna().all()

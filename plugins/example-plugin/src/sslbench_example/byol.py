@@ -12,7 +12,6 @@ cosine schedule, which needs the total number of steps that a task here is not t
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F

@@ -9,8 +9,6 @@ on the same (normalised) inputs is the reference a test compares against.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
 
 import torch
 import torch.nn.functional as F

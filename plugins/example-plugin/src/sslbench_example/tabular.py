@@ -9,7 +9,6 @@ from the training set's). A little Gaussian noise on both views is this plugin's
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import torch

@@ -13,7 +13,6 @@ their hyper-parameters on it and score ``test`` once.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
