@@ -12,7 +12,7 @@ the same protocol, so the comparison is like for like.
 Learning rate: each value of ``lr_grid`` is fine-tuned on ``train`` and scored on the
 ``valid`` split; the best one's model is then scored on ``test``, once. Without a
 validation split the first value of the grid is used. What it spent (steps, FLOPs,
-counted on the first step with ``torch.utils.flop_counter``) lands in the row's
+counted on the first batch with :func:`sslbench.flops.count_step_flops`) lands in the row's
 ``cost`` as ``eval_steps`` / ``eval_flops``; the chosen lr in ``selected``.
 """
 from __future__ import annotations
@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from sslbench import EvalContext
 from sslbench.contexts import autocast_for, embed_split
 from sslbench.data_api import label_key, move_batch
+from sslbench.flops import count_step_flops
 
 
 from sslbench_eval.options import FinetuneOptions  # noqa: F401  # torch-free: re-exported
@@ -79,21 +80,29 @@ def finetune(ctx: EvalContext, options: FinetuneOptions, lr: float, num_classes:
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(options.steps, options.warmup_fraction))
     split, key = ctx.dataset.split("train"), label_key(ctx.label_set)
     order = _batches(len(split), options.batch_size, options.steps, ctx.generator())
-    flops_per_step = 0
-    for step, index in enumerate(order):
-        batch = move_batch(split.batch(index), ctx.device)
-        counter = _flop_counter() if step == 0 else None
-        with torch.enable_grad(), counter if counter is not None else _null():
+    with torch.enable_grad():  # the runner evaluates under no_grad
+        flops_per_step = count_step_flops(_WithLoss(model, key), move_batch(split.batch(order[0]), ctx.device)).flops
+        for index in order:
+            batch = move_batch(split.batch(index), ctx.device)
             with autocast_for(ctx.device):
                 loss = F.cross_entropy(model(batch), batch[key])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-        optimizer.step()
-        schedule.step()
-        if counter is not None:
-            flops_per_step = int(counter.get_total_flops())
+            optimizer.step()
+            schedule.step()
     model.eval()
-    return model, flops_per_step * options.steps
+    return model, (flops_per_step or 0) * options.steps
+
+
+class _WithLoss(nn.Module):
+    """``model`` as a task for :func:`sslbench.flops.count_step_flops`: batch → ``{"loss": CE}``."""
+
+    def __init__(self, model: Classifier, key: str) -> None:
+        super().__init__()
+        self.model, self.key = model, key
+
+    def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        return {"loss": F.cross_entropy(self.model(batch), batch[self.key])}
 
 
 def accuracy(model: Classifier, ctx: EvalContext, split: str) -> float:
@@ -124,15 +133,3 @@ def _warmup_cosine(steps: int, warmup_fraction: float):  # noqa: ANN202 - a Lamb
         return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
     return factor
-
-
-def _flop_counter():  # noqa: ANN202
-    import torch.utils.flop_counter as flop_counter  # local: only the first step needs it
-
-    return flop_counter.FlopCounterMode(display=False)
-
-
-def _null():  # noqa: ANN202
-    import contextlib
-
-    return contextlib.nullcontext()
