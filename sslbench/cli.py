@@ -150,8 +150,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         summary = run_grid(config, registry, out, plan=plan, resume=args.resume, shard=args.shard,
                            show_tracebacks=args.traceback)
-    finally:
-        distributed.shutdown()
+    except BaseException:
+        distributed.shutdown(wait=False)
+        raise
+    distributed.shutdown()
     if not main_rank:
         return summary.exit_code
     if summary.pairs == 0:

@@ -70,9 +70,17 @@ def local_device(device: torch.device) -> torch.device:
     return device
 
 
-def shutdown() -> None:
-    """Leave the process group (no-op when not distributed)."""
+def shutdown(wait: bool = True) -> None:
+    """Leave the process group, by default once every rank is done (no-op when not distributed).
+
+    The barrier matters: a gloo rank that destroys its group while a peer is still
+    in a collective or tearing down its own pairs can abort the process
+    ("terminate called without an active exception", SIGABRT). ``wait=False`` is for
+    a rank leaving on an error, whose peers may never reach the barrier.
+    """
     if dist.is_available() and dist.is_initialized():
+        if wait:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -34,7 +34,7 @@ def _grad_worker(rank: int, world: int, init_file: str, z_a: torch.Tensor, z_b: 
     loss.backward()
     # DDP averages parameter gradients over ranks; apply the same 1/W to these leaves
     torch.save({"loss": loss.detach(), "a": local_a.grad / world, "b": local_b.grad / world}, f"{out}.{rank}")
-    dist.destroy_process_group()
+    distributed.shutdown()
 
 
 def test_gathered_nt_xent_gradients_equal_the_single_process_ones(tmp_path):
@@ -62,7 +62,7 @@ def _mlm_worker(rank: int, world: int, init_file: str, sequence: torch.Tensor, l
     loss, _ = mlm_terms(head, sequence[rank * b : (rank + 1) * b], labels[rank * b : (rank + 1) * b])
     loss.backward()
     torch.save({"loss": loss.detach(), "grad": head.weight.grad / world}, f"{out}.{rank}")  # DDP's 1/W
-    dist.destroy_process_group()
+    distributed.shutdown()
 
 
 def test_mlm_loss_over_two_ranks_with_unequal_masks_is_the_global_mean(tmp_path):
@@ -94,7 +94,7 @@ def _bn_worker(rank: int, world: int, init_file: str, x: torch.Tensor, out: str)
     y = bn(local)
     (y * torch.arange(1.0, 4.0)).sum().backward()
     torch.save({"y": y.detach(), "grad": local.grad, "rm": bn.running_mean, "rv": bn.running_var}, f"{out}.{rank}")
-    dist.destroy_process_group()
+    distributed.shutdown()
 
 
 def test_global_batchnorm_matches_batchnorm_over_the_global_batch(tmp_path):
