@@ -107,6 +107,7 @@ BERT_SIZES = {
 
 
 POOLINGS = ("mean", "cls")
+NORMS = ("post", "pre")
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class BertOptions:
 
     pooling: Literal["mean", "cls"] = "mean"  # pooled embedding for evaluators: masked mean over tokens, or [CLS]
     dropout: float = 0.1  # hidden and attention dropout during pretraining (BERT: 0.1)
+    norm: Literal["post", "pre"] = "post"  # LayerNorm after each residual (BERT) or before it (pre-LN, Xiong et al., 2020)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.dropout < 1.0:

@@ -88,3 +88,39 @@ def test_builder_reads_the_dataset_info_and_options():
         models.bert_builder("bert-tiny")(no_length, models.BertOptions())
     with pytest.raises(ValueError, match=r"dropout: must be in \[0, 1\)"):
         models.BertOptions(dropout=1.0)
+
+
+def _naive_pre_ln_forward(encoder, batch):
+    """Xiong et al. (2020), Fig. 1(b), written out: x + Attn(LN(x)), then x + FFN(LN(x)), LN at the end.
+
+    Shape: returns (B, T, D)."""
+    bert, f = encoder.bert, torch.nn.functional
+    x = bert.embeddings(input_ids=batch["input_ids"], token_type_ids=batch["token_type_ids"])
+    heads, keep = encoder.config.num_attention_heads, batch["attention_mask"].bool()
+    for layer in bert.encoder.layer:
+        att = layer.attention
+        h = att.LayerNorm(x)
+        q, k, v = (m(h).unflatten(-1, (heads, -1)).transpose(1, 2) for m in (att.self.query, att.self.key, att.self.value))
+        scores = (q @ k.transpose(-1, -2)) / q.shape[-1] ** 0.5
+        scores = scores.masked_fill(~keep[:, None, None, :], float("-inf"))
+        x = x + att.output.dense((scores.softmax(-1) @ v).transpose(1, 2).flatten(2))
+        x = x + layer.output.dense(f.gelu(layer.intermediate.dense(layer.intermediate.LayerNorm(x))))
+    return bert.LayerNorm(x)
+
+
+def test_pre_ln_option_is_a_pre_ln_transformer_of_the_same_size():
+    torch.manual_seed(0)
+    post = models.create_bert_encoder("bert-tiny", VOCAB, max_positions=12, dropout=0.0).eval()
+    pre = models.create_bert_encoder("bert-tiny", VOCAB, max_positions=12, dropout=0.0, norm="pre").eval()
+    assert abs(sum(p.numel() for p in pre.parameters()) - sum(p.numel() for p in post.parameters())) < 1000  # LN moved
+    batch = batch_of()
+    with torch.no_grad():
+        out = pre(batch)
+        reference = _naive_pre_ln_forward(pre, batch)
+    real = batch["attention_mask"].bool()
+    assert torch.allclose(out.sequence[real], reference[real], atol=1e-5)
+    assert pre.token_embeddings() is pre.bert.embeddings.word_embeddings
+    with pytest.raises(ValueError, match="sequence length 13 exceeds max_positions=12"):
+        pre(batch_of(width=13, rows=2))
+    with pytest.raises(ValueError, match=r"norm='mid' is not one of \['post', 'pre'\]"):
+        models.create_bert_encoder("bert-tiny", VOCAB, norm="mid")
