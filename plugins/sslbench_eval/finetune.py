@@ -14,6 +14,12 @@ Learning rate: each value of ``lr_grid`` is fine-tuned on ``train`` and scored o
 validation split the first value of the grid is used. What it spent (steps, FLOPs,
 counted on the first batch with :func:`sslbench.flops.count_step_flops`) lands in the row's
 ``cost`` as ``eval_steps`` / ``eval_flops``; the chosen lr in ``selected``.
+
+An encoder without parameters (a no-encoder reference: raw pixels, frame statistics,
+tf-idf) has nothing to fine-tune, so only its head trains; its features are then
+standardised with the train split's mean and std first, as the linear probe does, so the
+head is not judged on the features' raw scale (tf-idf weights, MFCC units) within a budget
+sized for learned embeddings.
 """
 from __future__ import annotations
 
@@ -34,15 +40,26 @@ from sslbench_eval.options import FinetuneOptions  # noqa: F401  # torch-free: r
 
 
 class Classifier(nn.Module):
-    """Encoder + linear head on its pooled output. Shape: batch → logits (B, C)."""
+    """Encoder + linear head on its (optionally standardised) pooled output. Shape: batch → logits (B, C)."""
 
     def __init__(self, encoder: nn.Module, num_classes: int) -> None:
         super().__init__()
         self.encoder = encoder
         self.head = nn.Linear(encoder.embed_dim, num_classes)
+        self.register_buffer("shift", torch.zeros(encoder.embed_dim))
+        self.register_buffer("scale", torch.ones(encoder.embed_dim))
+
+    def features(self, pooled: Tensor) -> Tensor:
+        """(B, D) pooled output → (B, D) head input: ``(pooled - shift) / scale``."""
+        return (pooled.float() - self.shift) / self.scale
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
-        return self.head(self.encoder(batch).pooled).float()
+        return self.head(self.features(self.encoder(batch).pooled)).float()
+
+
+def has_parameters(encoder: nn.Module) -> bool:
+    """Whether fine-tuning could change ``encoder`` (no-encoder references have no parameters)."""
+    return any(True for _ in encoder.parameters())
 
 
 def run_finetune(ctx: EvalContext, options: FinetuneOptions) -> dict[str, float]:
@@ -71,6 +88,10 @@ def finetune(ctx: EvalContext, options: FinetuneOptions, lr: float, num_classes:
     with torch.random.fork_rng(devices=[]):  # the head's init must not move the global generator
         torch.manual_seed(ctx.seed)
         model = Classifier(copy.deepcopy(ctx.encoder), num_classes).to(ctx.device)
+    if not has_parameters(model.encoder):  # a reference: its head sees standardised features, as in the probe
+        train = embed_split(model.encoder, ctx.dataset.split("train"), ctx.device, ctx.embed_batch_size)  # (N, D)
+        model.shift.copy_(train.mean(dim=0))
+        model.scale.copy_(train.std(dim=0).clamp_min(1e-6))
     model.encoder.requires_grad_(not options.freeze_encoder)
     model.train()
     if options.freeze_encoder:
@@ -109,7 +130,7 @@ def accuracy(model: Classifier, ctx: EvalContext, split: str) -> float:
     """Top-1 of ``model`` on ``split`` (its labels read here, after training)."""
     features = embed_split(model.encoder, ctx.dataset.split(split), ctx.device, ctx.embed_batch_size)  # (N, D)
     with torch.no_grad():
-        pred = model.head(features).argmax(dim=1)
+        pred = model.head(model.features(features)).argmax(dim=1)
     return (pred == ctx.labels(split)).float().mean().item()
 
 

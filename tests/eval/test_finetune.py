@@ -72,3 +72,29 @@ def test_a_frozen_encoder_with_the_head_only_matches_the_linear_probe():
     tuned = run_finetune(context(encoder), FinetuneOptions(steps=400, lr_grid=(1e-2,), freeze_encoder=True))
     probe = run_linear_probe(context(encoder, valid=False), LinearProbeOptions(standardize=False))
     assert math.isclose(tuned["top1"], probe["top1"], abs_tol=0.03), (tuned, probe)
+
+
+class Scaled(nn.Module):
+    """A parameter-free 'reference': pooled = x with features at wildly different scales (B, F)."""
+
+    def __init__(self, features: int) -> None:
+        super().__init__()
+        self.embed_dim = features
+        self.register_buffer("gain", torch.logspace(-3, 3, features))
+
+    def forward(self, batch):
+        return EncoderOutput(sequence=None, pooled=batch["x"] * self.gain + 50.0)
+
+
+def test_a_parameter_free_reference_trains_its_head_on_standardised_features_as_the_probe_does():
+    """Without standardisation, 60 AdamW steps on features scaled 1e-3..1e3 and offset by 50 leave the
+    head near chance; the probe (standardised) separates the blobs. The reference's row must not
+    understate it for a reason that has nothing to do with its features."""
+    ctx = context(Scaled(8))
+    tuned = run_finetune(ctx, FinetuneOptions(steps=60, lr_grid=(1e-2,)))
+    probe = run_linear_probe(context(Scaled(8), valid=False), LinearProbeOptions(standardize=True))
+    assert math.isclose(tuned["top1"], probe["top1"], abs_tol=0.05), (tuned, probe)
+    import sslbench_eval.finetune as finetune_module
+
+    raw = finetune_module.Classifier(Scaled(8), 4)
+    assert torch.equal(raw.features(torch.ones(2, 8)), torch.ones(2, 8))  # identity unless fitted
