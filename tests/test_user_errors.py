@@ -132,3 +132,30 @@ def test_a_read_only_out_folder(tmp_path, config, capsys, monkeypatch):
 
     monkeypatch.setattr(os, "open", read_only)
     one_line_exit_2(capsys, "run", config, "--out", out, match="cannot write there (Read-only file system)")
+
+
+@pytest.mark.parametrize("entry, kind", [("locks", "file"), ("locks", "link"), ("checkpoints", "link"),
+                                         ("pending", "link"), ("tracebacks", "link"), ("curves.jsonl", "link")])
+def test_a_resumed_folder_with_a_wrong_entry_is_refused_before_anything_is_written(tmp_path, config, capsys,
+                                                                                   entry, kind):
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    code, _, err = run(capsys, "run", config, "--out", out)
+    assert code == 0, err
+    (out / "rows.jsonl").write_text("")  # every cell runs again
+    victim = out / entry
+    if victim.is_dir():
+        import shutil
+
+        shutil.rmtree(victim)
+    else:
+        victim.unlink(missing_ok=True)
+    if kind == "file":
+        victim.write_text("")
+    else:
+        victim.symlink_to(elsewhere if "." not in entry else elsewhere / "x.jsonl")
+    manifest = (out / "manifest.json").read_bytes()
+    match = "a file stands where" if kind == "file" else "is a symbolic link"
+    one_line_exit_2(capsys, "run", config, "--out", out, "--resume", match=match)
+    assert (out / "manifest.json").read_bytes() == manifest  # nothing written, not even the manifest
+    assert not any(elsewhere.iterdir())
