@@ -142,8 +142,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     plan = plan_grid(config, registry)
     main_rank = distributed.is_main()
     quiet = args.verbosity < 0
-    if main_rank and not quiet:
-        _report_plan(plan)
+    if main_rank and not quiet:  # it prints the plan once the run starts: a refused run says one line only
         from sslbench.progress import ProgressReporter
 
         registry.pm.register(ProgressReporter(), name="sslbench-progress")
@@ -180,12 +179,6 @@ def _registry(args: argparse.Namespace) -> Any:
 
     blocked, modules = parse_plugin_args([*args.plugin_args_before, *args.plugin_args])
     return Registry(make_plugin_manager(blocked=blocked, modules=modules))
-
-
-def _report_plan(plan: Any) -> None:
-    print(f"{len(plan.cells)} cells ({len(plan.pretrained)} pretrained + baselines)", file=sys.stderr)
-    for skip in plan.skipped:
-        print(f"skipped: {skip}", file=sys.stderr)
 
 
 def _launch_torchrun(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ import pytest
 
 from sslbench import provenance
 from sslbench.cli import main
-from test_reliability import TESTS, write_config
+from test_reliability import TESTS, cli, write_config
 
 
 def run(capsys, *args):
@@ -159,3 +159,13 @@ def test_a_resumed_folder_with_a_wrong_entry_is_refused_before_anything_is_writt
     one_line_exit_2(capsys, "run", config, "--out", out, "--resume", match=match)
     assert (out / "manifest.json").read_bytes() == manifest  # nothing written, not even the manifest
     assert not any(elsewhere.iterdir())
+
+
+def test_a_refused_run_without_quiet_says_one_line_and_no_plan(tmp_path, config):
+    """The plan is printed when the run starts, so a refused --out folder leaves one line on stderr."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    done = cli("run", str(config), "--out", str(out))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and "is not empty and holds no sslbench results" in done.stderr, done.stderr
