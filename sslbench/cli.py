@@ -1,7 +1,8 @@
 """The ``sslbench`` console script.
 
 Exit status: 0 success; 1 some cells failed (the rest ran and were written);
-2 a usage, config, data or plugin error (one line on stderr, nothing written).
+2 a usage, config, data or plugin error (one line on stderr, nothing written);
+130 interrupted (Ctrl-C); 141 stdout's reader went away (``| head``), silently.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sslbench.errors import UsageError
 from sslbench.safeio import StorageError
 
 EXIT_OK, EXIT_FAILED_CELLS, EXIT_USAGE = 0, 1, 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports of a writer whose reader went away
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,6 +48,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sslbench: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # whoever read stdout went away (`sslbench list | head -1`): not an error of ours
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's final flush does not report the broken pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -169,3 +169,15 @@ def test_a_refused_run_without_quiet_says_one_line_and_no_plan(tmp_path, config)
     done = cli("run", str(config), "--out", str(out))
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and "is not empty and holds no sslbench results" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("args", [["list", "--json"], ["data", "list", "--json"]])
+def test_a_reader_that_goes_away_is_no_traceback(args):
+    """`sslbench list --json | head -1`: stdout's pipe closes early; exit 141, nothing on stderr."""
+    env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = subprocess.Popen([sys.executable, "-m", "sslbench", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    assert proc.returncode == 141, err

@@ -223,12 +223,17 @@ class Sandbox:
         self.check_traceback(call)
         return call
 
-    def start(self, args: Sequence[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen, Call]:
+    def start(self, args: Sequence[str], env: dict[str, str] | None = None,
+              close_stdout: bool = False) -> tuple[subprocess.Popen, Call]:
+        """Start the CLI (``nice`` execs Python, so signals reach Python itself); ``close_stdout``: its
+        reader goes away at once, as ``sslbench ... | head -1`` does."""
         call = Call([str(a) for a in args])
         self.outcome.calls.append(call)
-        # exec: signals go to Python itself, not to `nice`
-        proc = subprocess.Popen(self.command(args), cwd=self.cwd, env=self.env(env), stdout=subprocess.DEVNULL,
+        proc = subprocess.Popen(self.command(args), cwd=self.cwd, env=self.env(env),
+                                stdout=subprocess.PIPE if close_stdout else subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True, errors="replace")
+        if close_stdout:
+            proc.stdout.close()
         return proc, call
 
     def finish(self, proc: subprocess.Popen, call: Call) -> Call:
@@ -422,7 +427,9 @@ def signal_trial(box: Sandbox, rng: random.Random, refs: dict[str, Reference]) -
     """SIGINT (Ctrl-C, at start-up too) or SIGTERM at a random moment, then --resume."""
     ref = refs[rng.choice(sorted(refs))]
     out, before = box.root / "out", snapshot(box.root)
-    kind = rng.choice(["SIGINT start-up", "SIGINT", "SIGTERM", "SIGTERM start-up"])
+    kind = rng.choice(["SIGINT start-up", "SIGINT", "SIGTERM", "SIGTERM start-up", "stdout closed"])
+    if kind == "stdout closed":
+        return closed_stdout(box, rng, ref, out, before)
     delay = rng.uniform(0.02, 1.5) if "start-up" in kind else rng.uniform(0.5, ref.seconds * 1.1)
     sig = signal.SIGINT if kind.startswith("SIGINT") else signal.SIGTERM
     proc, call = box.start(["run", ref.config, "--out", out, "-q"])
@@ -436,6 +443,18 @@ def signal_trial(box: Sandbox, rng: random.Random, refs: dict[str, Reference]) -
             box.problem(f"(b) Ctrl-C did not end in 'sslbench: interrupted': {lines[-3:]}")
     resume_to_reference(box, out, ref, before)
     return f"{kind} after {delay:.2f} s"
+
+
+def closed_stdout(box: Sandbox, rng: random.Random, ref: Reference, out: Path, before: dict[str, tuple]) -> str:
+    """The reader of stdout goes away (SIGPIPE, ``| head``): no traceback; a run's results stay whole."""
+    args = rng.choice([["run", ref.config, "--out", out, "-q"], ["list", "--json"], ["data", "list", "--json"]])
+    proc, call = box.start(args, close_stdout=True)
+    box.finish(proc, call)
+    if args[0] == "run":
+        resume_to_reference(box, out, ref, before)
+    else:
+        expect_outside_unchanged(box, before, [])
+    return f"stdout closed: {args[0]}{'' if args[0] == 'run' else ' ' + args[1]}"
 
 
 CORRUPTIONS = ["rows torn", "rows nul-tail", "rows nul-append", "curves torn", "curves nul-tail", "curves nul-append",
