@@ -119,14 +119,21 @@ if _OUT:
     _AFTER = int(os.environ["SSLBENCH_FAULT_AFTER"])
     _ERRNO = getattr(errno, os.environ.get("SSLBENCH_FAULT_ERRNO", "ENOSPC"))
     _OP = os.environ.get("SSLBENCH_FAULT_OP", "write")
+    _MATCH = os.environ.get("SSLBENCH_FAULT_MATCH", "")  # only files whose path holds this
     _written = [0]
     _write, _fsync = os.write, os.fsync
 
     def _under_out(fd):
         try:
-            return os.readlink(f"/proc/self/fd/{fd}").startswith(_OUT + os.sep)
+            path = os.readlink(f"/proc/self/fd/{fd}")
         except OSError:
             return False
+        return path.startswith(_OUT + os.sep) and _MATCH in path[len(_OUT):]
+
+    if os.environ.get("SSLBENCH_FAULT_COUNT_TO"):  # count mode: how many bytes a whole run writes
+        import atexit
+
+        atexit.register(lambda: open(os.environ["SSLBENCH_FAULT_COUNT_TO"], "w").write(str(_written[0])))
 
     def write(fd, data):
         if _under_out(fd):
@@ -181,6 +188,7 @@ class Reference:
     rows: dict[tuple, Any]
     curves: dict[tuple, Any]
     seconds: float
+    bytes: int = 0  # what the run wrote under --out (os.write), for the disk trials' fault points
 
 
 class Sandbox:
@@ -777,10 +785,12 @@ def disk_trial(box: Sandbox, rng: random.Random, refs: dict[str, Reference], ind
     for attempt in range(failures):
         errno_name = rng.choice(["ENOSPC", "ENOSPC", "EDQUOT", "EIO", "EFBIG"])
         op = rng.choice(["write", "write", "fsync"])
-        after = int(10 ** rng.uniform(0, 5.5))
-        kinds.append(f"{errno_name} on {op} after {after} B")
+        match = rng.choice(["", "", "rows.jsonl", "curves.jsonl", "commits.jsonl", "pending", "checkpoints",
+                            "manifest.json"])
+        after = rng.randint(0, ref.bytes) if not match else rng.randint(0, 6000)
+        kinds.append(f"{errno_name} on {op} of {match or 'any file'} after {after} B")
         env = {"SSLBENCH_FAULT_OUT": str(out), "SSLBENCH_FAULT_AFTER": str(after), "SSLBENCH_FAULT_ERRNO": errno_name,
-               "SSLBENCH_FAULT_OP": op}
+               "SSLBENCH_FAULT_OP": op, "SSLBENCH_FAULT_MATCH": match}
         call = box.run(["run", ref.config, "--out", out, "-q", *(["--resume"] if attempt else [])], env=env)
         expect_exit(box, call, [0, 1], "a full or failing disk")
         lines = [line for line in call.stderr.splitlines() if line.startswith("sslbench: error")]
@@ -810,12 +820,15 @@ def make_references(work: Path) -> dict[str, Reference]:
         config = folder / f"{name}.toml"
         config.write_text(CONFIG.format(suite="faults", model="mlp", **settings))
         out = folder / f"out-{name}"
-        box = Sandbox(work / f"reference-{name}", Outcome(-1, "reference", name))
+        box = Sandbox(work / f"reference-{name}", Outcome(-1, "reference", name), disk_faults=True)
+        count = box.root / "bytes"
+        env = {"SSLBENCH_FAULT_OUT": str(out), "SSLBENCH_FAULT_AFTER": str(2**62), "SSLBENCH_FAULT_COUNT_TO": str(count)}
         start = time.monotonic()
-        call = box.run(["run", config, "--out", out, "-q"])
+        call = box.run(["run", config, "--out", out, "-q"], env=env)
         if call.rc != 0:
             raise SystemExit(f"the reference run of config {name} failed (exit {call.rc}):\n{call.stderr}")
-        refs[name] = Reference(config, row_map(out), curve_map(out), time.monotonic() - start)
+        refs[name] = Reference(config, row_map(out), curve_map(out), time.monotonic() - start,
+                               int(count.read_text()))
     return refs
 
 
@@ -904,7 +917,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.monotonic()
     try:
         refs = make_references(work)
-        print(f"references: {', '.join(f'{k} {r.seconds:.1f} s' for k, r in refs.items())}", flush=True)
+        print(f"references: {', '.join(f'{k} {r.seconds:.1f} s, {r.bytes} B' for k, r in refs.items())}", flush=True)
         outcomes = run_all(work, refs, args, classes)
     finally:
         if not args.keep:
