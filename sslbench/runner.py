@@ -249,6 +249,7 @@ def _prepare_out_dir(out_dir: Path, config: Config, resume: bool) -> set[str]:
     manifest, rows_file = out_dir / "manifest.json", out_dir / ROWS_FILE
     if not os.path.lexists(manifest) and not os.path.lexists(rows_file):
         _refuse_foreign(out_dir)
+        _remove_stale_tmp(out_dir)  # a run killed before its manifest was written
         return set()
     hashes = _config_hashes(out_dir)
     if hashes - {config.hash}:
@@ -258,10 +259,15 @@ def _prepare_out_dir(out_dir: Path, config: Config, resume: bool) -> set[str]:
     if not resume:
         raise UsageError(f"{out_dir}: already holds results of this config; pass --resume to continue it "
                          "or choose a new --out folder")
-    for folder in (out_dir, out_dir / "checkpoints"):
-        safeio.remove_stale_tmp(folder)
+    _remove_stale_tmp(out_dir)
     replay_pending(out_dir, lambda name: _claim_name(out_dir, name))
     return _done(out_dir)
+
+
+def _remove_stale_tmp(out_dir: Path) -> None:
+    """Remove the temporary files of interrupted writes (of processes that are gone) wherever a run writes."""
+    for folder in (out_dir, out_dir / "checkpoints", out_dir / TRACEBACKS_DIR):
+        safeio.remove_stale_tmp(folder)
 
 
 def _check_entries(out_dir: Path) -> None:

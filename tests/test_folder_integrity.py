@@ -179,3 +179,17 @@ def test_a_curve_lost_to_a_torn_tail_makes_its_cell_run_again(tmp_path, small):
     assert by_cell(curves(out)) == by_cell(curves(reference))
     assert len(curves(out)) == len(curves(reference))
     assert values(out) == values(reference)
+
+
+@pytest.mark.parametrize("where", [".manifest.json.999999999.tmp", "tracebacks/.x--seed0.txt.999999999.tmp"])
+def test_temporary_files_of_a_run_killed_early_are_removed(tmp_path, small, where):
+    """Killed while writing its manifest (nothing else there yet) or a traceback: the next run cleans up."""
+    registry, config, reference = small
+    out = tmp_path / "b"
+    (out / where).parent.mkdir(parents=True)
+    (out / where).write_text("{")
+    if where.startswith("tracebacks"):
+        run_grid(config, registry, out)
+    run_grid(config, registry, out, resume=True)
+    assert not (out / where).exists()
+    assert values(out) == values(reference)
