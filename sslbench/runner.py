@@ -592,7 +592,6 @@ def _cost(trained: TrainResult | None, eval_seconds: float, device: torch.device
     }
 
 
-
 def _store_traceback(run: _Run, cell: Cell, seed: int, err: Exception, evaluator: str | None) -> str:
     """Write the traceback being handled to ``OUT/tracebacks/<cell>--seed<k>[--<evaluator>[--<label set>]].txt``;
     returns that path relative to OUT ("" on ranks other than 0, which write nothing)."""
