@@ -1,7 +1,8 @@
 """The ``sslbench`` console script.
 
 Exit status: 0 success; 1 some cells failed (the rest ran and were written);
-2 a usage, config, data or plugin error (one line on stderr, nothing written).
+2 a usage, config, data or plugin error (one line on stderr, nothing written);
+130 interrupted (Ctrl-C); 141 stdout's reader went away (``| head``), silently.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sslbench.errors import UsageError
 from sslbench.safeio import StorageError
 
 EXIT_OK, EXIT_FAILED_CELLS, EXIT_USAGE = 0, 1, 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports of a writer whose reader went away
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,6 +48,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sslbench: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # whoever read stdout went away (`sslbench list | head -1`): not an error of ours
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's final flush does not report the broken pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,8 +156,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     plan = plan_grid(config, registry)
     main_rank = distributed.is_main()
     quiet = args.verbosity < 0
-    if main_rank and not quiet:
-        _report_plan(plan)
+    if main_rank and not quiet:  # it prints the plan once the run starts: a refused run says one line only
         from sslbench.progress import ProgressReporter
 
         registry.pm.register(ProgressReporter(), name="sslbench-progress")
@@ -180,12 +193,6 @@ def _registry(args: argparse.Namespace) -> Any:
 
     blocked, modules = parse_plugin_args([*args.plugin_args_before, *args.plugin_args])
     return Registry(make_plugin_manager(blocked=blocked, modules=modules))
-
-
-def _report_plan(plan: Any) -> None:
-    print(f"{len(plan.cells)} cells ({len(plan.pretrained)} pretrained + baselines)", file=sys.stderr)
-    for skip in plan.skipped:
-        print(f"skipped: {skip}", file=sys.stderr)
 
 
 def _launch_torchrun(args: argparse.Namespace) -> int:

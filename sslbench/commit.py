@@ -9,10 +9,11 @@ either file with the identity of one of the record's rows or of its curve, appen
 the rows, appends the curve, appends a marker line to ``commits.jsonl`` listing the
 identities of the cell's rows — and deletes the record.
 
-A cell is done (:func:`done_cells`) when its marker is there and every row the
-marker lists is in ``rows.jsonl``. So a ``rows.jsonl`` that lost its last lines
+A cell is done (:func:`done_cells`) when its marker is there, every row the
+marker lists is in ``rows.jsonl`` and the curve it names (if it had one) is in
+``curves.jsonl``. So a ``rows.jsonl`` or ``curves.jsonl`` that lost its last lines
 (a torn tail cut off, a file emptied by hand) makes exactly the cells whose rows
-are gone run again. Folders written before markers existed (or merged ones) have
+or curve are gone run again. Folders written before markers existed (or merged ones) have
 cells with rows and no marker at all: those count as done, as before.
 
 A kill before the rename leaves no trace of the cell (it reruns on ``--resume``). A
@@ -73,7 +74,10 @@ def _apply(out_dir: Path, record: Mapping[str, Any]) -> None:
     append_rows(out_dir, rows)
     if curve is not None:
         jsonl.append_records(out_dir / CURVES_FILE, [curve])
-    jsonl.append_records(out_dir / COMMITS_FILE, [{"cell": record["cell"], "rows": [list(i) for i in sorted(identities, key=repr)]}])
+    marker = {"cell": record["cell"], "rows": [list(i) for i in sorted(identities, key=repr)]}
+    if curve is not None:
+        marker["curve"] = list(curve_key(curve))
+    jsonl.append_records(out_dir / COMMITS_FILE, [marker])
 
 
 def done_cells(out_dir: Path, rows: list[dict[str, Any]], name_of: Callable[[Mapping[str, Any]], str]) -> set[str]:
@@ -84,10 +88,18 @@ def done_cells(out_dir: Path, rows: list[dict[str, Any]], name_of: Callable[[Map
     present = {identity_of(r) for r in rows}
     markers = jsonl.read_records(out_dir / COMMITS_FILE) if os.path.lexists(out_dir / COMMITS_FILE) else []
     marked = {m.get("cell") for m in markers}
-    done = {m["cell"] for m in markers if all(tuple(i) in present for i in m.get("rows", []))}
+    curves = _curve_keys(out_dir) if any("curve" in m for m in markers) else set()
+    done = {m["cell"] for m in markers if all(tuple(i) in present for i in m.get("rows", []))
+            and ("curve" not in m or tuple(m["curve"]) in curves)}
     covered = {tuple(i) for m in markers for i in m.get("rows", [])}
     legacy = {name_of(r) for r in rows if identity_of(r) not in covered}
     return done | (legacy - marked)
+
+
+def _curve_keys(out_dir: Path) -> set[tuple]:
+    """Identities of the loss curves in ``curves.jsonl`` (a torn tail skipped)."""
+    path = out_dir / CURVES_FILE
+    return {curve_key(c) for c in jsonl.read_records(path)} if os.path.lexists(path) else set()
 
 
 def replay_pending(out_dir: Path, claim: Callable[[str], ContextManager[bool]]) -> int:

@@ -48,6 +48,17 @@ class ProgressReporter:
         self._bar: Any = None
 
     @hookimpl
+    def sslbench_run_start(self, plan: Any, out_dir: Any) -> None:
+        """The plan: how many cells, and every combination skipped with the reason.
+
+        Printed when the run starts (the out folder accepted, the datasets loaded), so that a
+        refused run says its one line and nothing else.
+        """
+        self._write(f"{len(plan.cells)} cells ({len(plan.pretrained)} pretrained + baselines)")
+        for skip in plan.skipped:
+            self._write(f"skipped: {skip}")
+
+    @hookimpl
     def sslbench_cell_start(self, cell: Any, seed: int, index: int, total: int) -> None:
         now = self.clock()
         if self.started is None:

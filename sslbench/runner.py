@@ -229,7 +229,10 @@ def _valid_as_test(value: Any) -> Any:
     return value
 
 
-RESULT_ENTRIES = frozenset({"manifest.json", ROWS_FILE, CURVES_FILE, COMMITS_FILE, "locks", "checkpoints", PENDING_DIR})
+TRACEBACKS_DIR = "tracebacks"
+RESULT_FILES = ("manifest.json", ROWS_FILE, CURVES_FILE, COMMITS_FILE)
+RESULT_FOLDERS = ("locks", "checkpoints", PENDING_DIR, TRACEBACKS_DIR)
+RESULT_ENTRIES = frozenset({*RESULT_FILES, *RESULT_FOLDERS})
 """What ``sslbench run`` keeps in a result folder (besides ``.NAME.PID.tmp``, ``*.torn-*`` and ``*.corrupt-*``)."""
 
 
@@ -242,9 +245,11 @@ def _prepare_out_dir(out_dir: Path, config: Config, resume: bool) -> set[str]:
     (:mod:`sslbench.commit`) and removes the temporary files of interrupted writes.
     """
     safeio.ensure_dir(out_dir)
+    _check_entries(out_dir)
     manifest, rows_file = out_dir / "manifest.json", out_dir / ROWS_FILE
     if not os.path.lexists(manifest) and not os.path.lexists(rows_file):
         _refuse_foreign(out_dir)
+        _remove_stale_tmp(out_dir)  # a run killed before its manifest was written
         return set()
     hashes = _config_hashes(out_dir)
     if hashes - {config.hash}:
@@ -254,10 +259,22 @@ def _prepare_out_dir(out_dir: Path, config: Config, resume: bool) -> set[str]:
     if not resume:
         raise UsageError(f"{out_dir}: already holds results of this config; pass --resume to continue it "
                          "or choose a new --out folder")
-    for folder in (out_dir, out_dir / "checkpoints"):
-        safeio.remove_stale_tmp(folder)
+    _remove_stale_tmp(out_dir)
     replay_pending(out_dir, lambda name: _claim_name(out_dir, name))
     return _done(out_dir)
+
+
+def _remove_stale_tmp(out_dir: Path) -> None:
+    """Remove the temporary files of interrupted writes (of processes that are gone) wherever a run writes."""
+    for folder in (out_dir, out_dir / "checkpoints", out_dir / TRACEBACKS_DIR):
+        safeio.remove_stale_tmp(folder)
+
+
+def _check_entries(out_dir: Path) -> None:
+    """Refuse, before anything is written, a link or an entry of the wrong kind where sslbench keeps its files."""
+    for name in (*RESULT_FILES, *RESULT_FOLDERS):
+        if os.path.lexists(out_dir / name):
+            safeio.check_entry(out_dir / name, folder=name in RESULT_FOLDERS)
 
 
 def _done(out_dir: Path) -> set[str]:
@@ -575,9 +592,6 @@ def _cost(trained: TrainResult | None, eval_seconds: float, device: torch.device
     }
 
 
-TRACEBACKS_DIR = "tracebacks"
-
-
 def _store_traceback(run: _Run, cell: Cell, seed: int, err: Exception, evaluator: str | None) -> str:
     """Write the traceback being handled to ``OUT/tracebacks/<cell>--seed<k>[--<evaluator>[--<label set>]].txt``;
     returns that path relative to OUT ("" on ranks other than 0, which write nothing)."""
@@ -588,9 +602,9 @@ def _store_traceback(run: _Run, cell: Cell, seed: int, err: Exception, evaluator
     if not distributed.is_main():
         return ""
     name = _cell_file_name(cell, seed) + (f"--{evaluator}" if evaluator else "") + ".txt"
-    folder = run.out_dir / TRACEBACKS_DIR
-    folder.mkdir(exist_ok=True)
-    (folder / name).write_text(f"{cell.key} seed {seed}{' evaluator ' + evaluator if evaluator else ''}\n{text}")
+    folder = safeio.ensure_dir(run.out_dir / TRACEBACKS_DIR)  # never through a planted link
+    heading = f"{cell.key} seed {seed}{' evaluator ' + evaluator if evaluator else ''}\n"
+    safeio.atomic_write(folder / name, (heading + text).encode())
     return f"{TRACEBACKS_DIR}/{name}"
 
 

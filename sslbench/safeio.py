@@ -189,6 +189,22 @@ def ensure_dir(path: Path) -> Path:
     return path
 
 
+def check_entry(path: Path, *, folder: bool) -> None:
+    """``path`` must be a real folder (``folder``) or a regular file, never a symbolic link.
+
+    Raises:
+        UsageError: a link, a file where a folder belongs, or anything else where a file belongs.
+    """
+    mode = os.lstat(path).st_mode
+    if stat.S_ISLNK(mode):
+        raise _usage_or_storage(OSError(errno.ELOOP, os.strerror(errno.ELOOP)), path)
+    if folder and not stat.S_ISDIR(mode):
+        raise UsageError(f"{path}: a file stands where sslbench needs a folder; choose a new --out folder")
+    if not folder and not stat.S_ISREG(mode):
+        raise UsageError(f"{path}: is not a regular file (a folder or a device stands where sslbench "
+                         "keeps a file); choose a new --out folder")
+
+
 def remove_stale_tmp(folder: Path) -> list[Path]:
     """Remove ``.NAME.PID.tmp`` files in ``folder`` whose process is gone; return them."""
     removed = []

@@ -164,3 +164,32 @@ def test_leaderboard_refuses_a_manifest_that_is_not_an_object_in_one_line(tmp_pa
     (reference / "manifest.json").write_text("[]")
     board = cli("leaderboard", str(reference))
     assert board.returncode == 2 and "not an sslbench manifest" in board.stderr and "Traceback" not in board.stderr
+
+
+def test_a_curve_lost_to_a_torn_tail_makes_its_cell_run_again(tmp_path, small):
+    """A committed cell whose curve line was torn off is not done: resume reruns it, nothing is lost."""
+    registry, config, reference = small
+    out = tmp_path / "b"
+    run_grid(config, registry, out)
+    data = (out / "curves.jsonl").read_bytes()
+    (out / "curves.jsonl").write_bytes(data[: len(data) - 20])  # the last curve torn
+    summary = run_grid(config, registry, out, resume=True)
+    assert summary.rows > 0  # its cell ran again
+    by_cell = lambda cs: {(c["task"], c["seed"]): c["losses"] for c in cs}  # noqa: E731
+    assert by_cell(curves(out)) == by_cell(curves(reference))
+    assert len(curves(out)) == len(curves(reference))
+    assert values(out) == values(reference)
+
+
+@pytest.mark.parametrize("where", [".manifest.json.999999999.tmp", "tracebacks/.x--seed0.txt.999999999.tmp"])
+def test_temporary_files_of_a_run_killed_early_are_removed(tmp_path, small, where):
+    """Killed while writing its manifest (nothing else there yet) or a traceback: the next run cleans up."""
+    registry, config, reference = small
+    out = tmp_path / "b"
+    (out / where).parent.mkdir(parents=True)
+    (out / where).write_text("{")
+    if where.startswith("tracebacks"):
+        run_grid(config, registry, out)
+    run_grid(config, registry, out, resume=True)
+    assert not (out / where).exists()
+    assert values(out) == values(reference)

@@ -11,7 +11,7 @@ import pytest
 
 from sslbench import provenance
 from sslbench.cli import main
-from test_reliability import TESTS, write_config
+from test_reliability import TESTS, cli, write_config
 
 
 def run(capsys, *args):
@@ -132,3 +132,52 @@ def test_a_read_only_out_folder(tmp_path, config, capsys, monkeypatch):
 
     monkeypatch.setattr(os, "open", read_only)
     one_line_exit_2(capsys, "run", config, "--out", out, match="cannot write there (Read-only file system)")
+
+
+@pytest.mark.parametrize("entry, kind", [("locks", "file"), ("locks", "link"), ("checkpoints", "link"),
+                                         ("pending", "link"), ("tracebacks", "link"), ("curves.jsonl", "link")])
+def test_a_resumed_folder_with_a_wrong_entry_is_refused_before_anything_is_written(tmp_path, config, capsys,
+                                                                                   entry, kind):
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    code, _, err = run(capsys, "run", config, "--out", out)
+    assert code == 0, err
+    (out / "rows.jsonl").write_text("")  # every cell runs again
+    victim = out / entry
+    if victim.is_dir():
+        import shutil
+
+        shutil.rmtree(victim)
+    else:
+        victim.unlink(missing_ok=True)
+    if kind == "file":
+        victim.write_text("")
+    else:
+        victim.symlink_to(elsewhere if "." not in entry else elsewhere / "x.jsonl")
+    manifest = (out / "manifest.json").read_bytes()
+    match = "a file stands where" if kind == "file" else "is a symbolic link"
+    one_line_exit_2(capsys, "run", config, "--out", out, "--resume", match=match)
+    assert (out / "manifest.json").read_bytes() == manifest  # nothing written, not even the manifest
+    assert not any(elsewhere.iterdir())
+
+
+def test_a_refused_run_without_quiet_says_one_line_and_no_plan(tmp_path, config):
+    """The plan is printed when the run starts, so a refused --out folder leaves one line on stderr."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    done = cli("run", str(config), "--out", str(out))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and "is not empty and holds no sslbench results" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("args", [["list", "--json"], ["data", "list", "--json"]])
+def test_a_reader_that_goes_away_is_no_traceback(args):
+    """`sslbench list --json | head -1`: stdout's pipe closes early; exit 141, nothing on stderr."""
+    env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = subprocess.Popen([sys.executable, "-m", "sslbench", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    assert proc.returncode == 141, err
