@@ -26,8 +26,11 @@ _SPEC.loader.exec_module(estimate_full)
 STAGES = ["env", "data", "estimate", "grid", "report", "mfu", "eval", "text"]
 
 
-def run_gpu_sh(out: Path, runs: Path, budget: int = 90) -> subprocess.CompletedProcess:
-    """One dry-run call of gpu.sh writing into ``out`` (tables) and ``runs`` (run folders)."""
+def run_gpu_sh(out: Path, runs: Path, budget: int = 300) -> subprocess.CompletedProcess:
+    """One dry-run call of gpu.sh writing into ``out`` (tables) and ``runs`` (run folders).
+
+    The budget is a ceiling, not a target: on a quiet 2-core CPU the call takes about a minute,
+    and the slack keeps a loaded CI machine from timing a stage out (it did at 90 s)."""
     env = {**os.environ, "SSLBENCH_GPU_DRYRUN": "1", "SSLBENCH_GPU_OUT": str(out), "SSLBENCH_GPU_RUNS": str(runs),
            "SSLBENCH_GPU_BUDGET": str(budget), "PY": sys.executable, "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins"), os.environ.get("PYTHONPATH", "")])}
