@@ -69,8 +69,9 @@ def run_finetune(ctx: EvalContext, options: FinetuneOptions) -> dict[str, float]
     grid = options.lr_grid if ctx.has_split("valid") else options.lr_grid[:1]
     best: tuple[float, float, Classifier] | None = None
     total_flops = 0
+    statistics = None if has_parameters(ctx.encoder) else train_statistics(ctx)  # once, not per lr
     for lr in grid:
-        model, flops = finetune(ctx, options, lr, num_classes)
+        model, flops = finetune(ctx, options, lr, num_classes, statistics)
         total_flops += flops
         score = accuracy(model, ctx, "valid") if len(grid) > 1 else math.nan
         if best is None or score > best[0]:
@@ -83,15 +84,23 @@ def run_finetune(ctx: EvalContext, options: FinetuneOptions) -> dict[str, float]
     return {"top1": accuracy(model, ctx, "test")}
 
 
-def finetune(ctx: EvalContext, options: FinetuneOptions, lr: float, num_classes: int) -> tuple[Classifier, int]:
-    """A copy of ``ctx.encoder`` with a new head, trained on ``train``; returns it and its FLOPs."""
+def train_statistics(ctx: EvalContext) -> tuple[Tensor, Tensor]:
+    """Mean and std (each (D,)) of the frozen encoder's train embeddings, as the linear probe standardises."""
+    train = embed_split(ctx.encoder, ctx.dataset.split("train"), ctx.device, ctx.embed_batch_size)  # (N, D)
+    return train.mean(dim=0), train.std(dim=0).clamp_min(1e-6)
+
+
+def finetune(ctx: EvalContext, options: FinetuneOptions, lr: float, num_classes: int,
+             statistics: tuple[Tensor, Tensor] | None = None) -> tuple[Classifier, int]:
+    """A copy of ``ctx.encoder`` with a new head, trained on ``train``; returns it and its FLOPs.
+
+    ``statistics``: (shift, scale) for the head's input, given for parameter-free references only."""
     with torch.random.fork_rng(devices=[]):  # the head's init must not move the global generator
         torch.manual_seed(ctx.seed)
         model = Classifier(copy.deepcopy(ctx.encoder), num_classes).to(ctx.device)
-    if not has_parameters(model.encoder):  # a reference: its head sees standardised features, as in the probe
-        train = embed_split(model.encoder, ctx.dataset.split("train"), ctx.device, ctx.embed_batch_size)  # (N, D)
-        model.shift.copy_(train.mean(dim=0))
-        model.scale.copy_(train.std(dim=0).clamp_min(1e-6))
+    if statistics is not None:  # a reference: its head sees standardised features, as in the probe
+        model.shift.copy_(statistics[0])
+        model.scale.copy_(statistics[1])
     model.encoder.requires_grad_(not options.freeze_encoder)
     model.train()
     if options.freeze_encoder:

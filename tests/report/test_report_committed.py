@@ -100,20 +100,12 @@ def test_the_readme_explains_every_column():
 
 
 @pytest.mark.parametrize("folder", ["", "text-cpu"])
-def test_committed_summaries_are_what_the_script_generates_from_their_leaderboards(folder):
+def test_committed_summaries_are_what_the_script_generates_from_their_leaderboards(folder, monkeypatch):
     import importlib.util
 
-    script = RESULTS.parent / "benchmarks" / "summarize_results.py"
-    spec = importlib.util.spec_from_file_location("summarize_results", script)
+    spec = importlib.util.spec_from_file_location("summarize_results", RESULTS.parent / "benchmarks" / "summarize_results.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    base = RESULTS / folder if folder else RESULTS
-    relative = Path("results", folder, "leaderboard.csv") if folder else Path("results", "leaderboard.csv")
-    import os
-
-    cwd = os.getcwd()
-    os.chdir(RESULTS.parent)  # the page names the CSV by its path from the repository root
-    try:
-        assert module.summarize(relative) == (base / "SUMMARY.md").read_text()
-    finally:
-        os.chdir(cwd)
+    monkeypatch.chdir(RESULTS.parent)  # the page names the CSV by its path from the repository root
+    csv = Path("results", folder, "leaderboard.csv")
+    assert module.summarize(csv) == (RESULTS / folder / "SUMMARY.md").read_text()
