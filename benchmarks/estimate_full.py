@@ -82,7 +82,7 @@ class CellEstimate:
 
 def measured_gpu(path: Path = GPU_ROWS) -> tuple[Throughput, dict[tuple[str, str, str], tuple[float, int]]]:
     """The H200 throughput and its cells' (FLOPs per step, batch size), from committed rows."""
-    from sslbench.hardware import BF16_PEAK_FLOPS
+    from sslbench.run.hardware import BF16_PEAK_FLOPS
 
     rates, steps, evals, flops = [], [], {}, {}
     for line in path.read_text().splitlines():
@@ -156,8 +156,8 @@ def finetune_seconds(config, plan, cells: list[CellEstimate], throughput: Throug
 def estimate(config_path: Path) -> tuple[list[CellEstimate], Throughput, int, int, int, tuple[float, int]]:
     """Per-cell estimates, the throughput used, counts (datasets, (cell, seed) pairs, seeds) and
     the fine-tuning evaluator's (seconds, runs)."""
-    from sslbench.config import load_config
-    from sslbench.grid import plan_grid
+    from sslbench.plan.config import load_config
+    from sslbench.plan.grid import plan_grid
     from sslbench.plugins import make_plugin_manager
     from sslbench.registry import Registry
 

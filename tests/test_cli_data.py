@@ -195,7 +195,7 @@ def _read_in_place(name: str, default_path: str):
 
 def test_datasets_read_in_place_report_whether_they_are_installed(tmp_path):
     """A dataset without a DataSpec is 'bundled' only when it has no path option (klettres is not)."""
-    from sslbench.cli_data import _nothing_to_prepare, describe_dataset
+    from sslbench.cli.data import _nothing_to_prepare, describe_dataset
 
     (tmp_path / "there").mkdir()
     installed = describe_dataset(_read_in_place("here", str(tmp_path / "there")), tmp_path)
@@ -208,10 +208,11 @@ def test_datasets_read_in_place_report_whether_they_are_installed(tmp_path):
 
 
 def test_klettres_is_listed_by_its_real_state(tmp_path):
-    from sslbench.cli_data import describe_dataset
+    from sslbench_audio.options import KLettresOptions
+
+    from sslbench.cli.data import describe_dataset
     from sslbench.plugins import make_plugin_manager
     from sslbench.registry import Registry
-    from sslbench_audio.options import KLettresOptions
 
     spec = Registry(make_plugin_manager(autoload=False, modules=["sslbench_audio.plugin"])).get("dataset", "klettres")
     expected = "installed" if Path(KLettresOptions().path).is_dir() else "not installed"

@@ -16,10 +16,25 @@ import pytest
 import torch
 from torch import nn
 
-from sslbench import DatasetSpec, EncoderOutput, EvaluatorSpec, ModalitySpec, ModelSpec, TaskSpec
+from sslbench import (
+    DatasetSpec,
+    EncoderOutput,
+    EvaluatorSpec,
+    ModalitySpec,
+    ModelSpec,
+    TaskSpec,
+)
 from sslbench.plugins import plugin_versions
 from sslbench.testing import (
-    Case, ConformanceError, FakeDistribution, Kit, KitOptions, NotApplicable, cases, conformance_tests, inline_plugin,
+    Case,
+    ConformanceError,
+    FakeDistribution,
+    Kit,
+    KitOptions,
+    NotApplicable,
+    cases,
+    conformance_tests,
+    inline_plugin,
     run_case,
 )
 
@@ -241,8 +256,8 @@ def test_the_kits_pairs_are_the_planners_cells(tmp_path, sslbench_make_registry)
     """The kit runs a task on exactly the (dataset, model) pairs a grid of everything would plan."""
     import tomli_w
 
-    from sslbench.config import load_config
-    from sslbench.grid import plan_grid
+    from sslbench.plan.config import load_config
+    from sslbench.plan.grid import plan_grid
 
     registry = sslbench_make_registry(modules=BUILTINS)
     kit = Kit(registry, tmp_path)
@@ -276,10 +291,10 @@ def test_the_whole_input_check_catches_a_model_that_ignores_part_of_its_input():
 def test_an_untrained_resnet18_sees_the_whole_28px_image():
     """timm's zero_init_last made it see only the top-left 12×12; the image plugin turns it off."""
     import timm
+    from sslbench_image.models import TimmEncoder
 
     from sslbench.testing.check_model import _expect_sees_whole_input
     from sslbench.testing.checks import ConformanceError
-    from sslbench_image.models import TimmEncoder
 
     torch.manual_seed(0)
     batch = {"image": torch.rand(2, 1, 28, 28)}

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sslbench.compare import load_entries
-from sslbench.leaderboard import GROUP_KEYS, KINDS, TABLE_COLUMNS
+from sslbench.results.compare import load_entries
+from sslbench.results.leaderboard import GROUP_KEYS, KINDS, TABLE_COLUMNS
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"
 
