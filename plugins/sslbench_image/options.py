@@ -73,6 +73,95 @@ class DigitsOptions:
                              f"got {self.valid_fraction}")
 
 
+def _check_subset(name: str, value: int | None, most: int, classes: int) -> None:
+    if value is not None and not classes <= value <= most:
+        raise ValueError(f"{name}: must be unset (all) or an integer from {classes} (one per class) to {most}, "
+                         f"got {value}")
+
+
+def _check_valid(value: int, train_images: int, classes: int) -> None:
+    most = train_images - classes  # leave at least one image per class to fit on
+    if value != 0 and not classes <= value <= most:
+        raise ValueError(f"valid_size: must be 0 (no validation split) or an integer from {classes} (one per class) "
+                         f"to {most}, got {value}")
+
+
+@dataclass(frozen=True)
+class CIFAR10Options:
+    """CIFAR-10 (Krizhevsky, 2009): 50,000 train / 10,000 test 32×32 RGB images, 10 classes."""
+
+    path: str | None = None  # a folder holding cifar-10-python.tar.gz (e.g. torchvision's root); tried first
+    pretrain_size: int | None = None  # unlabeled pretraining images, a fixed class-balanced draw from train; None: all
+    train_size: int | None = None  # labeled images evaluators fit on, drawn from train minus valid; None: all left
+    test_size: int | None = None  # labeled images evaluators score; None: all 10,000
+    valid_size: int = 5_000  # labeled images held out of train for selection (the usual 45k/5k split); 0: none
+
+    classes = 10
+
+    def __post_init__(self) -> None:
+        _check_valid(self.valid_size, 50_000, self.classes)
+        _check_subset("pretrain_size", self.pretrain_size, 50_000 - self.valid_size, self.classes)
+        _check_subset("train_size", self.train_size, 50_000 - self.valid_size, self.classes)
+        _check_subset("test_size", self.test_size, 10_000, self.classes)
+
+
+@dataclass(frozen=True)
+class CIFAR100Options(CIFAR10Options):
+    """CIFAR-100 (Krizhevsky, 2009): 50,000 train / 10,000 test 32×32 RGB images, 100 fine classes."""
+
+    path: str | None = None  # a folder holding cifar-100-python.tar.gz (e.g. torchvision's root); tried first
+
+    classes = 100
+
+
+@dataclass(frozen=True)
+class STL10Options:
+    """STL-10 (Coates et al., 2011): 100,000 unlabeled, 5,000 train, 8,000 test 96×96 RGB images, 10 classes."""
+
+    path: str | None = None  # a folder holding stl10_binary.tar.gz (e.g. torchvision's root); tried first
+    pretrain_size: int | None = None  # images drawn (fixed seed) from the 100,000 unlabeled ones; None: all
+    train_size: int | None = None  # labeled images evaluators fit on, drawn from train minus valid; None: all left
+    test_size: int | None = None  # labeled images evaluators score; None: all 8,000
+    valid_size: int = 500  # labeled images held out of the 5,000 train images for selection; 0: none
+
+    def __post_init__(self) -> None:
+        if self.pretrain_size is not None and not 1 <= self.pretrain_size <= 100_000:
+            raise ValueError(f"pretrain_size: must be unset (all) or an integer from 1 to 100000, "
+                             f"got {self.pretrain_size}")
+        _check_valid(self.valid_size, 5_000, 10)
+        _check_subset("train_size", self.train_size, 5_000 - self.valid_size, 10)
+        _check_subset("test_size", self.test_size, 8_000, 10)
+
+
+@dataclass(frozen=True)
+class ImageFolderOptions:
+    """Your images: ``path/<class>/**/*.{png,jpg,jpeg,webp,bmp}``, or ``path/train/<class>/…`` and ``path/test/<class>/…``."""
+
+    path: str = ""  # the folder with one sub-folder per class (required)
+    size: int = 64  # side of the stored images: shorter side resized to it, then centre-cropped
+    test_fraction: float = 0.2  # without train/ and test/ sub-folders: a fixed stratified hold-out of this share
+    valid_fraction: float = 0.1  # share of the training images held out (fixed, class-balanced) for selection; 0: none
+    pretrain_size: int | None = None  # a fixed class-balanced draw from train minus valid; None: all
+    train_size: int | None = None  # labeled images evaluators fit on, drawn from train minus valid; None: all left
+    test_size: int | None = None  # labeled images evaluators score; None: all
+    hflip_invariant: bool = True  # false when mirroring an image can change its class (text, digits, arrows)
+    workers: int = 0  # processes that decode the images the first time; 0: one per CPU core (at most 8)
+
+    def __post_init__(self) -> None:
+        if not 8 <= self.size <= 1024:
+            raise ValueError(f"size: must be an integer from 8 to 1024 pixels, got {self.size}")
+        if not 0.05 <= self.test_fraction <= 0.5:
+            raise ValueError(f"test_fraction: must be in [0.05, 0.5], got {self.test_fraction}")
+        if self.valid_fraction != 0 and not 0.01 <= self.valid_fraction <= 0.5:
+            raise ValueError(f"valid_fraction: must be 0 (no validation split) or in [0.01, 0.5], "
+                             f"got {self.valid_fraction}")
+        for name in ("pretrain_size", "train_size", "test_size"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be unset (all) or a positive integer, got {getattr(self, name)}")
+        if self.workers < 0:
+            raise ValueError(f"workers: must be >= 0 (0: one per core), got {self.workers}")
+
+
 @dataclass(frozen=True)
 class ImageViewOptions:
     """Augmentations for the two views (SimCLR's recipe, Chen et al., 2020, scaled to small images)."""
