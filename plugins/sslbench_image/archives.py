@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 import shutil
 import tarfile
@@ -193,7 +194,12 @@ def prepare_archive(archive: Archive, *, root: Path | None, path: str | None, pr
     from sslbench.data import prepare
 
     local = Path(path).expanduser() if path else None
+    quiet = logging.getLogger("sslbench.data.prepare")  # its per-source warnings repeat what the one line says
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
     try:
         return prepare(archive_spec(archive), root=root, local_path=local, progress=progress)
     except DataUnavailable as err:
         raise DataError(unavailable_line(archive, err)) from None
+    finally:
+        quiet.setLevel(level)

@@ -36,7 +36,7 @@ def decode_image(path: Path, size: int) -> np.ndarray:
     w, h = resized.size
     left, top = int(round((w - size) / 2.0)), int(round((h - size) / 2.0))
     cropped = resized.crop((left, top, left + size, top + size))
-    return np.asarray(cropped, dtype=np.uint8).transpose(2, 0, 1)
+    return np.ascontiguousarray(np.asarray(cropped, dtype=np.uint8).transpose(2, 0, 1))
 
 
 def decode_rows(npy: str, root: str, jobs: list[tuple[int, str]], size: int) -> tuple[int, str, str] | None:
