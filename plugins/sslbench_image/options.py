@@ -164,15 +164,23 @@ class ImageFolderOptions:
 
 @dataclass(frozen=True)
 class ImageViewOptions:
-    """Augmentations for the two views (SimCLR's recipe, Chen et al., 2020, scaled to small images)."""
+    """Augmentations for the two views: SimCLR's (Chen et al., 2020), its CIFAR recipe from 32 to 96 px.
 
-    crop_scale: tuple[float, float] | None = None  # area fraction of the random crop; None: (0.2, 1) from 32 px, else (0.5, 1)
+    From 32 to 96 px the auto settings are SimCLR's CIFAR-10 recipe (appendix B.9 and the
+    authors' CIFAR-10 command, ``--use_blur=False --color_jitter_strength=0.5``): Inception
+    crop of area (0.08, 1), flip, colour jitter of strength s (brightness, contrast,
+    saturation 0.8·s, hue 0.2·s) with p 0.8, grey with p 0.2, no blur. Below 32 px: crop
+    (0.5, 1), no hue, no blur; above 96 px: crop (0.2, 1), no hue, blur.
+    """
+
+    crop_scale: tuple[float, float] | None = None  # area fraction of the random crop; None: (0.08, 1) at 32–96 px, (0.2, 1) above, (0.5, 1) below
     crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)  # aspect ratio range of the crop
     flip: Literal["auto", "on", "off"] = "auto"  # auto: on unless the dataset says mirroring changes labels
     jitter: float = 0.5  # colour jitter strength s: brightness, contrast, saturation factors in 1 ± 0.8·s
+    hue: float | None = None  # hue shift up to ± this fraction of the colour wheel (RGB); None: 0.2·s at 32–96 px, else 0
     jitter_prob: float = 0.8
     grayscale_prob: float = 0.2  # RGB images only
-    blur: Literal["auto", "on", "off"] = "auto"  # auto: on from 32 px, kernel ≈ 10% of the side
+    blur: Literal["auto", "on", "off"] = "auto"  # auto: on above 96 px (SimCLR uses none on CIFAR), kernel ≈ 10% of the side
     patch_size: int = 0  # side of the patches frames() cuts; 0: auto (patches.default_patch_size)
 
     def __post_init__(self) -> None:
@@ -182,6 +190,8 @@ class ImageViewOptions:
             raise ValueError(f"crop_ratio: must satisfy 0 < low <= high, got {list(self.crop_ratio)}")
         if self.jitter < 0:
             raise ValueError(f"jitter: must be >= 0, got {self.jitter}")
+        if self.hue is not None and not 0 <= self.hue <= 0.5:
+            raise ValueError(f"hue: must be unset (auto) or in [0, 0.5], got {self.hue}")
         if self.patch_size < 0:
             raise ValueError(f"patch_size: must be >= 0 (0: auto), got {self.patch_size}")
         for name in ("jitter_prob", "grayscale_prob"):
