@@ -136,3 +136,18 @@ def test_options_refuse_out_of_range_sizes():
         CIFAR100Options(valid_size=50)
     with pytest.raises(ValueError, match="pretrain_size"):
         STL10Options(pretrain_size=0)
+
+
+def test_sslbench_run_without_the_archive_exits_2_with_one_line_and_writes_nothing(fake_archive, tmp_path, capsys,
+                                                                                    monkeypatch):
+    from sslbench.cli import main
+
+    fake_archive("cifar10")  # its download is a closed local port; no path given
+    monkeypatch.setenv("SSLBENCH_DATA", str(tmp_path / "cache"))
+    config = tmp_path / "c.toml"
+    config.write_text('[run]\nsteps = 1\nbatch_size = 4\n[grid]\ndatasets = ["cifar10"]\ntasks = ["simclr"]\n'
+                      'models = ["cnn-small"]\nevaluators = ["knn"]\n')
+    assert main(["run", str(config), "--out", str(tmp_path / "out"), "--device", "cpu", "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("sslbench: error: dataset 'cifar10' is not in the cache")
+    assert not (tmp_path / "out").exists()

@@ -34,20 +34,21 @@ def test_the_page_shows_the_committed_config_and_command():
     assert "sslbench run benchmarks/your-images.toml --out runs/my-images" in text
 
 
-@pytest.mark.slow  # generates 120 images, decodes them, trains 4 cells of 2 steps: ~10 s
+@pytest.mark.slow  # generates 120 images, decodes them, trains 2 cells of 2 steps: ~10 s
 def test_the_snippet_and_the_config_run_from_the_repository_root(tmp_path, monkeypatch):
     subprocess.run([sys.executable, "-c", snippet()], cwd=tmp_path, check=True, timeout=120)
     assert len(list((tmp_path / "my-images").rglob("*.jpg"))) == 120
     config = tmp_path / "benchmarks" / "your-images.toml"
     config.parent.mkdir()
-    text, count = re.subn(r"^steps = \d+$", "steps = 2", CONFIG.read_text(), flags=re.M)
-    assert count == 1
+    text = CONFIG.read_text()
+    for pattern, short in ((r"^steps = \d+$", "steps = 2"), (r"^evaluators = .*$", 'evaluators = ["knn"]')):
+        text, count = re.subn(pattern, short, text, flags=re.M)  # a tiny budget; the probe's L2 search is slow
+        assert count == 1
     config.write_text(text)
     monkeypatch.chdir(tmp_path)  # `path = "my-images"` is relative to where sslbench runs
     monkeypatch.setenv("SSLBENCH_DATA", str(tmp_path / "cache"))
     assert main(["run", "benchmarks/your-images.toml", "--out", "runs/my-images", "--seeds", "0", "--device", "cpu",
                  "-q"]) == 0
     rows = read_rows(tmp_path / "runs" / "my-images" / "rows.jsonl")
-    assert {(r["task"], r["evaluator"]) for r in rows} >= {("simclr", "knn"), ("simclr", "linear-probe"),
-                                                            ("supervised", "knn")}
+    assert {(r["task"], r["evaluator"]) for r in rows} >= {("simclr", "knn"), ("supervised", "knn")}
     assert {r["dataset"] for r in rows} == {"imagefolder"}
