@@ -74,9 +74,10 @@ def phase(args: argparse.Namespace) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    from sslbench import DatasetContext
     from sslbench_image.imagefolder import load_imagefolder
     from sslbench_image.options import ImageFolderOptions
+
+    from sslbench import DatasetContext
 
     options = ImageFolderOptions(path=str(args.folder), size=args.side, workers=args.workers, valid_fraction=0.0,
                                  test_fraction=0.05)

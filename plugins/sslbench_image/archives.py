@@ -24,7 +24,14 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from sslbench.data import DataError, DataSpec, DataUnavailable, LocalPath, SourceFailed, download_from
+from sslbench.data import (
+    DataError,
+    DataSpec,
+    DataUnavailable,
+    LocalPath,
+    SourceFailed,
+    download_from,
+)
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,14 @@ from torch import Tensor
 from sslbench import DatasetContext, LoadedDataset
 from sslbench.data import DataError
 from sslbench.splits import carve_valid, stratified_subset
-
 from sslbench_image import archives
-from sslbench_image.datasets import SPLIT_SEED, image_info, info_from_moments, subset_dataset, subset_fingerprint
+from sslbench_image.datasets import (
+    SPLIT_SEED,
+    image_info,
+    info_from_moments,
+    subset_dataset,
+    subset_fingerprint,
+)
 from sslbench_image.options import CIFAR10Options, CIFAR100Options, STL10Options
 from sslbench_image.rowstore import RowFile, row_split, store_moments
 

@@ -34,7 +34,7 @@ def decode_image(path: Path, size: int) -> np.ndarray:
     else:
         resized = rgb.resize((int(size * w / h), size), Image.Resampling.BILINEAR)
     w, h = resized.size
-    left, top = int(round((w - size) / 2.0)), int(round((h - size) / 2.0))
+    left, top = round((w - size) / 2.0), round((h - size) / 2.0)
     cropped = resized.crop((left, top, left + size, top + size))
     return np.ascontiguousarray(np.asarray(cropped, dtype=np.uint8).transpose(2, 0, 1))
 
@@ -50,7 +50,7 @@ def decode_rows(npy: str, root: str, jobs: list[tuple[int, str]], size: int) -> 
         for row, rel in jobs:
             try:
                 rows[row] = decode_image(Path(root) / rel, size)
-            except Exception as e:  # PIL raises many kinds (UnidentifiedImageError, OSError, SyntaxError, ...)
+            except Exception as e:  # noqa: BLE001  # PIL raises many kinds (UnidentifiedImageError, OSError, SyntaxError, ...)
                 return row, rel, " ".join(f"{type(e).__name__}: {e}".split())
         rows.flush()
         return None

@@ -37,7 +37,6 @@ from torch import Tensor
 from sslbench import DatasetContext, LoadedDataset
 from sslbench.data import DataError
 from sslbench.splits import carve_valid, stratified_subset
-
 from sslbench_image.datasets import SPLIT_SEED, info_from_moments
 from sslbench_image.decode import decode_rows
 from sslbench_image.options import ImageFolderOptions

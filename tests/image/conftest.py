@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from sslbench_image import archives
 
 OFFLINE_BASE = "http://127.0.0.1:9/"  # the discard port: connection refused at once

@@ -4,15 +4,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 
-import numpy as np
 import pytest
 import torch
-
-from sslbench import DatasetContext
-from sslbench.data import DataError
 from sslbench_image import archives, canonical
 from sslbench_image.options import CIFAR10Options, CIFAR100Options, STL10Options
 from sslbench_image.rowstore import ROW_KEY
+
+from sslbench import DatasetContext
+from sslbench.data import DataError
 
 
 def ctx(root) -> DatasetContext:
@@ -33,7 +32,7 @@ def test_published_pins_are_torchvisions():
 
 
 def test_cifar10_from_a_folder_matches_torchvisions_reader(fake_archive, tmp_path, monkeypatch):
-    folder, batches = fake_archive("cifar10")
+    folder, _ = fake_archive("cifar10")
     data = canonical.load_cifar10(ctx(tmp_path / "cache"), CIFAR10Options(path=str(folder), valid_size=20))
     # torchvision's CIFAR10 reads the extracted cache folder the same way (its MD5 list is the real archive's)
     from torchvision.datasets import CIFAR10, cifar

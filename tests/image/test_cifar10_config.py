@@ -22,7 +22,7 @@ def tiny_copy(text: str, archive_folder: Path) -> str:
         r"^valid_size = 5000 .*$": f'valid_size = 10\ntrain_size = 20\ntest_size = 10\npath = "{archive_folder}"',
     }
     for pattern, new in replacements.items():
-        text, count = re.subn(pattern, new, text, flags=re.M)
+        text, count = re.subn(pattern, new, text, flags=re.MULTILINE)
         assert count == 1, f"benchmarks/cifar10.toml lost the line {pattern}"
     return text
 

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-
-from sslbench import DatasetContext
-from sslbench.data import DataError
 from sslbench_image import imagefolder
 from sslbench_image.decode import decode_image
 from sslbench_image.options import ImageFolderOptions
 from sslbench_image.rowstore import ROW_KEY, RowFile, store_moments
+
+from sslbench import DatasetContext
+from sslbench.data import DataError
 
 MODES = ("RGB", "L", "RGBA", "P")
 

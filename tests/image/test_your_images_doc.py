@@ -18,7 +18,7 @@ CONFIG = ROOT / "benchmarks" / "your-images.toml"
 
 def snippet() -> str:
     """The page's ``python - <<'PY' … PY`` block."""
-    found = re.search(r"python - <<'PY'\n(.*?)\nPY\n", PAGE.read_text(), flags=re.S)
+    found = re.search(r"python - <<'PY'\n(.*?)\nPY\n", PAGE.read_text(), flags=re.DOTALL)
     assert found, "docs/your-images.md lost its image-making snippet"
     return found.group(1)
 
@@ -29,7 +29,7 @@ def test_the_page_shows_the_committed_config_and_command():
     def settings(toml: str) -> list[str]:
         return [line.split("#")[0].rstrip() for line in toml.splitlines() if line.strip() and not line.startswith("#")]
 
-    shown = re.search(r"```toml\n(.*?)```", text, flags=re.S)
+    shown = re.search(r"```toml\n(.*?)```", text, flags=re.DOTALL)
     assert shown and settings(shown.group(1)) == settings(CONFIG.read_text())  # the page shows the committed config
     assert "sslbench run benchmarks/your-images.toml --out runs/my-images" in text
 
@@ -42,7 +42,7 @@ def test_the_snippet_and_the_config_run_from_the_repository_root(tmp_path, monke
     config.parent.mkdir()
     text = CONFIG.read_text()
     for pattern, short in ((r"^steps = \d+$", "steps = 2"), (r"^evaluators = .*$", 'evaluators = ["knn"]')):
-        text, count = re.subn(pattern, short, text, flags=re.M)  # a tiny budget; the probe's L2 search is slow
+        text, count = re.subn(pattern, short, text, flags=re.MULTILINE)  # a tiny budget; the probe's L2 search is slow
         assert count == 1
     config.write_text(text)
     monkeypatch.chdir(tmp_path)  # `path = "my-images"` is relative to where sslbench runs
