@@ -2,7 +2,7 @@
 
 CIFAR (Krizhevsky, 2009): each batch file is a pickled dict whose ``data`` is (N, 3072)
 uint8, the 1,024 red, then green, then blue values of each 32×32 image row-major, and
-whose ``labels`` (CIFAR-10) or ``fine_labels`` (CIFAR-100) list the classes; 178 MB in
+whose ``labels`` (CIFAR-10) or ``fine_labels`` (CIFAR-100) list the classes; 186 MB in
 all, held in memory. Read here, not with torchvision's ``CIFAR10``, because torchvision's
 class re-checks every file against its hard-coded MD5s, which the prepared cache already
 guarantees (its manifest's SHA-256s are re-checked at every load), and would refuse the
