@@ -129,6 +129,8 @@ def decode_folder(listing: Listing, folder: Path, size: int, workers: int, progr
     del images  # workers open it themselves; the header is written
     jobs = [list(enumerate(listing.files))[i:i + CHUNK] for i in range(0, n, CHUNK)]
     start = time.perf_counter()
+    log.info("imagefolder: decoding %d images of %s at %d px in %d process(es) into %s",
+             n, listing.root, size, max(1, workers), folder)
     errors = []
     with tqdm(total=n, desc=f"imagefolder: decoding {n:,} images at {size} px", unit="img",
               disable=None if progress else True) as bar:
