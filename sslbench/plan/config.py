@@ -75,6 +75,7 @@ class RunConfig:
     keep_checkpoints: bool = True  # keep each cell's final checkpoint in OUT/checkpoints/
     score_split: Literal["test", "valid"] = "test"  # "valid": evaluators score each dataset's validation split
     # instead of test (to choose a config's settings; the test split is then never read)
+    loggers: tuple[Literal["tensorboard"], ...] = ()  # trackers that follow training live (docs/running.md)
 
     def __post_init__(self) -> None:
         if self.suite:
@@ -103,6 +104,8 @@ class RunConfig:
             raise ValueError("seconds: give one budget — steps, seconds or flops — not several")
         if self.threads < 0:
             raise ValueError(f"threads: must be >= 0, got {self.threads}")
+        if len(set(self.loggers)) != len(self.loggers):
+            raise ValueError(f"loggers: must not repeat a logger, got {list(self.loggers)}")
         if self.checkpoint_every < 0:
             raise ValueError(f"checkpoint_every: must be >= 0, got {self.checkpoint_every}")
 
