@@ -145,6 +145,7 @@ def _write_manifest(run: RunState) -> None:
     """``manifest.json``: the config as run, its hash, the plan and provenance."""
     folder.write_manifest(run.out_dir, {
         "config_file": run.config.path,
+        "overrides": list(run.config.overrides),
         "config": run.config.as_dict(),
         "config_hash": run.config.hash,
         "identity": run.config.identity(),
