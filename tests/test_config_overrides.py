@@ -84,7 +84,7 @@ def test_quoted_keys_are_read_as_toml_writes_them():
     ("grid.tasks=[\"simclrr\"]", "[grid] tasks", "simclr"),
     ("run.steps=-1", "[run] steps", "must be a positive integer"),
     ("run.steps=abc", "run.steps", "is no TOML value"),
-    ("run.device=cpu", "run.device", "a string is quoted: run.device='cpu'"),
+    ("run.device=cpu", "run.device", "a TOML string is quoted, in a shell: run.device='\"cpu\"'"),
     ("run.steps", "run.steps", "an override must be key=value"),
     ("run..steps=1", "run..steps", "is no TOML key"),
     ("run.steps.x=1", "run.steps", "is a value (int), not a table"),

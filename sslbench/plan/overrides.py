@@ -61,7 +61,8 @@ def parse_override(where: str, text: str) -> tuple[tuple[str | int, ...], Any]:
     try:
         value = tomllib.loads(f"v = {value_text}")["v"]
     except tomllib.TOMLDecodeError as err:
-        hint = f"; a string is quoted: {key}='{value_text}'" if value_text and value_text[0] not in "\"'[{" else ""
+        hint = (f"; a TOML string is quoted, in a shell: {key}='\"{value_text}\"'"
+                if value_text and value_text[0] not in "\"'[{" else "")
         raise ConfigError(where, key, f"the value {value_text!r} is no TOML value ({err}){hint}") from None
     return tuple(path), value
 
