@@ -67,6 +67,14 @@ def test_a_grid_of_several_is_named_by_its_name_quoted_when_it_holds_a_dot_or_by
     assert [p.run.steps for p in by_position.grids] == [5, 3]
 
 
+def test_one_grid_takes_its_keys_with_or_without_its_name(tmp_path, registry):
+    named = write(tmp_path, GOOD.replace("[grid]", '[grid]\nname = "image"'))
+    assert load_config(named, registry, settings=["grid.image.run.steps=3"]).grids[0].run.steps == 3
+    assert load_config(named, registry, settings=["grid.run.steps=4"]).grids[0].run.steps == 4
+    one_array = write(tmp_path, GOOD.replace("[grid]", "[[grid]]"), name="array.toml")
+    assert load_config(one_array, registry, settings=['grid.tasks=["simclr"]']).grid.tasks == ("simclr",)
+
+
 def test_quoted_keys_are_read_as_toml_writes_them():
     assert parse_override("x", 'models."bert.tiny".layers=2') == (("models", "bert.tiny", "layers"), 2)
     assert parse_override("x", "tasks.'a=b'.lr = 1e-3") == (("tasks", "a=b", "lr"), 0.001)
@@ -119,12 +127,13 @@ def test_the_hash_follows_a_changed_value_and_not_one_equal_to_the_default(tmp_p
     assert load_config(path, registry, settings=["evaluators.knn.k=20"]).hash == plain.hash  # knn's default k
 
 
-def test_the_command_line_takes_overrides_after_options_and_records_them(tmp_path, capsys):
+def test_the_command_line_takes_overrides_after_options_and_records_them_and_logs(tmp_path, capsys):
     path = write(tmp_path, GOOD.replace('"simclr", "supervised"', '"simclr"'))
     out = tmp_path / "out"
     code = main(["run", str(path), "run.steps=2", "-q", "--out", str(out), 'grid.evaluators=["knn"]',
-                 "datasets.digits.valid_fraction=0.2", "run.batch_size=8"])
+                 "datasets.digits.valid_fraction=0.2", "--log", "tensorboard", "run.batch_size=8"])
     assert code == 0, capsys.readouterr().err
+    assert (out / "tensorboard" / "digits--simclr--cnn-small--seed0").is_dir()  # --log tensorboard
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["overrides"][0] == "run.steps=2" and manifest["overrides"][-1] == "run.batch_size=8"
     assert manifest["config"]["run"]["steps"] == 2 and manifest["config"]["datasets"]["digits"]["valid_fraction"] == 0.2
