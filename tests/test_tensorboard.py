@@ -20,6 +20,8 @@ from sslbench.testing import inline_plugin
 
 pytest.importorskip("tensorboard")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
+from tensorboard.backend.event_processing.event_file_loader import EventFileLoader  # noqa: E402
+from tensorboard.compat.proto.event_pb2 import SessionLog  # noqa: E402
 
 CONFIG = """
 [run]
@@ -164,10 +166,29 @@ def test_a_resumed_cell_continues_its_curve_without_duplicate_steps(tmp_path, ma
     assert summary.failures == []
     steps = [s for s, _ in _scalars(_events(run_dir), "train/loss")]
     assert steps == [0, 10, 20, 30, 34]  # 30 logged again after the resume, read once
+    first, second = sorted(run_dir.glob("events.out.tfevents.*"))  # one file per process
+    events = list(EventFileLoader(str(second)).Load())
+    (start,) = [e for e in events if e.HasField("session_log")]
+    assert start.session_log.status == SessionLog.START and start.step == 30  # TensorBoard's purge mark
+    logged = [e.step for e in events if any(v.tag == "train/loss" for v in e.summary.value)]
+    assert logged == [30, 34]  # the resumed process re-logs nothing before its checkpoint
     assert _scalars(_events(run_dir), "train/loss") == [(s, pytest.approx(v, rel=1e-6)) for s, v in _curve(out)["losses"]]
     whole = _curve(tmp_path / "whole")["losses"]
     assert [s for s, _ in whole] == steps and all(math.isclose(a[1], b[1], rel_tol=1e-5)
                                                   for a, b in zip(whole, _curve(out)["losses"]))
+
+
+def test_a_folder_holding_only_tensorboard_events_is_one_of_ours(tmp_path, make_registry):
+    """A run killed before its first rows (its manifest lost) leaves tensorboard/: not foreign; a link there is refused."""
+    from sslbench.errors import UsageError
+    from sslbench.run import folder
+
+    (tmp_path / "out" / "tensorboard").mkdir(parents=True)
+    folder.prepare(tmp_path / "out", "hash", False, lambda m: [])
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "linked" / "tensorboard").symlink_to(tmp_path)
+    with pytest.raises(UsageError, match="tensorboard"):
+        folder.prepare(tmp_path / "linked", "hash", False, lambda m: [])
 
 
 def test_loggers_are_an_execution_setting_and_unknown_ones_are_refused(tmp_path, make_registry):

@@ -36,12 +36,10 @@ import pluggy
 
 from sslbench import safeio
 from sslbench.errors import UsageError
+from sslbench.results.files import TENSORBOARD_DIR
 
 hookimpl = pluggy.HookimplMarker("sslbench")
 log = logging.getLogger(__name__)
-
-TENSORBOARD_DIR = "tensorboard"
-"""The folder of a result folder that holds one TensorBoard run directory per (cell, seed)."""
 
 RUN_HPARAMS = ("steps", "seconds", "flops", "batch_size", "optimizer", "lr", "weight_decay", "schedule",
                "warmup_fraction", "grad_clip")
