@@ -96,6 +96,8 @@ def test_quoted_keys_are_read_as_toml_writes_them():
     ("run.steps", "run.steps", "an override must be key=value"),
     ("run..steps=1", "run..steps", "is no TOML key"),
     ("run.steps.x=1", "run.steps", "is a value (int), not a table"),
+    ("run.steps=1\nlr = 0.5", "run.steps", "is no TOML value (more than one value)"),
+    ("run.steps\nx=1", "run.steps", "is no TOML key"),
 ])
 def test_a_bad_override_is_one_line_naming_the_key(tmp_path, registry, override, key, problem):
     with pytest.raises(ConfigError) as info:

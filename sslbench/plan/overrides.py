@@ -50,6 +50,8 @@ def parse_override(where: str, text: str) -> tuple[tuple[str | int, ...], Any]:
     key, value_text = split
     try:
         parsed_key = tomllib.loads(f"{key} = 0")
+        if "\n" in key or "\r" in key:
+            raise tomllib.TOMLDecodeError("a key holds a line break")
     except tomllib.TOMLDecodeError:
         raise ConfigError(where, key, "is no TOML key: parts are separated by dots, a name holding a dot "
                           "or another sign is quoted, e.g. models.\"bert.tiny\".layers=2") from None
@@ -59,7 +61,10 @@ def parse_override(where: str, text: str) -> tuple[tuple[str | int, ...], Any]:
         (name, node), = node.items()
         path.append(name)
     try:
-        value = tomllib.loads(f"v = {value_text}")["v"]
+        parsed = tomllib.loads(f"v = {value_text}")
+        if list(parsed) != ["v"]:  # e.g. '1\nx = 2': a second key smuggled in after a line break
+            raise tomllib.TOMLDecodeError("more than one value")
+        value = parsed["v"]
     except tomllib.TOMLDecodeError as err:
         hint = (f"; a TOML string is quoted, in a shell: {key}='\"{value_text}\"'"
                 if value_text and value_text[0] not in "\"'[{" else "")
