@@ -17,13 +17,15 @@ def cmd_list(args: argparse.Namespace) -> int:
     """``sslbench list``: components by kind."""
     from sslbench.plan.listing import describe_registry, render_listing
 
+    if args.overrides and args.cells is None:
+        raise UsageError(f"key=value overrides ({args.overrides[0]}) need --cells CONFIG: they change a config")
     registry = registry_from_args(args)
     if args.cells is not None:
         from sslbench.plan.config import load_config
         from sslbench.plan.grid import plan_grid
         from sslbench.plan.listing import describe_plan, render_plan
 
-        plan = describe_plan(plan_grid(load_config(args.cells, registry), registry))
+        plan = describe_plan(plan_grid(load_config(args.cells, registry, settings=args.overrides), registry))
         print(json.dumps(plan, indent=2) if args.json else render_plan(plan))
         return EXIT_OK
     described = describe_registry(registry)
@@ -49,7 +51,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides["device"] = args.device
     if args.seeds is not None:
         overrides["seeds"] = args.seeds
-    config = load_config(args.config, registry, overrides)
+    if args.loggers:
+        overrides["loggers"] = tuple(dict.fromkeys(args.loggers))
+    config = load_config(args.config, registry, overrides, settings=args.overrides)
     if args.resume and args.out is None:
         raise UsageError("--resume needs --out DIR: the folder of the run to continue")
     from sslbench import distributed
