@@ -105,7 +105,7 @@ def test_device_wrapper_dry_run_installs_unpacks_runs_and_packs(tmp_path):
     meta = json.loads((carried / "carry.json").read_text())
     wheels = {w["file"].split("-")[0] for w in meta["wheels"]}
     assert wheels == {"sslbench", "soundfile", "cffi", "pycparser"}  # never torch: the machine has its own
-    assert meta["data"]["datasets"] == ["movielens-100k"]  # digits is bundled: nothing to carry
+    assert "movielens-100k" in meta["data"]["folders"] and "digits" not in meta["data"]["folders"]  # digits is bundled
 
     first = run_wrapper(carried, out, work)
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
@@ -125,7 +125,8 @@ def test_device_wrapper_dry_run_installs_unpacks_runs_and_packs(tmp_path):
     rows = read_rows(gpu / "rows.jsonl")
     assert {(r["dataset"], r["task"]) for r in rows} == {
         ("digits", "random-init"), ("digits", "no-encoder"), ("digits", "simclr"), ("digits", "supervised"),
-        ("movielens-100k", "random-init"), ("movielens-100k", "no-encoder"), ("movielens-100k", "cooccurrence")}
+        ("movielens-100k", "random-init"), ("movielens-100k", "no-encoder"), ("movielens-100k", "popularity"),
+        ("movielens-100k", "cooccurrence")}
     assert all(r["status"] == "ok" for r in rows)
     for name in ("curves.jsonl", "manifest.json", "LEADERBOARD.md", "leaderboard.csv", "report.html",
                  "mfu-rows.jsonl", "env.json", "bench/bench_eval.json", "logs/grid.log", "logs/eval.log"):
@@ -134,7 +135,7 @@ def test_device_wrapper_dry_run_installs_unpacks_runs_and_packs(tmp_path):
 
     summary = json.loads((gpu / "benchmarks.json").read_text())
     assert summary["environment"]["dry_run"] is True
-    assert summary["grid"]["cell_seeds"] == 7 and summary["grid"]["pretrained_cell_seeds"] == 3
+    assert summary["grid"]["cell_seeds"] == 8 and summary["grid"]["pretrained_cell_seeds"] == 3
     assert {m["cell"] for m in summary["mfu"]} >= {"digits/simclr/cnn-small", "digits/supervised/cnn-small"}
     assert all(m["mfu"] is None for m in summary["mfu"])  # no peak on a CPU: blank, not a made-up number
     assert set(summary["eval"]) == {"eval-knn-small", "eval-linear-probe-small"}

@@ -93,7 +93,7 @@ def unpack(carry: Path, dest: Path) -> str:
             if m.name.startswith("/") or ".." in Path(m.name).parts or not (m.isfile() or m.isdir()):
                 raise CarryError(f"{archive}: member {m.name!r} is not a plain file inside the archive")
         tar.extractall(dest, members=members, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
-    return f"{len(members)} entries of {', '.join(meta['data']['datasets']) or 'no datasets'} into {dest}"
+    return f"{len(members)} entries of {', '.join(meta['data']['folders']) or 'nothing'} into {dest}"
 
 
 def read_carry(carry: Path) -> dict:

@@ -10,8 +10,9 @@ The lent machine runs its own Python (3.12) and torch, reaches no network, takes
   missing requirements as binary wheels for the machine's Python (``pip download
   --no-deps --only-binary=:all: --python-version``), at the versions installed here.
   Nothing pulls torch or any other package the machine already has (``--no-deps``).
-- ``data.tar.xz``: the data cache folders of the configs' datasets (``sslbench data
-  prepare`` fills ``$SSLBENCH_DATA`` first), xz-compressed.
+- ``data.tar.xz``: the data cache of the configs' datasets, xz-compressed: their folders
+  (copied from ``$SSLBENCH_DATA`` when there, else fetched by ``sslbench data prepare``) and
+  the derived files their first build writes (``warm_cache.py``: text tokenizer, segments).
 - ``carry.json``: the Python version the wheels are for, each file's SHA-256 and size.
 
 Then it checks what the call would carry — this checkout's tracked and untracked,
@@ -115,22 +116,33 @@ def build_wheels(dest: Path, python_version: str) -> list[Path]:
     return wheels
 
 
-def pack_cache(datasets: list[str], archive: Path) -> list[str]:
-    """Prepare ``datasets`` in the data cache and write their folders into ``archive`` (tar.xz).
+def pack_cache(configs: list[Path], archive: Path) -> list[str]:
+    """The data cache of ``configs``, built in a staging folder, into ``archive`` (tar.xz).
 
-    Datasets without files (bundled ones such as ``digits``) have no folder and are left out.
-    Returns the names packed.
+    The configs' dataset folders are copied from the user's cache (``$SSLBENCH_DATA``,
+    default ``~/.cache/sslbench``) when there, else fetched by ``sslbench data prepare``
+    from their usual sources; then ``warm_cache.py`` builds each dataset with the configs'
+    options, so that derived files (text: tokenizer and segments) travel too. Bundled
+    datasets (``digits``) have no folder. Returns the top-level names packed.
     """
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), str(ROOT / "plugins"),
-                                                                      os.environ.get("PYTHONPATH")]))}
-    if datasets:
-        run([sys.executable, "-m", "sslbench", "data", "prepare", *datasets], "sslbench data prepare", env=env)
-    root = Path(os.environ.get("SSLBENCH_DATA") or "~/.cache/sslbench").expanduser()
-    packed = [name for name in datasets if (root / name).is_dir()]
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(archive, "w:xz", preset=9 | lzma.PRESET_EXTREME) as tar:  # 85 -> 34 MiB for full.toml
-        for name in packed:
-            tar.add(root / name, arcname=name)
+    datasets = config_datasets(configs)
+    user_cache = Path(os.environ.get("SSLBENCH_DATA") or "~/.cache/sslbench").expanduser()
+    with tempfile.TemporaryDirectory(prefix="sslbench-carry-cache-") as staging:
+        for name in datasets:
+            if (user_cache / name / "sslbench-manifest.json").is_file():
+                shutil.copytree(user_cache / name, Path(staging) / name)
+        env = {**os.environ, "SSLBENCH_DATA": staging,
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), str(ROOT / "plugins"),
+                                                           os.environ.get("PYTHONPATH")]))}
+        if datasets:
+            run([sys.executable, "-m", "sslbench", "data", "prepare", *datasets], "sslbench data prepare", env=env)
+        run([sys.executable, str(Path(__file__).with_name("warm_cache.py")), *map(str, configs)],
+            "warm_cache.py (building the datasets with the configs' options)", env=env)
+        packed = sorted(p.name for p in Path(staging).iterdir() if p.is_dir())
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(archive, "w:xz", preset=9 | lzma.PRESET_EXTREME) as tar:
+            for name in packed:
+                tar.add(Path(staging) / name, arcname=name, filter=lambda m: None if m.name.endswith(".lock") else m)
     return packed
 
 
@@ -162,6 +174,7 @@ def check_size(dest: Path, limit_mib: float) -> str:
 def check_ignored(dest: Path) -> None:
     """Refuse a ``dest`` inside the checkout that git does not ignore (wheels and data are never committed)."""
     if dest.resolve().is_relative_to(ROOT):
+        dest.mkdir(parents=True, exist_ok=True)  # git matches a folder pattern (/.device/) only to a folder
         ignored = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "-q", str(dest.resolve())]).returncode == 0
         if not ignored:
             raise PrepareError(f"{dest} is inside the checkout but not git-ignored; use .device/ (in .gitignore)")
@@ -171,15 +184,14 @@ def prepare(dest: Path, configs: list[Path], python_version: str) -> dict:
     """Write wheels, the data archive and carry.json into ``dest``; return carry.json's content."""
     check_ignored(dest)
     wheels = build_wheels(dest / "wheels", python_version)
-    datasets = config_datasets(configs)
     archive = dest / "data.tar.xz"
-    packed = pack_cache(datasets, archive)
+    packed = pack_cache(configs, archive)
     meta = {
         "python_version": python_version,
         "configs": [str(c.resolve().relative_to(ROOT)) if c.resolve().is_relative_to(ROOT) else str(c)
                     for c in configs],
         "wheels": [file_entry(w) for w in wheels],
-        "data": {**file_entry(archive), "datasets": packed},
+        "data": {**file_entry(archive), "folders": packed},
     }
     (dest / "carry.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
@@ -201,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             meta = prepare(args.dest, configs, args.python_version)
             print(f"prepare.py: {len(meta['wheels'])} wheels for Python {args.python_version} "
                   f"({', '.join(w['file'] for w in meta['wheels'])}); data.tar.xz "
-                  f"{meta['data']['bytes'] / 2**20:.1f} MiB of {', '.join(meta['data']['datasets']) or 'no datasets'}")
+                  f"{meta['data']['bytes'] / 2**20:.1f} MiB of {', '.join(meta['data']['folders']) or 'nothing'}")
         elif not args.dest.is_dir():
             raise PrepareError(f"{args.dest} does not exist; run prepare.py without --check first")
         print(f"prepare.py: {check_size(args.dest, args.limit_mib)}")

@@ -22,8 +22,8 @@
 #
 # Knobs: OUT (required: the folder that comes back), SSLBENCH_DEVICE_CARRY (default .device),
 # SSLBENCH_DEVICE_PYTHON (default python3: the machine's own), SSLBENCH_DEVICE_WORK (default
-# /tmp/sslbench-device), SSLBENCH_DEVICE_BUDGET (seconds for the whole call, default 560, i.e.
-# 9 min 20 s; 300 in a dry run), and gpu.sh's own (SSLBENCH_GPU_DRYRUN, _CONFIG, _MFU_CONFIG).
+# /tmp/sslbench-device), SSLBENCH_DEVICE_BUDGET (seconds for the whole call, default 565, i.e.
+# 9 min 25 s; 300 in a dry run), and gpu.sh's own (SSLBENCH_GPU_DRYRUN, _CONFIG, _MFU_CONFIG).
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -55,7 +55,7 @@ fi
 
 START="$_SSLBENCH_DEVICE_START"
 if [[ "${SSLBENCH_GPU_DRYRUN:-0}" == 1 ]]; then BUDGET="${SSLBENCH_DEVICE_BUDGET:-300}"
-else BUDGET="${SSLBENCH_DEVICE_BUDGET:-560}"; fi
+else BUDGET="${SSLBENCH_DEVICE_BUDGET:-565}"; fi
 PACK_RESERVE=15  # seconds kept for packing after gpu.sh
 CARRY="${SSLBENCH_DEVICE_CARRY:-.device}"
 SITE="$WORK/site"
