@@ -60,8 +60,7 @@ PACK_RESERVE=15  # seconds kept for packing after gpu.sh
 CARRY="${SSLBENCH_DEVICE_CARRY:-.device}"
 SITE="$WORK/site"
 echo "== run.sh: $(date -u +%FT%TZ), budget ${BUDGET}s, carried folder $CARRY, python $BASE_PY"
-mkdir -p "$WORK"
-rm -rf "$WORK/results/gpu"  # this call's results only (the run folders keep their checkpoints: --resume)
+mkdir -p "$WORK"  # kept between calls on one machine: gpu.sh continues where an earlier call stopped
 
 # 1. Install, for the machine's python, exactly the carried wheels.
 if [[ ! -f "$CARRY/carry.json" ]]; then
@@ -97,6 +96,7 @@ echo "== install: ${#WHEELS[@]} wheels into $SITE in $(( $(date +%s) - t0 ))s"
 t0=$(date +%s)
 "$BASE_PY" benchmarks/device/carry.py unpack "$CARRY" "$WORK/data" || exit 2
 export SSLBENCH_DATA="$WORK/data" SSLBENCH_PIP_ARGS="--no-index"
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1  # nothing is fetched from a hub: fail at once, not on a timeout
 echo "== unpack: $(( $(date +%s) - t0 ))s"
 
 # 4. The grid and the benchmarks, on the time left.
