@@ -58,7 +58,7 @@ HBM_RATIO = 4.8 / 3.35  # H200 / H100 SXM HBM bandwidth (TB/s, the vendor's data
 INSTALL_UNPACK_SECONDS = 20.0  # assumed: pip install of 4 wheels, the import check, 34 MiB of xz unpacked
 ENV_DATA_ESTIMATE_SECONDS = 25.0  # assumed: gpu.sh's env (torch import, CUDA init), data and estimate stages
 STARTUP_SECONDS = 15.0  # assumed: interpreter, plugins, CUDA context (not measured)
-DATASET_LOAD_SECONDS = 5.0  # assumed per dataset: a warm cache read (<= 2.5 s each on the 2-core CPU: warm_cache.py)
+DATASET_LOAD_SECONDS = 5.0  # assumed per dataset, warm cache (20newsgroups, the slowest: 2.5 s on the 2-core CPU)
 # Cell kinds without a committed measurement: (dataset, task, model) -> (measured kind, factor, why).
 BOUNDS = {
     ("fashion-mnist", "supervised", "patch-transformer"):

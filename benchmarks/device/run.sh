@@ -7,7 +7,7 @@
 #
 # The lent machine has its own python3 and torch, no network and no sslbench; it gives back at
 # most 8 files (16 MiB each) from $OUT. So, in order, each step stopping the call with exit 2
-# and one line when it fails (docs/gpu.md):
+# and one line when it fails (docs/gpu.md); each runs under a 120 s timeout:
 #   1. install: the carried wheels (sslbench with its plugins, soundfile, cffi, pycparser) with
 #      `pip install --no-index --no-deps --target $WORK/site`, then PYTHONPATH=$WORK/site;
 #   2. verify: sslbench, its plugins' entry points and soundfile import from $WORK/site and
@@ -81,7 +81,7 @@ if (( ${#WHEELS[@]} == 0 )); then
     exit 2
 fi
 t0=$(date +%s)
-if ! "$BASE_PY" -m pip install -q --disable-pip-version-check --no-index --no-deps --no-compile --no-cache-dir \
+if ! timeout 120 "$BASE_PY" -m pip install -q --disable-pip-version-check --no-index --no-deps --no-compile --no-cache-dir \
         --upgrade --target "$SITE" "${WHEELS[@]}"; then
     echo "run.sh: pip could not install the carried wheels into $SITE (above)" >&2
     exit 2
@@ -90,11 +90,11 @@ export PYTHONPATH="$SITE"
 echo "== install: ${#WHEELS[@]} wheels into $SITE in $(( $(date +%s) - t0 ))s"
 
 # 2. Never another sslbench than the one just installed.
-"$BASE_PY" benchmarks/device/carry.py verify --site "$SITE" || exit 2
+timeout 120 "$BASE_PY" benchmarks/device/carry.py verify --site "$SITE" || exit 2
 
 # 3. The data cache.
 t0=$(date +%s)
-"$BASE_PY" benchmarks/device/carry.py unpack "$CARRY" "$WORK/data" || exit 2
+timeout 120 "$BASE_PY" benchmarks/device/carry.py unpack "$CARRY" "$WORK/data" || exit 2
 export SSLBENCH_DATA="$WORK/data" SSLBENCH_PIP_ARGS="--no-index"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1  # nothing is fetched from a hub: fail at once, not on a timeout
 echo "== unpack: $(( $(date +%s) - t0 ))s"
