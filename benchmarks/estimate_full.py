@@ -284,7 +284,7 @@ def render(config_path: Path, limit: float, device: str = "H100") -> tuple[str, 
         f"| the grid (above) | {grid:.0f} |",
         f"| **total** | **{total:.0f}** ({total / 60:.1f} min; limit {limit:.0f} s) |",
         "",
-        f"Assumptions (measured ones from `results/text-gpu/rows.jsonl`, an H200, bf16 autocast):",
+        "Assumptions (measured ones from `results/text-gpu/rows.jsonl`, an H200, bf16 autocast):",
         "",
         f"- {device}: step and evaluation times are the H200's x {DEVICE_SCALE[device]:g}"
         + (" (no H100 run is committed: the same GH100 compute as the H200, and the measured steps are"

@@ -59,7 +59,7 @@ else
     CONFIG="${SSLBENCH_GPU_CONFIG:-benchmarks/full.toml}"
     MFU_CONFIG="${SSLBENCH_GPU_MFU_CONFIG:-benchmarks/gpu-mfu.toml}"
     EVAL_SIZE="10000,2000"; ROUNDS=2
-    CAP_DATA=60; CAP_REPORT=30; CAP_MFU=60; CAP_EVAL=60; CAP_TEXT=45; GRID_RESERVE=30  # docs/gpu.md: the call plan
+    CAP_DATA=60; CAP_REPORT=20; CAP_MFU=60; CAP_EVAL=60; CAP_TEXT=45; GRID_RESERVE=20  # docs/gpu.md: the call plan
 fi
 SUMMARY_RESERVE=8  # seconds kept for the summary, which always runs
 START=$(date +%s)

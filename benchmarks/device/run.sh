@@ -56,7 +56,7 @@ fi
 START="$_SSLBENCH_DEVICE_START"
 if [[ "${SSLBENCH_GPU_DRYRUN:-0}" == 1 ]]; then BUDGET="${SSLBENCH_DEVICE_BUDGET:-300}"
 else BUDGET="${SSLBENCH_DEVICE_BUDGET:-565}"; fi
-PACK_RESERVE=15  # seconds kept for packing after gpu.sh
+PACK_RESERVE=10  # seconds kept for packing after gpu.sh (a few MiB of xz: about 1 s)
 CARRY="${SSLBENCH_DEVICE_CARRY:-.device}"
 SITE="$WORK/site"
 echo "== run.sh: $(date -u +%FT%TZ), budget ${BUDGET}s, carried folder $CARRY, python $BASE_PY"
