@@ -1,7 +1,7 @@
 """Hot-path options: training steps/s with ``compile`` and ``fused_optimizer`` on and off.
 
 One image cell (simclr / cnn-small on Fashion-MNIST, planned and built as in
-``bench_runner.py``) is trained by ``sslbench.train.pretrain`` under four ``[run]``
+``bench_runner.py``) is trained by ``sslbench.run.train.pretrain`` under four ``[run]``
 settings: plain, ``fused_optimizer = true``, ``compile = true``, both. The clock reads
 at the start of every step; a run's steady step time is the median of its steps after
 ``WARMUP`` (compilation happens in the first steps), and its one-off cost is the
@@ -38,7 +38,7 @@ SETTINGS = {"plain": {}, "fused": {"fused_optimizer": True}, "compile": {"compil
 
 def train_once(task: torch.nn.Module, split: Any, run: Any, device: torch.device) -> dict[str, float]:
     """Steady seconds per step (median after warmup) and one-off seconds of one ``pretrain`` call."""
-    from sslbench.train import pretrain
+    from sslbench.run.train import pretrain
 
     stamped = StampedSplit(split, device)
     start = time.perf_counter()

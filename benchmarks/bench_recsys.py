@@ -57,7 +57,7 @@ def build_cell(registry: Any, dataset: Any, device: torch.device, seed: int = 0)
     """Modality, encoder and cooccurrence task (power 0, as the quick grid) from the registry, seeded."""
     from sslbench import ModelContext, TaskContext
     from sslbench.data import cache_root
-    from sslbench.runner import seed_everything
+    from sslbench.run.cells import seed_everything
 
     seed_everything(seed)
     modality = registry.get("modality", "recsys")
@@ -140,7 +140,7 @@ def check_same_pairs_and_loss(task: Any, batch: dict[str, torch.Tensor]) -> None
 
 
 def test_cooccurrence_pairs_per_s(benchmark, registry, movielens, device, record):
-    from sslbench.train import epoch_batches
+    from sslbench.run.train import epoch_batches
 
     split = movielens.pretrain
     order = epoch_batches(len(split), BATCH, seed=0)

@@ -3,10 +3,10 @@
 For each built-in cell (image simclr/cnn-small on fashion-mnist, text mlm/bert-tiny on
 20newsgroups, audio masked-frames/audio-transformer-tiny on fsdd-mfcc, recsys
 cooccurrence/item-embedding on movielens-100k) the config is loaded, the grid planned
-and the task built exactly as the runner builds it (``sslbench.runner._build``, same
+and the task built exactly as the runner builds it (``sslbench.run.cells.build``, same
 seed), then trained twice on the same batches:
 
-* **sslbench**: ``sslbench.train.pretrain`` on the cell's training split — per step it
+* **sslbench**: ``sslbench.run.train.pretrain`` on the cell's training split — per step it
   gathers the batch (``split.batch``, with the dataset's ``finish``: uint8 → float,
   trimming), runs the task under ``autocast_for``, reads the loss once for the
   divergence check, steps AdamW and the cosine schedule, updates the progress bar.
@@ -49,8 +49,8 @@ from conftest import synchronize
 from torch import nn
 
 from sslbench import TensorSplit
-from sslbench.config import load_config
-from sslbench.grid import plan_grid
+from sslbench.plan.config import load_config
+from sslbench.plan.grid import plan_grid
 
 WARMUP = 2  # steps run but not timed, on both sides (sslbench's first one counts FLOPs)
 STEPS = 12  # timed steps per run
@@ -100,13 +100,13 @@ def plan_cell(name: str, registry: Any, tmp: Path, device: torch.device) -> tupl
 
 
 def build_task(registry: Any, config: Any, cell: Any, dataset: Any, seed: int = 0) -> nn.Module:
-    """The cell's task, seeded and built exactly as ``sslbench.runner`` builds it."""
+    """The cell's task, seeded and built exactly as the runner builds it (``sslbench.run.cells.build``)."""
     from sslbench.data import cache_root
-    from sslbench.runner import _build, seed_everything
+    from sslbench.run.cells import build, seed_everything
 
     seed_everything(seed)
     run = SimpleNamespace(registry=registry, config=config, cache_dir=cache_root() / "artifacts")
-    return _build(run, cell, dataset)[2]
+    return build(run, cell, dataset)[2]
 
 
 def step_times(stamps: list[float], warmup: int) -> list[float]:
@@ -116,8 +116,8 @@ def step_times(stamps: list[float], warmup: int) -> list[float]:
 
 
 def sslbench_run(task: nn.Module, split: TensorSplit, run: Any, device: torch.device, warmup: int = WARMUP) -> dict[str, Any]:
-    """Train with ``sslbench.train.pretrain``: timed step seconds, whole-call seconds, first loss, FLOPs per step."""
-    from sslbench.train import pretrain
+    """Train with ``sslbench.run.train.pretrain``: timed step seconds, whole-call seconds, first loss, FLOPs per step."""
+    from sslbench.run.train import pretrain
 
     stamped = StampedSplit(split, device)
     start = time.perf_counter()
@@ -129,7 +129,7 @@ def sslbench_run(task: nn.Module, split: TensorSplit, run: Any, device: torch.de
 
 def premade_batches(split: TensorSplit, run: Any, device: torch.device) -> list[dict[str, torch.Tensor]]:
     """The batches ``pretrain`` draws (same seed, same order), gathered beforehand; pinned for CUDA."""
-    from sslbench.train import epoch_batches
+    from sslbench.run.train import epoch_batches
 
     order = epoch_batches(len(split), min(run.batch_size, len(split)), seed=0)
     batches = [split.batch(next(order)) for _ in range(run.steps)]
@@ -191,7 +191,7 @@ def rounded(value: Any) -> Any:
 
 @pytest.mark.parametrize("name", list(CELLS))
 def test_runner_overhead(name, benchmark, registry, data_ctx, device, record, tmp_path):
-    from sslbench import hardware
+    from sslbench.run import hardware
 
     config, cell = plan_cell(name, registry, tmp_path, device)
     dataset = registry.get("dataset", cell.dataset).build(data_ctx, config.options_for("dataset", cell.dataset))
@@ -233,7 +233,7 @@ class NullTask(nn.Module):
 
 def test_loop_cost_per_step(benchmark, device, record):
     """What sslbench's loop adds per step, in microseconds, on a task that computes next to nothing."""
-    from sslbench.config import RunConfig
+    from sslbench.plan.config import RunConfig
 
     warmup, steps = 5, 300
     run = RunConfig(steps=warmup + steps + 1, batch_size=32, device=device.type)

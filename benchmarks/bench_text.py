@@ -6,7 +6,7 @@ padded to the full pair width T), with the same batch size, steps, AdamW learnin
 rate, weight decay and cosine schedule, on the same device and torch threads:
 
 * sslbench: the plugin's ``mlm-nsp`` task around its ``bert-tiny`` encoder, built by
-  the plugin's factories and trained by sslbench's one loop (``sslbench.train.pretrain``),
+  the plugin's factories and trained by sslbench's one loop (``sslbench.run.train.pretrain``),
   masking on the fly (BERT 80/10/10) and computing vocabulary logits at the masked
   positions only;
 * transformers: ``Trainer`` with ``BertForPreTraining`` (logits at every position)
@@ -35,7 +35,6 @@ from typing import Any
 
 import pytest
 import torch
-
 from bench_runner import StampedSplit, step_times
 from conftest import synchronize
 
@@ -72,10 +71,11 @@ def fixed_pairs(pairs: Any, count: int, pad_id: int) -> dict[str, torch.Tensor]:
 
 def sslbench_step_seconds(batch: dict, ds: Any, device: torch.device) -> list[float]:
     """Train the plugin's mlm-nsp cell with sslbench's loop on ``batch``; seconds of each timed step."""
-    from sslbench import ModelContext, TaskContext, TensorSplit
-    from sslbench.config import RunConfig
-    from sslbench.train import pretrain
     from sslbench_text import modality, models, tasks
+
+    from sslbench import ModelContext, TaskContext, TensorSplit
+    from sslbench.plan.config import RunConfig
+    from sslbench.run.train import pretrain
 
     torch.manual_seed(0)
     encoder = models.bert_builder("bert-tiny")(ModelContext("20newsgroups", "text", ds.info), models.BertOptions())
@@ -90,6 +90,7 @@ def sslbench_step_seconds(batch: dict, ds: Any, device: torch.device) -> list[fl
 
 def trainer_step_seconds(batch: dict, ds: Any, out_dir: Path, device: torch.device) -> list[float]:
     """Train ``BertForPreTraining`` with ``Trainer`` and HF's MLM collator on ``batch``; seconds of each timed step."""
+    from sslbench_text.models import bert_config
     from transformers import (
         BertForPreTraining,
         DataCollatorForLanguageModeling,
@@ -97,8 +98,6 @@ def trainer_step_seconds(batch: dict, ds: Any, out_dir: Path, device: torch.devi
         TrainerCallback,
         TrainingArguments,
     )
-
-    from sslbench_text.models import bert_config
 
     stamps: list[float] = []
 

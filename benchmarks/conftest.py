@@ -51,7 +51,7 @@ def cpu_model() -> str:
 
 def machine(device: torch.device) -> dict[str, Any]:
     """What the numbers were measured on."""
-    from sslbench.provenance import git_revision
+    from sslbench.run.provenance import git_revision
 
     return {
         "cpu": cpu_model(), "nproc": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version(),

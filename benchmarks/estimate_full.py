@@ -104,7 +104,7 @@ class CellEstimate:
 def measured_gpu(path: Path = GPU_ROWS) -> tuple[Throughput, dict[tuple[str, str, str], tuple[float, int, float]]]:
     """The H200 throughput and its cells' (FLOPs per step, batch size, slowest seconds per step),
     from committed rows."""
-    from sslbench.hardware import BF16_PEAK_FLOPS
+    from sslbench.run.hardware import BF16_PEAK_FLOPS
 
     rates, steps, evals, cells = [], [], {}, {}
     for line in path.read_text().splitlines():
@@ -180,8 +180,8 @@ def estimate(config_path: Path, device: str = "H100",
              ) -> tuple[list[CellEstimate], Throughput, int, int, int, tuple[float, int]]:
     """Per-cell estimates on ``device``, the throughput used, counts (datasets, (cell, seed) pairs,
     seeds) and the fine-tuning evaluator's (seconds, runs)."""
-    from sslbench.config import load_config
-    from sslbench.grid import plan_grid
+    from sslbench.plan.config import load_config
+    from sslbench.plan.grid import plan_grid
     from sslbench.plugins import make_plugin_manager
     from sslbench.registry import Registry
 

@@ -101,7 +101,7 @@ stage() {
 # 1. The environment: the GPU, driver, bf16, free memory. Without them nothing is measured.
 timeout 60 "$PY" - "$OUT/env.json" "$DEVICE" "${SSLBENCH_GPU_MIN_FREE_GIB:-20}" <<'EOF' || exit 2
 import json, os, platform, subprocess, sys, torch
-from sslbench.hardware import bf16_peak_flops
+from sslbench.run.hardware import bf16_peak_flops
 path, device, min_free = sys.argv[1], sys.argv[2], float(sys.argv[3])
 env = {"python": platform.python_version(), "torch": torch.__version__, "cuda": torch.version.cuda,
        "nproc": os.cpu_count(), "device_kind": device, "dry_run": device == "cpu"}

@@ -16,10 +16,21 @@ from typing import TYPE_CHECKING, Any
 try:  # Ctrl-C during start-up must end `sslbench ...` in one line, not a traceback
     import pluggy
 
-    from sslbench.errors import ConfigError, PluginError, UnknownComponentError, UsageError
+    from sslbench.errors import (
+        ConfigError,
+        PluginError,
+        UnknownComponentError,
+        UsageError,
+    )
+    from sslbench.logs import warn_once
     from sslbench.options import NoOptions
-    from sslbench.progress import warn_once
-    from sslbench.specs import DatasetSpec, EvaluatorSpec, ModalitySpec, ModelSpec, TaskSpec
+    from sslbench.specs import (
+        DatasetSpec,
+        EvaluatorSpec,
+        ModalitySpec,
+        ModelSpec,
+        TaskSpec,
+    )
 except KeyboardInterrupt:
     if _sys.argv and (_sys.argv[0] == "-m" or _os.path.basename(_sys.argv[0]) == "sslbench"):
         _sys.stderr.write("sslbench: interrupted\n")
@@ -29,16 +40,30 @@ except KeyboardInterrupt:
 if TYPE_CHECKING:
     from sslbench import distributed
     from sslbench.contexts import (
-        DatasetContext, EncoderOutput, EvalContext, Modality, ModelContext, TaskContext, embed_split,
+        DatasetContext,
+        EncoderOutput,
+        EvalContext,
+        Modality,
+        ModelContext,
+        TaskContext,
+        embed_split,
     )
-    from sslbench.data_api import Batch, LoadedDataset, TensorSplit, fingerprint, label_key
+    from sslbench.data_api import (
+        Batch,
+        LoadedDataset,
+        TensorSplit,
+        fingerprint,
+        label_key,
+    )
 
 # Names whose modules import torch, imported on first access (PEP 562) so that `import sslbench`,
 # `sslbench --help` and `sslbench list` start without torch.
 _LAZY = {
     **dict.fromkeys(("DatasetContext", "EncoderOutput", "EvalContext", "Modality", "ModelContext", "TaskContext",
-                     "embed_split"), "sslbench.contexts"),
-    **dict.fromkeys(("Batch", "LoadedDataset", "TensorSplit", "fingerprint", "label_key"), "sslbench.data_api"),
+                     "autocast_for", "embed_split"), "sslbench.contexts"),
+    **dict.fromkeys(("Batch", "LoadedDataset", "TensorSplit", "fingerprint", "label_key", "move_batch"),
+                    "sslbench.data_api"),
+    "count_step_flops": "sslbench.flops",
 }
 
 
@@ -56,8 +81,9 @@ hookimpl = pluggy.HookimplMarker("sslbench")
 """Marker for plugin hook implementations: ``@hookimpl def sslbench_register_tasks(): ...``."""
 
 __all__ = [
-    "Batch", "ConfigError", "DatasetContext", "DatasetSpec", "EncoderOutput", "EvalContext",
-    "EvaluatorSpec", "embed_split", "fingerprint", "label_key", "LoadedDataset", "Modality", "ModalitySpec", "ModelContext", "ModelSpec",
-    "NoOptions", "PluginError", "TaskContext", "TaskSpec", "TensorSplit", "UnknownComponentError",
-    "UsageError", "distributed", "hookimpl", "warn_once",
+    "Batch", "ConfigError", "DatasetContext", "DatasetSpec", "EncoderOutput", "EvalContext", "EvaluatorSpec",
+    "LoadedDataset", "Modality", "ModalitySpec", "ModelContext", "ModelSpec", "NoOptions", "PluginError",
+    "TaskContext", "TaskSpec", "TensorSplit", "UnknownComponentError", "UsageError",
+    "autocast_for", "count_step_flops", "distributed", "embed_split", "fingerprint", "hookimpl", "label_key",
+    "move_batch", "warn_once",
 ]

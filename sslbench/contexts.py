@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from sslbench.data_api import Batch, LoadedDataset
+from sslbench.data_api import Batch, LoadedDataset, move_batch
 
 
 class EncoderOutput(NamedTuple):
@@ -181,8 +181,6 @@ def embed_split(encoder: nn.Module, split: Any, device: torch.device, batch_size
     Shape:
         returns (N, D) float32.
     """
-    from sslbench.data_api import move_batch  # local: avoids a cycle in type-only imports
-
     outs = []
     for start in range(0, len(split), batch_size):
         index = torch.arange(start, min(start + batch_size, len(split)))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -46,11 +46,9 @@ def count_step_flops(task: nn.Module, batch: Batch) -> FlopCount:
     Example: one ``nn.Linear(i, o)`` on (B, i) inputs that require grad counts
     2·B·i·o forward and 2·(2·B·i·o) backward (input and weight gradients).
     """
-    from torch.utils.flop_counter import FlopCounterMode  # local: keeps `import sslbench` light
-
     try:
         with _restored(task):
-            with FlopCounterMode(display=False) as counter:
+            with flop_counter() as counter:
                 loss = task(batch)["loss"]
                 if not isinstance(loss, Tensor) or not loss.requires_grad:
                     return FlopCount(None, "the task's loss does not require grad; nothing to backpropagate")
@@ -58,6 +56,17 @@ def count_step_flops(task: nn.Module, batch: Batch) -> FlopCount:
             return FlopCount(int(counter.get_total_flops()))
     except Exception as err:  # a count is a nicety; training must go on without it
         return FlopCount(None, f"{type(err).__name__}: {err}")
+
+
+def flop_counter() -> Any:
+    """A silent ``FlopCounterMode``: the one way sslbench counts FLOPs, in a whole step here and
+    inside the training loop's first real step (:mod:`sslbench.run.train`), which counts the
+    step it takes rather than a copy of it."""
+    from torch.utils.flop_counter import (
+        FlopCounterMode,  # local: keeps `import sslbench` light
+    )
+
+    return FlopCounterMode(display=False)
 
 
 def budget_flops(flops_per_step: int | None, steps: int) -> int | None:

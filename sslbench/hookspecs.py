@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from sslbench.specs import DatasetSpec, EvaluatorSpec, ModalitySpec, ModelSpec, TaskSpec
+    from sslbench.specs import (
+        DatasetSpec,
+        EvaluatorSpec,
+        ModalitySpec,
+        ModelSpec,
+        TaskSpec,
+    )
 
 hookspec = pluggy.HookspecMarker("sslbench")
 
@@ -84,7 +90,7 @@ def sslbench_run_start(plan: Any, out_dir: Path) -> None:
     """Observe the start of ``sslbench run``.
 
     Called once, after the config is validated and the grid planned, before the
-    first cell trains. ``plan`` is a :class:`~sslbench.grid.GridPlan` (cells to run,
+    first cell trains. ``plan`` is a :class:`~sslbench.plan.grid.GridPlan` (cells to run,
     combinations skipped and why); ``out_dir`` is where rows will be written.
 
     Returns:
@@ -98,7 +104,7 @@ def sslbench_cell_start(cell: Any, seed: int, index: int, total: int) -> None:
 
     Called on the main process before each (cell, seed) this run will attempt (after
     ``--resume`` and ``--shard`` dropped the others): ``cell`` is a
-    :class:`~sslbench.grid.Cell`, ``index`` counts from 1 up to ``total``.
+    :class:`~sslbench.plan.grid.Cell`, ``index`` counts from 1 up to ``total``.
 
     Returns:
         Nothing.
@@ -135,7 +141,7 @@ def sslbench_run_finish(summary: Any) -> None:
     """Observe the end of ``sslbench run``.
 
     Called once after every cell ran (or failed). ``summary`` is a
-    :class:`~sslbench.runner.RunSummary` with counts of rows and failed cells.
+    :class:`~sslbench.run.runner.RunSummary` with counts of rows and failed cells.
 
     Returns:
         Nothing.

@@ -59,6 +59,11 @@ def read_records(path: Path, noun: str = "JSON line") -> list[dict[str, Any]]:
     return records
 
 
+def read_records_if_any(path: Path, noun: str = "JSON line") -> list[dict[str, Any]]:
+    """:func:`read_records` of ``path``, or ``[]`` when there is no such file."""
+    return read_records(path, noun) if os.path.lexists(path) else []
+
+
 def valid_end(data: bytes) -> int:
     """Length of the longest prefix of ``data`` that ends on a complete, valid last line.
 

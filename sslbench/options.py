@@ -27,7 +27,6 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Literal, get_args, get_origin
 
-
 INT_LIMIT = 2**53
 """Largest magnitude of any integer option: beyond it JSON readers lose digits and int64 math overflows."""
 SIZE_LIMIT = 2**16
@@ -85,6 +84,21 @@ def build_options(options_type: type, values: Mapping[str, Any]) -> Any:
 def options_as_dict(options: Any) -> dict[str, Any]:
     """The options instance as plain JSON-able values (tuples become lists)."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(options).items()}
+
+
+def non_default(values: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` less every key whose value equals its default (as JSON holds them: tuples are lists);
+    keys without a default stay. What identifies a component's options in results and configs."""
+    return {k: v for k, v in values.items() if k not in defaults or as_json(v) != as_json(defaults[k])}
+
+
+def as_json(value: Any) -> Any:
+    """``value`` as JSON holds it: tuples become lists, mappings dicts (for comparing with a parsed record)."""
+    if isinstance(value, (list, tuple)):
+        return [as_json(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: as_json(v) for k, v in value.items()}
+    return value
 
 
 def describe_options(options_type: type) -> dict[str, str]:

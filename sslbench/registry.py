@@ -14,12 +14,12 @@ from typing import Any
 
 import pluggy
 
+from sslbench.anchors import RESERVED_TASK_NAMES
 from sslbench.errors import AmbiguousNameError, PluginError, UnknownComponentError
 from sslbench.specs import SPEC_TYPES, ComponentSpec, declaration_warnings
 
 log = logging.getLogger(__name__)
 
-RESERVED_TASK_NAMES = frozenset({"random-init", "no-encoder"})  # grid.BASELINE_TASK, grid.REFERENCE_TASK
 """Task names the runner uses for its own rows; no plugin may register them."""
 
 _HOOKS = {

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import logging
 import os
+import re
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,6 +127,26 @@ def fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+_SAFE_PART = re.compile(r"[A-Za-z0-9_+=-][A-Za-z0-9_.+=-]{0,63}")
+_RESERVED = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))})
+
+
+def safe_file_part(name: str) -> str:
+    """``name`` as one part of a file name: unchanged when it is already safe, else cleaned and tagged.
+
+    Safe: 1–64 characters of ``A-Za-z0-9_.+=-``, not starting with ``.`` and not a name Windows
+    reserves (``con``, ``nul``, ``com1``…). Anything else — a separator, a leading dot, control
+    characters, more than 64 characters — keeps up to 40 of its safe characters and gains ``~``
+    and 8 hex digits of its SHA-256, so two names that clean to the same text stay apart, and
+    none collides with a safe name (which never holds ``~``). Names that were safe before this
+    rule existed map to themselves, so folders written then still resume.
+    """
+    if _SAFE_PART.fullmatch(name) and name.split(".")[0].lower() not in _RESERVED:
+        return name
+    cleaned = re.sub(r"[^A-Za-z0-9_.+=-]", "_", name).lstrip(".")[:40]
+    return f"{cleaned}~{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
 def tmp_name(path: Path) -> Path:

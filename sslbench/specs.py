@@ -2,7 +2,7 @@
 
 A spec names a component, says what it needs and provides, and how to build it.
 Compatibility between components is computed from these declarations alone
-(:mod:`sslbench.grid`), never by trying and catching errors.
+(:mod:`sslbench.plan.grid`), never by trying and catching errors.
 
 Capabilities are plain strings. A modality, a dataset, a model and a task each
 *provide* some; tasks and evaluators *need* some. A task runs on a (dataset, model)
@@ -17,6 +17,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from sslbench.options import NoOptions
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 TARGET_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -62,6 +64,11 @@ class ComponentSpec:
         description: one line for ``sslbench list``.
         reference: the paper or source the method follows.
         plugin: set by the registry to the name of the plugin that returned the spec.
+        version: the component's version, a positive integer its author bumps when the meaning of
+            an option's default changes (a new default value, or the same value computed another
+            way). Results identify a component by its name, its options that differ from their
+            defaults and, from 2 on, this version — so adding an option with a default keeps old
+            results comparable, and a bump separates them (docs/layout.md#identity).
     """
 
     name: str
@@ -69,16 +76,17 @@ class ComponentSpec:
     description: str = ""
     reference: str = ""
     plugin: str = ""
+    version: int = 1
 
     kind = "component"
 
     def __post_init__(self) -> None:
-        from sslbench.options import NoOptions  # local: options imports nothing from here
-
         if not isinstance(self.name, str) or not NAME_PATTERN.match(self.name):
             raise ValueError(
                 f"{self.kind} name {self.name!r} is not allowed: use lowercase letters, digits, '-', '_' or '.'"
             )
+        if isinstance(self.version, bool) or not isinstance(self.version, int) or self.version < 1:
+            raise ValueError(f"{self.kind} {self.name!r}: version must be a positive integer, got {self.version!r}")
         if self.options is None:
             object.__setattr__(self, "options", NoOptions)
         if not dataclasses.is_dataclass(self.options):

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from sslbench.config import load_config
-from sslbench.grid import plan_grid
+from sslbench.plan.config import load_config
+from sslbench.plan.grid import plan_grid
 from sslbench.plugins import make_plugin_manager
 from sslbench.registry import Registry
 

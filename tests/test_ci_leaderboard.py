@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml  # PyYAML: installed with timm
 
-from sslbench.compare import load_entries
+from sslbench.results.compare import load_entries
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / ".ci" / "leaderboard.sh"

@@ -144,16 +144,21 @@ def test_unavailable_dataset_prints_every_way_to_provide_it_and_exits_2(cli):
 
 
 def test_prepare_all_skips_bundled_and_continues_past_failures(cli, monkeypatch, toy_files):
-    from sslbench_image import sources
+    from sslbench_image import archives, sources
 
     for name in ("FASHION_MNIST", "MNIST_5K"):  # keep only their $SSLBENCH_…_DIR source, which is unset
         spec = getattr(sources, name)
         monkeypatch.setattr(sources, name, dataclasses.replace(spec, sources=spec.sources[:1]))
+    for name in ("CIFAR10", "CIFAR100", "STL10"):  # their download: a closed local port, never the real URL
+        archive = getattr(archives, name)
+        monkeypatch.setattr(archives, name, dataclasses.replace(archive, url="http://127.0.0.1:9/" + archive.filename))
+        monkeypatch.delenv(archive.env, raising=False)
     monkeypatch.setenv("TOY_DIR", str(toy_files))
     status, out, err = cli("data", "prepare", "--all")
     assert status == 2
     assert out.splitlines()[0].startswith("toy: prepared") and "digits" not in out + err
     assert "dataset 'fashion-mnist' is not prepared" in err and "dataset 'mnist-5k' is not prepared" in err
+    assert "dataset 'cifar10' is not prepared" in err and "dataset 'stl10' is not prepared" in err
 
 
 @pytest.mark.parametrize("args, message", [
@@ -195,7 +200,7 @@ def _read_in_place(name: str, default_path: str):
 
 def test_datasets_read_in_place_report_whether_they_are_installed(tmp_path):
     """A dataset without a DataSpec is 'bundled' only when it has no path option (klettres is not)."""
-    from sslbench.cli_data import _nothing_to_prepare, describe_dataset
+    from sslbench.cli.data import _nothing_to_prepare, describe_dataset
 
     (tmp_path / "there").mkdir()
     installed = describe_dataset(_read_in_place("here", str(tmp_path / "there")), tmp_path)
@@ -208,10 +213,11 @@ def test_datasets_read_in_place_report_whether_they_are_installed(tmp_path):
 
 
 def test_klettres_is_listed_by_its_real_state(tmp_path):
-    from sslbench.cli_data import describe_dataset
+    from sslbench_audio.options import KLettresOptions
+
+    from sslbench.cli.data import describe_dataset
     from sslbench.plugins import make_plugin_manager
     from sslbench.registry import Registry
-    from sslbench_audio.options import KLettresOptions
 
     spec = Registry(make_plugin_manager(autoload=False, modules=["sslbench_audio.plugin"])).get("dataset", "klettres")
     expected = "installed" if Path(KLettresOptions().path).is_dir() else "not installed"

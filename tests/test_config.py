@@ -5,8 +5,8 @@ import textwrap
 
 import pytest
 
-from sslbench.config import RunConfig, load_config
 from sslbench.errors import ConfigError
+from sslbench.plan.config import RunConfig, load_config
 
 GOOD = """
 [run]
@@ -125,7 +125,7 @@ evaluators = ["knn"]
 
 
 def test_several_grids_each_with_its_own_budget(tmp_path, registry):
-    from sslbench.grid import plan_grid
+    from sslbench.plan.grid import plan_grid
 
     config = load_config(write(tmp_path, MULTI), registry)
     assert [(p.grid.name, p.run.steps, p.run.batch_size) for p in config.grids] == [("a", 7, 8), ("", 5, 128)]

@@ -8,8 +8,8 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sslbench.config import Config, load_config
 from sslbench.errors import ConfigError
+from sslbench.plan.config import Config, load_config
 from sslbench.plugins import make_plugin_manager
 from sslbench.registry import Registry
 

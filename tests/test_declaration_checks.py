@@ -6,17 +6,32 @@ import textwrap
 import types
 from dataclasses import dataclass
 
+import fake_plugin
 import pytest
 from torch import nn
 
-import fake_plugin
 from sslbench import (
-    DatasetSpec, EncoderOutput, EvaluatorSpec, Modality, ModalitySpec, ModelSpec, TaskSpec, hookimpl,
+    DatasetSpec,
+    EncoderOutput,
+    EvaluatorSpec,
+    Modality,
+    ModalitySpec,
+    ModelSpec,
+    TaskSpec,
+    hookimpl,
 )
-from sslbench.config import load_config
+from sslbench.plan.config import load_config
 from sslbench.plugins import make_plugin_manager
-from sslbench.runner import run_grid
-from sslbench.testing import Case, ConformanceError, Kit, KitOptions, inline_plugin, make_registry, run_case
+from sslbench.run.runner import run_grid
+from sslbench.testing import (
+    Case,
+    ConformanceError,
+    Kit,
+    KitOptions,
+    inline_plugin,
+    make_registry,
+    run_case,
+)
 
 
 class Plain(Modality):

@@ -16,10 +16,10 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from sslbench_image.simclr import nt_xent_loss
 
 from sslbench import distributed
 from sslbench.results import read_rows
-from sslbench_image.simclr import nt_xent_loss
 
 TESTS = Path(__file__).resolve().parent
 
@@ -163,9 +163,10 @@ def test_two_processes_follow_the_one_process_loss_trajectory(tmp_path):
 
 def test_shards_partition_the_cells_stably(tmp_path, make_registry):
     import fake_plugin
-    from sslbench.config import load_config
-    from sslbench.grid import plan_grid
-    from sslbench.runner import in_shard, shard_pairs
+
+    from sslbench.plan.config import load_config
+    from sslbench.plan.grid import plan_grid
+    from sslbench.run.runner import in_shard, shard_pairs
 
     config = tmp_path / "cfg.toml"
     config.write_text(textwrap.dedent(CONFIG).replace("seeds = [0]", "seeds = [0, 1, 2, 3, 4, 5]"))

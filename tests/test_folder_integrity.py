@@ -1,17 +1,17 @@
-"""Torn tails heal, a cell's curve and rows are committed together (sslbench.jsonl, sslbench.commit)."""
+"""Torn tails heal, a cell's curve and rows are committed together (sslbench.jsonl, sslbench.run.commit)."""
 from __future__ import annotations
 
 import json
 import os
 
-import pytest
-
 import fake_plugin
-from sslbench import commit
-from sslbench.config import load_config
-from sslbench.results import ROWS_FILE, append_rows, make_row, read_rows
-from sslbench.runner import run_grid
+import pytest
 from test_reliability import cli, values, write_config
+
+from sslbench.run import commit
+from sslbench.plan.config import load_config
+from sslbench.results import ROWS_FILE, append_rows, make_row, read_rows
+from sslbench.run.runner import run_grid
 
 
 def identity(seed=0, metric="top1"):

@@ -2,11 +2,11 @@
 import textwrap
 import types
 
-from sslbench import EvaluatorSpec, TaskSpec, hookimpl
-from sslbench.config import load_config
-from sslbench.grid import plan_grid
-
 import fake_plugin
+
+from sslbench import EvaluatorSpec, TaskSpec, hookimpl
+from sslbench.plan.config import load_config
+from sslbench.plan.grid import plan_grid
 
 
 def extra_plugin():

@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from sslbench import hardware
-from sslbench.config import RunConfig
 from sslbench.data_api import move_batch
-from sslbench.train import make_optimizer
+from sslbench.plan.config import RunConfig
+from sslbench.run import hardware
+from sslbench.run.train import make_optimizer
 
 
 def test_fused_adamw_takes_the_same_steps_as_the_loop_implementation():
@@ -44,8 +44,9 @@ def test_compiled_training_matches_eager(tmp_path, make_registry):
     import textwrap
 
     import fake_plugin
-    from sslbench.config import load_config
-    from sslbench.runner import run_grid
+
+    from sslbench.plan.config import load_config
+    from sslbench.run.runner import run_grid
 
     text = textwrap.dedent("""
         [run]
@@ -75,7 +76,12 @@ def test_compiled_training_matches_eager(tmp_path, make_registry):
 
 def test_losses_read_back_in_groups_still_name_the_step_that_diverged():
     """On CUDA the loop reads losses every log_every steps; the NaN check still sees each step."""
-    from sslbench.train import DivergedError, _check_and_log, _PendingLosses, _Progress
+    from sslbench.run.train import (
+        DivergedError,
+        _check_and_log,
+        _PendingLosses,
+        _Progress,
+    )
 
     class Bar:
         def set_postfix(self, **kw):

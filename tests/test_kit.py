@@ -16,10 +16,25 @@ import pytest
 import torch
 from torch import nn
 
-from sslbench import DatasetSpec, EncoderOutput, EvaluatorSpec, ModalitySpec, ModelSpec, TaskSpec
+from sslbench import (
+    DatasetSpec,
+    EncoderOutput,
+    EvaluatorSpec,
+    ModalitySpec,
+    ModelSpec,
+    TaskSpec,
+)
 from sslbench.plugins import plugin_versions
 from sslbench.testing import (
-    Case, ConformanceError, FakeDistribution, Kit, KitOptions, NotApplicable, cases, conformance_tests, inline_plugin,
+    Case,
+    ConformanceError,
+    FakeDistribution,
+    Kit,
+    KitOptions,
+    NotApplicable,
+    cases,
+    conformance_tests,
+    inline_plugin,
     run_case,
 )
 
@@ -66,9 +81,10 @@ def test_conformance_tests_parametrize_only_the_named_plugins():
 def test_the_kit_fixture_gives_fixed_tiny_batches_and_the_cheapest_partner(sslbench_kit, sslbench_make_registry):
     kit = sslbench_kit(sslbench_make_registry(modules=("fake_plugin", "sslbench_image.plugin")), batch_size=6)
     assert kit.batch("blobs")["x"].shape == (6, 16) and torch.equal(kit.batch("blobs")["x"], kit.batch("blobs")["x"])
-    assert kit.datasets_of("image") == ["digits", "fashion-mnist", "mnist-5k"]  # examples first, then by name
+    assert kit.datasets_of("image") == ["cifar10", "cifar100", "digits", "fashion-mnist", "imagefolder", "mnist-5k",
+                                        "stl10"]  # examples first, then by name
     dataset, model = kit.cheapest(kit.task_pairs("simclr", "image"), "simclr")
-    assert dataset == "digits" and kit.size(dataset, model) == min(kit.size(dataset, m) for m in kit.models_for(dataset))
+    assert dataset == "cifar10" and kit.size(dataset, model) == min(kit.size(dataset, m) for m in kit.models_for(dataset))
     assert kit.task_pairs("simclr", "vector") == [("blobs", "mlp")]
 
 
@@ -241,8 +257,8 @@ def test_the_kits_pairs_are_the_planners_cells(tmp_path, sslbench_make_registry)
     """The kit runs a task on exactly the (dataset, model) pairs a grid of everything would plan."""
     import tomli_w
 
-    from sslbench.config import load_config
-    from sslbench.grid import plan_grid
+    from sslbench.plan.config import load_config
+    from sslbench.plan.grid import plan_grid
 
     registry = sslbench_make_registry(modules=BUILTINS)
     kit = Kit(registry, tmp_path)
@@ -276,10 +292,10 @@ def test_the_whole_input_check_catches_a_model_that_ignores_part_of_its_input():
 def test_an_untrained_resnet18_sees_the_whole_28px_image():
     """timm's zero_init_last made it see only the top-left 12×12; the image plugin turns it off."""
     import timm
+    from sslbench_image.models import TimmEncoder
 
     from sslbench.testing.check_model import _expect_sees_whole_input
     from sslbench.testing.checks import ConformanceError
-    from sslbench_image.models import TimmEncoder
 
     torch.manual_seed(0)
     batch = {"image": torch.rand(2, 1, 28, 28)}

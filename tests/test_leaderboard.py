@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from sslbench.leaderboard import render, summarize
 from sslbench.results import make_row
+from sslbench.results.leaderboard import render, summarize
 
 
 def row(task, seed, value, model="m", status="ok", message=""):

@@ -4,14 +4,14 @@ from __future__ import annotations
 import json
 import textwrap
 
+import fake_plugin
 import pytest
 
-import fake_plugin
 from sslbench import TaskSpec
 from sslbench.cli import main
-from sslbench.config import load_config
 from sslbench.errors import ConfigError, PluginError
-from sslbench.grid import plan_grid
+from sslbench.plan.config import load_config
+from sslbench.plan.grid import plan_grid
 from sslbench.plugins import make_plugin_manager, parse_plugin_args
 from sslbench.testing import inline_plugin
 

@@ -9,7 +9,8 @@ import textwrap
 import pytest
 
 from sslbench.cli import main
-from sslbench.progress import ProgressReporter, configure_logging, format_line, summarize
+from sslbench.logs import configure_logging
+from sslbench.run.progress import ProgressReporter, format_line, headline
 
 TINY = textwrap.dedent("""
     [run]
@@ -69,7 +70,7 @@ def test_verbose_logs_training_steps(tiny_run, caplog):
         assert main(["run", "-v", str(config), "--out", str(folder / "verbose"), "--seeds", "0"]) == 0
     finally:
         configure_logging(0)
-    steps = [r.getMessage() for r in caplog.records if r.name == "sslbench.train" and r.levelno == logging.INFO]
+    steps = [r.getMessage() for r in caplog.records if r.name == "sslbench.run.train" and r.levelno == logging.INFO]
     assert steps and steps[0].startswith("digits/simclr/cnn-small seed 0 step 0: loss ")
 
 
@@ -87,8 +88,8 @@ def test_logging_filter_lets_sslbench_info_through_and_not_other_libraries(monke
     monkeypatch.setattr(sys, "stderr", stream)
     try:
         configure_logging(0)
-        logging.getLogger("sslbench.train").info("hidden at default")
-        logging.getLogger("sslbench.train").warning("warning shown")
+        logging.getLogger("sslbench.run.train").info("hidden at default")
+        logging.getLogger("sslbench.run.train").warning("warning shown")
         configure_logging(1)
         logging.getLogger("sslbench_image.datasets").info("plugin info shown")
         logging.getLogger("urllib3").info("library info hidden")
@@ -97,14 +98,14 @@ def test_logging_filter_lets_sslbench_info_through_and_not_other_libraries(monke
             logging.getLogger().removeHandler(handler)
         logging.getLogger().setLevel(logging.WARNING)
     lines = stream.getvalue().splitlines()
-    assert lines == ["WARNING sslbench.train: warning shown", "INFO sslbench_image.datasets: plugin info shown"]
+    assert lines == ["WARNING sslbench.run.train: warning shown", "INFO sslbench_image.datasets: plugin info shown"]
 
 
 def test_summary_names_the_failure_and_the_first_metric():
-    assert summarize([_row(value=0.81234)]) == ("ok", "knn digit top1=0.8123")
-    status, headline = summarize([_row(status="failed", value=None, message="ValueError: boom\nmore"), _row()])
-    assert status == "failed (ValueError: boom)" and headline == "knn digit top1=0.5"
-    assert summarize(None) == ("left to another run", "")
+    assert headline([_row(value=0.81234)]) == ("ok", "knn digit top1=0.8123")
+    status, best = headline([_row(status="failed", value=None, message="ValueError: boom\nmore"), _row()])
+    assert status == "failed (ValueError: boom)" and best == "knn digit top1=0.5"
+    assert headline(None) == ("left to another run", "")
 
 
 def test_eta_is_the_mean_time_per_finished_pair_times_those_left():

@@ -2,22 +2,29 @@
 import textwrap
 import types
 
+import fake_plugin
 import pandas as pd
 import pytest
 import torch
+from report.rows import seeds
 
 from sslbench import DatasetSpec, EncoderOutput, ModalitySpec, TaskSpec, hookimpl
-from sslbench.config import load_config
 from sslbench.errors import PluginError
-from sslbench.grid import REFERENCE_TASK, plan_grid
-from sslbench.leaderboard import build
-from sslbench.listing import describe_plan, render_plan
+from sslbench.plan.config import load_config
+from sslbench.plan.grid import REFERENCE_TASK, plan_grid
+from sslbench.plan.listing import describe_plan, render_plan
 from sslbench.results import read_rows
-from sslbench.runner import run_grid
-from sslbench.testing import Case, ConformanceError, Kit, KitOptions, inline_plugin, make_registry, run_case
-
-import fake_plugin
-from report.rows import seeds
+from sslbench.results.leaderboard import build
+from sslbench.run.runner import run_grid
+from sslbench.testing import (
+    Case,
+    ConformanceError,
+    Kit,
+    KitOptions,
+    inline_plugin,
+    make_registry,
+    run_case,
+)
 
 
 def build_nothing(info, options):

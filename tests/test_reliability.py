@@ -11,16 +11,15 @@ import time
 import types
 from pathlib import Path
 
+import fake_plugin
 import pytest
 import torch
 
 from sslbench import TaskSpec, hookimpl
-from sslbench.config import load_config
 from sslbench.errors import UsageError
+from sslbench.plan.config import load_config
 from sslbench.results import read_rows
-from sslbench.runner import run_grid
-
-import fake_plugin
+from sslbench.run.runner import run_grid
 
 TESTS = Path(__file__).resolve().parent
 
@@ -177,7 +176,7 @@ def nan_plugin():
 
 
 def test_divergence_and_oom_are_isolated_and_visible(tmp_path, make_registry):
-    from sslbench.leaderboard import render, summarize
+    from sslbench.results.leaderboard import render, summarize
 
     registry = make_registry(fake_plugin, nan_plugin())
     path = write_config(tmp_path, steps=20)

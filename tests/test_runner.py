@@ -2,16 +2,15 @@
 import textwrap
 import types
 
+import fake_plugin
 import pytest
 import torch
 
 from sslbench import TaskSpec, hookimpl
-from sslbench.config import load_config
 from sslbench.errors import UsageError
+from sslbench.plan.config import load_config
 from sslbench.results import REQUIRED_KEYS, read_rows
-from sslbench.runner import run_grid
-
-import fake_plugin
+from sslbench.run.runner import run_grid
 
 CONFIG = """
 [run]
@@ -181,7 +180,7 @@ def test_score_split_valid_puts_the_validation_split_where_test_was():
 
     from sslbench.data_api import LoadedDataset, TensorSplit
     from sslbench.errors import UsageError
-    from sslbench.runner import scored_on
+    from sslbench.run.cells import scored_on
 
     def split(n, offset):
         return TensorSplit({"x": _torch.arange(offset, offset + n)}, labels={"y": _torch.zeros(n, dtype=_torch.long)})

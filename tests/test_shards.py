@@ -1,15 +1,15 @@
 """Shards deal (cell, seed) pairs evenly; an empty shard ends cleanly."""
 from __future__ import annotations
 
-import pytest
-
 import fake_plugin
-from sslbench.cli import main
-from sslbench.config import load_config
-from sslbench.grid import plan_grid
-from sslbench.results import read_rows
-from sslbench.runner import shard_pairs
+import pytest
 from test_reliability import write_config
+
+from sslbench.cli import main
+from sslbench.plan.config import load_config
+from sslbench.plan.grid import plan_grid
+from sslbench.results import read_rows
+from sslbench.run.runner import shard_pairs
 
 
 def one_seed_config(tmp_path):

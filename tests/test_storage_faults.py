@@ -5,16 +5,16 @@ import errno
 import json
 import os
 
+import fake_plugin
 import pytest
 import torch
-
-import fake_plugin
-from sslbench import safeio
-from sslbench.checkpoint import CellCheckpoint
-from sslbench.cli import main
-from sslbench.config import load_config
-from sslbench.runner import run_grid
 from test_reliability import values, write_config
+
+from sslbench import safeio
+from sslbench.cli import main
+from sslbench.plan.config import load_config
+from sslbench.run.checkpoint import CellCheckpoint
+from sslbench.run.runner import run_grid
 
 
 @pytest.fixture

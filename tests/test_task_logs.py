@@ -4,16 +4,16 @@ from __future__ import annotations
 import json
 import textwrap
 
+import fake_plugin
 import pytest
 import torch
 from torch import nn
 
-import fake_plugin
 from sslbench import TaskSpec
-from sslbench.config import load_config
-from sslbench.runner import run_grid
+from sslbench.plan.config import load_config
+from sslbench.run.runner import run_grid
+from sslbench.run.train import _check_and_log, _PendingLosses, _Progress, task_logs
 from sslbench.testing import inline_plugin
-from sslbench.train import _check_and_log, _PendingLosses, _Progress, task_logs
 
 
 class PullWithLogs(nn.Module):
@@ -58,9 +58,9 @@ def _run(tmp_path, make_registry, bad_log: bool = False):
 
 
 def test_logs_land_in_curves_aligned_with_the_losses(tmp_path, make_registry, monkeypatch):
-    import sslbench.train
+    import sslbench.run.train
 
-    monkeypatch.setattr(sslbench.train.pretrain, "__kwdefaults__", {**sslbench.train.pretrain.__kwdefaults__,
+    monkeypatch.setattr(sslbench.run.train.pretrain, "__kwdefaults__", {**sslbench.run.train.pretrain.__kwdefaults__,
                                                                     "log_every": 2})
     summary, out = _run(tmp_path, make_registry)
     assert summary.failures == []
@@ -105,7 +105,8 @@ def test_logs_are_read_back_with_the_losses_in_one_group():
 
 
 def test_the_report_draws_a_panel_per_logged_value():
-    from sslbench.charts import loss_curve_figures, series_points as _series_points
+    from sslbench.results.charts import loss_curve_figures
+    from sslbench.results.charts import series_points as _series_points
 
     curve = {"dataset": "blobs", "task": "t", "model": "m", "seed": 0, "losses": [[0, 1.0], [5, 0.5]],
              "logs": {"acc": [None, 0.75]}}
@@ -120,9 +121,9 @@ def test_the_report_draws_a_panel_per_logged_value():
 
 def test_logs_survive_a_checkpoint_and_resume(tmp_path):
     """A resumed cell's curve keeps the logs of the steps before the checkpoint, aligned."""
-    from sslbench.checkpoint import CellCheckpoint
-    from sslbench.config import RunConfig
-    from sslbench.train import _restore, _save, make_optimizer, make_schedule
+    from sslbench.plan.config import RunConfig
+    from sslbench.run.checkpoint import CellCheckpoint
+    from sslbench.run.train import _restore, _save, make_optimizer, make_schedule
 
     def parts():
         torch.manual_seed(0)

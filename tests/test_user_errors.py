@@ -8,10 +8,10 @@ import sys
 import time
 
 import pytest
-
-from sslbench import provenance
-from sslbench.cli import main
 from test_reliability import TESTS, cli, write_config
+
+from sslbench.cli import main
+from sslbench.run import provenance
 
 
 def run(capsys, *args):
@@ -84,8 +84,9 @@ def test_provenance_reads_git_without_taking_the_index_lock(monkeypatch):
         return subprocess.CompletedProcess(cmd, 0, stdout="abc\n", stderr="")
 
     monkeypatch.setattr(provenance.subprocess, "run", fake_run)
-    assert provenance.git_revision() == "abc"
+    assert provenance.git_revision() == "abc-dirty"  # the fake status answers "abc" too: files differ
     assert "--no-optional-locks" in seen["cmd"] and seen["env"].get("GIT_OPTIONAL_LOCKS") == "0"
+    assert "--dirty" not in seen["cmd"]
 
 
 def test_git_describe_dirty_leaves_no_index_lock(tmp_path):
@@ -98,9 +99,17 @@ def test_git_describe_dirty_leaves_no_index_lock(tmp_path):
     subprocess.run(["git", "-C", str(repo), "add", "f"], check=True, env=env)
     subprocess.run(["git", "-C", str(repo), "commit", "-qm", "x"], check=True, env=env)
     os.utime(repo / "f", (1, 1))  # stat info changed: a plain `git describe --dirty` refreshes the index
+    index = repo / ".git" / "index"
+    before = (index.stat().st_mtime_ns, index.stat().st_ino, index.read_bytes())
     (repo / ".git" / "index.lock").write_text("held")
-    assert provenance.git_revision(repo)  # answered, read-only
+    revision = provenance.git_revision(repo)  # answered, read-only
+    assert revision and not revision.endswith("-dirty")  # same content, only the stat info changed
     assert (repo / ".git" / "index.lock").read_text() == "held"
+    (repo / ".git" / "index.lock").unlink()
+    provenance.git_revision(repo)
+    assert (index.stat().st_mtime_ns, index.stat().st_ino, index.read_bytes()) == before  # the index was not rewritten
+    (repo / "f").write_text("2")
+    assert provenance.git_revision(repo).endswith("-dirty")
 
 
 @pytest.mark.parametrize("delay", [0.2, 0.8])
@@ -181,3 +190,12 @@ def test_a_reader_that_goes_away_is_no_traceback(args):
     _, err = proc.communicate(timeout=120)
     assert "Traceback" not in err and "BrokenPipe" not in err, err
     assert proc.returncode == 141, err
+
+
+@pytest.mark.parametrize("command", ["leaderboard", "report", "merge"])
+def test_a_file_that_is_not_a_rows_file_is_refused_in_one_line(tmp_path, capsys, command):
+    text = tmp_path / "notes.txt"
+    text.write_text("just some notes\n")
+    extra = ["-o", str(tmp_path / "o")] if command != "leaderboard" else []
+    one_line_exit_2(capsys, command, text, *extra, match="holds no result row")
+    assert not (tmp_path / "o").exists()

@@ -19,9 +19,9 @@ from pathlib import Path
 def warm(configs: list[Path]) -> list[tuple[str, float]]:
     """Build each (dataset, options) of ``configs`` once; return (dataset, seconds) in order."""
     from sslbench import DatasetContext
-    from sslbench.config import load_config
+    from sslbench.plan.config import load_config
     from sslbench.data import cache_root
-    from sslbench.grid import plan_grid
+    from sslbench.plan.grid import plan_grid
     from sslbench.plugins import make_plugin_manager
     from sslbench.registry import Registry
 

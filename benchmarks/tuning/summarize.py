@@ -3,7 +3,7 @@
 Each family of tuning configs (``<family>-<value>.toml``: ``simclr-temperature``,
 ``item2vec-power``, ``audio-lr``, ...) differs in one setting. For every family, task,
 evaluator and metric this prints each value's mean over seeds on the VALIDATION split
-and the two-sided paired t-test at 5% (over matched seeds, :mod:`sslbench.stats`)
+and the two-sided paired t-test at 5% (over matched seeds, :mod:`sslbench.results.stats`)
 against the best value. Test scores are never read: every tuning config sets
 ``score_split = "valid"`` (checked here; a folder scored on test is an error).
 
@@ -17,7 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from sslbench.results import read_rows
-from sslbench.stats import paired_verdict
+from sslbench.results.stats import paired_verdict
 
 FAMILY = re.compile(r"^(?P<family>.+?)-(?P<value>[0-9.]+(?:e-?[0-9]+)?)$")  # "audio-lr-2e-3" → ("audio-lr", "2e-3")
 

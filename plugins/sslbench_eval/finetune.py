@@ -30,10 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sslbench import EvalContext
-from sslbench.contexts import autocast_for, embed_split
-from sslbench.data_api import label_key, move_batch
-from sslbench.flops import count_step_flops
+from sslbench import EvalContext, autocast_for, count_step_flops, embed_split, label_key, move_batch
 
 
 from sslbench_eval.options import FinetuneOptions  # noqa: F401  # torch-free: re-exported

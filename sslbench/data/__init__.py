@@ -26,11 +26,26 @@ the steps; ``atomic.py`` how the cache is never half-written.
 from __future__ import annotations
 
 from .cache import ROOT_ENV, CacheStatus, cache_root, status
-from .errors import Attempt, ChecksumMismatch, DataError, DataUnavailable, SourceFailed, SourceSkipped
+from .errors import (
+    Attempt,
+    ChecksumMismatch,
+    DataError,
+    DataUnavailable,
+    SourceFailed,
+    SourceSkipped,
+)
 from .http import download_from
 from .integrity import check_sha256_file, sha256_file
 from .prepare import Prepared, prepare
-from .spec import MANIFEST_NAME, DataSpec, Download, LocalPath, Source, SystemFiles, WheelFiles
+from .spec import (
+    MANIFEST_NAME,
+    DataSpec,
+    Download,
+    LocalPath,
+    Source,
+    SystemFiles,
+    WheelFiles,
+)
 from .wheel import PIP_ARGS_ENV
 
 __all__ = [

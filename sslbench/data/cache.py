@@ -6,9 +6,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .manifest import Manifest
+from .bars import folder_bytes
 from .integrity import sha256_file
-from .progress import folder_bytes
+from .manifest import Manifest
 from .spec import DataSpec
 
 ROOT_ENV = "SSLBENCH_DATA"

@@ -7,7 +7,7 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from .progress import byte_bar
+from .bars import byte_bar
 from .spec import Download
 
 USER_AGENT = "sslbench"

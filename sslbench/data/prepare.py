@@ -15,13 +15,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .atomic import file_lock, lock_path, make_staging, remove_leftovers, remove_leftovers_if_idle, swap_in
+from .atomic import (
+    file_lock,
+    lock_path,
+    make_staging,
+    remove_leftovers,
+    remove_leftovers_if_idle,
+    swap_in,
+)
+from .bars import progress_enabled
 from .cache import ROOT_ENV, cache_root, inspect
 from .errors import Attempt, DataError, DataUnavailable, SourceFailed, SourceSkipped
 from .fetchers import FetchContext, fetch, hint, label
 from .integrity import check_sha256_file, content_sha256, hash_tree, tree_files
 from .manifest import Manifest
-from .progress import progress_enabled
 from .spec import DataSpec, LocalPath, Source
 from .wheel import pip_args_from_env
 

@@ -18,8 +18,8 @@ import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from .bars import byte_bar, folder_bytes
 from .errors import SourceFailed
-from .progress import byte_bar, folder_bytes
 
 PIP_ARGS_ENV = "SSLBENCH_PIP_ARGS"
 

@@ -6,9 +6,14 @@ from typing import Any
 import torch
 
 from sslbench.data_api import LoadedDataset, TensorSplit, batch_size_of
-from sslbench.testing.checks import ConformanceError, Problems, expect, expect_batch, who_of
+from sslbench.testing.checks import (
+    ConformanceError,
+    Problems,
+    expect,
+    expect_batch,
+    who_of,
+)
 from sslbench.testing.kit import Kit, NotApplicable
-
 
 # --- datasets ------------------------------------------------------------------------------
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import torch
 
+from sslbench.anchors import RANDOM_INIT
 from sslbench.contexts import EvalContext, MissingLabelSetError
 from sslbench.options import options_as_dict
 from sslbench.results import REQUIRED_KEYS, make_row
 from sslbench.testing.checks import ConformanceError, Problems, expect, who_of
 from sslbench.testing.kit import Kit, NotApplicable
-
 
 # --- evaluators ----------------------------------------------------------------------------
 
@@ -83,7 +83,7 @@ def _expect_metrics(metrics: Any, who: str, what: str) -> dict[str, float]:
 def _expect_rows(metrics: dict[str, float], dataset: str, model: str, task: str | None, evaluator: str,
                  label_set: str | None, options: Any, who: str) -> None:
     for metric, value in metrics.items():
-        identity = {"suite": "conformance", "dataset": dataset, "task": task or "random-init", "model": model,
+        identity = {"suite": "conformance", "dataset": dataset, "task": task or RANDOM_INIT, "model": model,
                     "evaluator": evaluator, "label_set": label_set or "", "metric": metric, "seed": 0}
         row = make_row(identity, value, protocol=options_as_dict(options))
         missing = [k for k in REQUIRED_KEYS if k not in row]

@@ -9,13 +9,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from sslbench.config import RunConfig
 from sslbench.contexts import EncoderOutput, MissingCapabilityError
 from sslbench.data_api import batch_size_of
+from sslbench.plan.config import RunConfig
+from sslbench.run.train import make_optimizer
 from sslbench.testing.checks import ConformanceError, Problems, expect, who_of
 from sslbench.testing.kit import Kit, NotApplicable
-from sslbench.train import make_optimizer
-
 
 # --- models --------------------------------------------------------------------------------
 

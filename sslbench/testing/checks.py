@@ -31,8 +31,8 @@ from typing import Any
 
 from torch import Tensor
 
-from sslbench.listing import describe
 from sslbench.options import options_as_dict
+from sslbench.plan.listing import describe
 from sslbench.specs import declaration_warnings
 
 

@@ -20,7 +20,11 @@ from torch import nn
 from sslbench.contexts import DatasetContext, Modality, ModelContext, TaskContext
 from sslbench.data_api import Batch, LoadedDataset
 from sslbench.errors import ConfigError, PluginError, UsageError
-from sslbench.grid import all_capabilities, capabilities_by_source, usable_label_sets
+from sslbench.plan.grid import (
+    all_capabilities,
+    capabilities_by_source,
+    usable_label_sets,
+)
 from sslbench.registry import Registry
 from sslbench.specs import check_encoder
 from sslbench.testing.checks import ConformanceError
@@ -155,7 +159,7 @@ class Kit:
             self._sizes[(dataset, model)] = sum(p.numel() for p in self.encoder(dataset, model).parameters())
         return self._sizes[(dataset, model)]
 
-    # --- compatibility, from declarations as in sslbench.grid ------------------------------
+    # --- compatibility, from declarations as in sslbench.plan.grid ------------------------------
 
     def provided(self, dataset: str, model: str, task: str | None = None) -> frozenset[str]:
         """Capabilities a cell offers: modality, dataset (label kinds included), model, task."""

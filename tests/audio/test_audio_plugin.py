@@ -13,18 +13,17 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from sslbench_audio import datasets
+from sslbench_audio.fsdd import FSDD_MEMBER
 
 from sslbench import ConfigError, DatasetContext, UsageError
-from sslbench.config import load_config
-from sslbench.grid import plan_grid
+from sslbench.plan.config import load_config
+from sslbench.plan.grid import plan_grid
 from sslbench.plugins import make_plugin_manager
 from sslbench.registry import Registry
 from sslbench.results import read_rows
-from sslbench.runner import run_grid
+from sslbench.run.runner import run_grid
 from sslbench.specs import KNOWN_CAPABILITIES
-
-from sslbench_audio import datasets
-from sslbench_audio.fsdd import FSDD_MEMBER
 
 PLUGINS = ("sslbench_audio.plugin", "sslbench_image.plugin", "sslbench_eval.plugin")
 

@@ -6,22 +6,30 @@ must pick the grid value a peer computation finds best on valid.
 import dataclasses
 import textwrap
 
+import fake_plugin
 import pytest
 import torch
 from sklearn.neighbors import KNeighborsClassifier
+from sslbench_eval.knn import KNNOptions, run_knn, select_k
+from sslbench_eval.linear_probe import (
+    LinearProbeOptions,
+    fit_logistic_regression,
+    run_linear_probe,
+    select_l2,
+    standardize,
+)
+from sslbench_recsys.genre_probe import (
+    GenreProbeOptions,
+    fit_multilabel,
+    micro_f1,
+    multilabel_probe,
+)
 from torch import nn
 
 from sslbench import EncoderOutput, EvalContext, LoadedDataset, Modality, TensorSplit
-from sslbench.config import load_config
+from sslbench.plan.config import load_config
 from sslbench.results import read_rows
-from sslbench.runner import run_grid
-from sslbench_eval.knn import KNNOptions, run_knn, select_k
-from sslbench_eval.linear_probe import (
-    LinearProbeOptions, fit_logistic_regression, run_linear_probe, select_l2, standardize,
-)
-from sslbench_recsys.genre_probe import GenreProbeOptions, fit_multilabel, micro_f1, multilabel_probe
-
-import fake_plugin
+from sslbench.run.runner import run_grid
 
 L2_GRID = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 

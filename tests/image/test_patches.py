@@ -3,13 +3,13 @@ import textwrap
 
 import pytest
 import torch
-
-from sslbench.config import load_config
-from sslbench.grid import plan_grid
-from sslbench.results import read_rows
-from sslbench.runner import run_grid
 from sslbench_image.patches import default_patch_size, patchify
 from sslbench_image.vit import PatchTransformer, PatchTransformerOptions
+
+from sslbench.plan.config import load_config
+from sslbench.plan.grid import plan_grid
+from sslbench.results import read_rows
+from sslbench.run.runner import run_grid
 
 
 def test_patchify_matches_a_naive_loop():

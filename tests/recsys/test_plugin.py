@@ -13,18 +13,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from sslbench_recsys import datasets
 
 from sslbench import DatasetContext, UsageError
 from sslbench.cli import main
-from sslbench.config import load_config
-from sslbench.grid import plan_grid
+from sslbench.plan.config import load_config
+from sslbench.plan.grid import plan_grid
 from sslbench.plugins import make_plugin_manager
 from sslbench.registry import Registry
 from sslbench.results import read_rows
-from sslbench.runner import run_grid
+from sslbench.run.runner import run_grid
 from sslbench.specs import KNOWN_CAPABILITIES
-
-from sslbench_recsys import datasets
 
 PLUGINS = ("sslbench_recsys.plugin", "sslbench_image.plugin", "sslbench_eval.plugin", "sslbench_text.plugin")
 ROOT = Path(__file__).resolve().parents[2]
@@ -285,12 +284,18 @@ def test_options_refuse_impossible_values():
 
 @pytest.mark.parametrize("scoring", ["dot", "cosine", "linear-probe"])
 def test_next_item_evaluator_equals_the_building_blocks_on_the_raw_encoder(log_files, scoring):
-    from sslbench import EvalContext
     from sslbench_recsys.evaluators import run_next_item
-    from sslbench_recsys.models import ItemEmbeddingEncoder
     from sslbench_recsys.modality import RecsysModality, RecsysViewOptions
-    from sslbench_recsys.next_item import NextItemOptions, dot_scorer, evaluate_next_item, fit_linear_probe
+    from sslbench_recsys.models import ItemEmbeddingEncoder
+    from sslbench_recsys.next_item import (
+        NextItemOptions,
+        dot_scorer,
+        evaluate_next_item,
+        fit_linear_probe,
+    )
     from sslbench_recsys.splits import SequenceSplit
+
+    from sslbench import EvalContext
 
     data = datasets.load_interactions_csv(DatasetContext(Path("/nonexistent"), False),
                                           datasets.InteractionsCSVOptions(path=str(log_files[0])))

@@ -1,15 +1,21 @@
-"""The report's charts (sslbench.charts): order, direction, anchors, the heatmap's grid, escaping."""
+"""The report's charts (sslbench.results.charts): order, direction, anchors, the heatmap's grid, escaping."""
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
-
-from sslbench.charts import budget_text, heatmap, loss_curve_figures, ranking_chart, ranking_figure, seed_values
-from sslbench.charts import task_dataset_scores
-from sslbench.leaderboard import build
-
 from rows import seeds
+
+from sslbench.results.charts import (
+    budget_text,
+    heatmap,
+    loss_curve_figures,
+    ranking_chart,
+    ranking_figure,
+    seed_values,
+    task_dataset_scores,
+)
+from sslbench.results.leaderboard import build
 
 
 def only_ranking(rows):
@@ -78,8 +84,9 @@ def test_budget_text_and_loss_curves():
     curves = [{"dataset": "d", "task": "t", "model": "m", "seed": s, "losses": [[0, 2.0], [10, 1.0]]} for s in (0, 1)]
     (dataset, image), = loss_curve_figures(curves)
     assert dataset == "d" and image.startswith(b"\x89PNG")  # raster: dozens of panels stay small
-    from sslbench.charts import _loss_panel
     from matplotlib.figure import Figure
+
+    from sslbench.results.charts import _loss_panel
 
     ax = Figure().subplots()
     _loss_panel(ax, "t", "m", "loss", curves)

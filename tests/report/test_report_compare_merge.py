@@ -4,14 +4,14 @@ import os
 
 import pandas as pd
 import pytest
+from rows import row, seeds
 
 from sslbench.cli import main
-from sslbench.compare import compare, load_entries
-from sslbench.leaderboard import render, summarize
-from sslbench.merge import Folder, merge, read_folder, write_merged
 from sslbench.results import append_rows
+from sslbench.results.compare import compare, load_entries
+from sslbench.results.leaderboard import render, summarize
+from sslbench.results.merge import Folder, merge, read_folder, write_merged
 
-from rows import row, seeds
 
 def folder(path, rows, manifest=None, curves=()):
     path.mkdir(parents=True, exist_ok=True)

@@ -13,11 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from sslbench.leaderboard import build
-from sslbench.report import render_html
-
 from rows import row, seeds
+
+from sslbench.results.leaderboard import build
+from sslbench.results.report import render_html
 
 EVIL = "<script>alert(1)</script>"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -90,7 +89,7 @@ def test_one_chart_per_ranking_and_a_heatmap_of_task_by_dataset():
 
 
 def test_the_heatmap_falls_back_to_the_entries_when_the_summary_has_no_dataset_column():
-    from sslbench.charts import task_dataset_scores
+    from sslbench.results.charts import task_dataset_scores
 
     board, _ = charted_board()
     grid = task_dataset_scores(pd.DataFrame(columns=["task", "kind", "mean_normalized"]), board.table)

@@ -2,18 +2,17 @@
 import json
 import textwrap
 
+import fake_plugin
 import pytest
 import torch
 import torch.nn.functional as F
-
-from sslbench import LoadedDataset, TaskContext, TensorSplit
-from sslbench.config import load_config
-from sslbench.leaderboard import summarize
-from sslbench.results import read_rows
-from sslbench.runner import run_grid
 from sslbench_eval.supervised import SupervisedOptions, build_supervised, pick_label_set
 
-import fake_plugin
+from sslbench import LoadedDataset, TaskContext, TensorSplit
+from sslbench.plan.config import load_config
+from sslbench.results import read_rows
+from sslbench.results.leaderboard import summarize
+from sslbench.run.runner import run_grid
 
 
 def dataset(n=40, dim=6):

@@ -1,13 +1,13 @@
 """Leaderboard tables: rank groups, normalised scores, splits by protocol and budget, anchors."""
+import io
 import json
 
 import pandas as pd
 import pytest
-
-from sslbench.leaderboard import TABLE_COLUMNS, build, render_board, summarize
-from sslbench.report import board_markdown
-
 from rows import row, seeds
+
+from sslbench.results.leaderboard import TABLE_COLUMNS, build, summarize
+from sslbench.results.report import board_markdown, render_board
 
 
 def entry(table, task, **where):
@@ -110,3 +110,29 @@ def test_csv_and_json_carry_every_column_and_compute():
     assert records[0]["flops"] == 100 * 1000 and records[0]["steps"] == 100
     header = render_board(board, "csv").splitlines()[0].split(",")
     assert header == TABLE_COLUMNS
+
+
+def two_budget_rows():
+    """simclr at 100 and 200 steps: two rankings, each beside the same random-init and no-encoder reference."""
+    return [*seeds("random-init", [0.50, 0.52, 0.54]), *seeds("no-encoder", [0.70, 0.70, 0.70], model="raw", steps=0),
+            *seeds("simclr", [0.60, 0.61, 0.62]), *seeds("simclr", [0.75, 0.76, 0.77], steps=200, suite="long")]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_every_ranking_in_csv_and_json_lists_the_anchors_it_is_compared_with(fmt, tmp_path):
+    from sslbench.results.compare import compare, load_entries
+
+    board = build(two_budget_rows())
+    text = render_board(board, fmt)
+    table = pd.DataFrame(json.loads(text)) if fmt == "json" else pd.read_csv(io.StringIO(text))
+    rankings = [name for name, _ in board.rankings()]
+    assert len(rankings) == 2
+    for name in rankings:
+        mine = table[table["ranking"] == name]
+        assert sorted(mine["task"]) == ["no-encoder", "random-init", "simclr"]  # the verdicts' anchors are there
+        simclr = mine[mine["task"] == "simclr"].iloc[0]
+        assert simclr["vs_reference"] in ("better", "worse", "tie")
+    (tmp_path / f"board.{fmt}").write_text(text)
+    entries = load_entries(tmp_path / f"board.{fmt}")
+    assert len(entries) == 4  # read back: one row per entry, the anchors no longer repeated
+    assert compare(entries, summarize(two_budget_rows())).shared == 4

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from sslbench.leaderboard import build, rank_groups, summarize
-from sslbench.stats import MIN_SEEDS, paired_p_value, paired_verdict, t_interval
+from sslbench.results.leaderboard import build, rank_groups, summarize
+from sslbench.results.stats import MIN_SEEDS, paired_p_value, paired_verdict, t_interval
 
 
 def coverage(n: int, trials: int = 20_000, seed: int = 0) -> float:

@@ -2,12 +2,13 @@
 
 import pytest
 import torch
-
-from sslbench import DatasetContext, UsageError
-from sslbench.options import OptionError, build_options
 from sslbench_text import datasets
 from sslbench_text import segments as sg
 from sslbench_text import tokenizer as tk
+
+from sslbench import DatasetContext, UsageError
+from sslbench.options import OptionError, build_options
+
 
 def test_splits_follow_bert_layout_and_documents(load, topics):
     ds = load(test_fraction=0.2)
@@ -141,8 +142,8 @@ def test_bad_input_is_one_line_naming_dataset_and_option(load, tmp_path):
 def test_vocab_size_error_names_the_config_key(tmp_path, make_registry):
     import sslbench_text.plugin
 
-    from sslbench.config import load_config
     from sslbench.errors import ConfigError
+    from sslbench.plan.config import load_config
 
     config = tmp_path / "bad.toml"
     config.write_text('[grid]\ndatasets = ["textfiles"]\ntasks = ["mlm"]\nmodels = ["bert-tiny"]\n'

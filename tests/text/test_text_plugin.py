@@ -3,19 +3,18 @@
 import json
 
 import pytest
-import torch
-
 import sslbench_eval.plugin
 import sslbench_image.plugin
 import sslbench_text.plugin
+import torch
+
 from sslbench import TaskContext
 from sslbench.cli import main
-from sslbench.config import load_config
 from sslbench.contexts import ModelContext
-from sslbench.grid import plan_grid
+from sslbench.plan.config import load_config
+from sslbench.plan.grid import plan_grid
 from sslbench.results import read_rows
-from sslbench.runner import run_grid
-
+from sslbench.run.runner import run_grid
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 the normalised score, and the pretraining loss curves — matplotlib figures written as SVG.
 
 Every chart is an SVG document (text kept as text, no external reference) that
-:mod:`sslbench.report` inlines as a ``data:`` URI, so the page stays self-contained.
+:mod:`sslbench.results.report` inlines as a ``data:`` URI, so the page stays self-contained.
 matplotlib is used through its object API (``matplotlib.figure.Figure``) with no
 pyplot state and no GUI backend; it is imported only when a chart is drawn.
 
@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sslbench.leaderboard import ENTRY_KEYS, rows_frame
+from sslbench.anchors import NO_ENCODER
+from sslbench.results.leaderboard import ENTRY_KEYS, rows_frame
 
 SVG_MIME = "image/svg+xml"
 PNG_MIME = "image/png"
@@ -42,14 +43,16 @@ LABEL_IN = 2.6  # room for the method names on the left, inches
 CHAR_IN = 0.55 * FONT / 72  # rough width of one character of an anchor label, inches
 
 SeedValues = Mapping[tuple[str, ...], list[float]]
-"""Entry key (the values of :data:`sslbench.leaderboard.ENTRY_KEYS`) → the successful seeds' values."""
+"""Entry key (the values of :data:`sslbench.results.leaderboard.ENTRY_KEYS`) → the successful seeds' values."""
 
 
 # ---------------------------------------------------------------- shared
 
 
 def _figure(width: float, height: float) -> Any:
-    from matplotlib.figure import Figure  # local: matplotlib loads only when a chart is drawn
+    from matplotlib.figure import (
+        Figure,  # local: matplotlib loads only when a chart is drawn
+    )
 
     return Figure(figsize=(width, height), layout="constrained")
 
@@ -83,7 +86,8 @@ def plain(text: Any) -> str:
     return str(text).replace("$", r"\$")
 
 
-def _finite(value: Any) -> bool:
+def finite(value: Any) -> bool:
+    """Whether ``value`` is a finite number (``None``, NaN, ±inf and non-numbers are not)."""
     try:
         return value is not None and math.isfinite(float(value))
     except (TypeError, ValueError):
@@ -151,7 +155,7 @@ def ranking_figure(group: pd.DataFrame, seeds: SeedValues | None = None) -> Any:
     methods = _methods_bottom_up(group, higher)
     if not methods.empty:  # anchors of encoders no method here uses would only crowd the chart
         # (the no-encoder reference has no encoder to match: it stands beside every method)
-        keep = (group["kind"] == "method") | group["model"].isin(set(methods["model"])) | (group["task"] == "no-encoder")
+        keep = (group["kind"] == "method") | group["model"].isin(set(methods["model"])) | (group["task"] == NO_ENCODER)
         group = group[keep]
     several = group["model"].nunique() > 1
     anchors = _anchor_lines(group, several_models=several)
@@ -186,7 +190,7 @@ def _draw_methods(ax: Any, methods: pd.DataFrame, seeds: SeedValues, several_mod
     for y, entry in enumerate(methods.itertuples(index=False)):
         mean = float(entry.mean)
         xs.append(mean)
-        if _finite(entry.ci_low) and _finite(entry.ci_high):
+        if finite(entry.ci_low) and finite(entry.ci_high):
             ax.hlines(y, entry.ci_low, entry.ci_high, color=METHOD_COLOUR, alpha=0.35, linewidth=7)
             xs += [float(entry.ci_low), float(entry.ci_high)]
         else:
@@ -213,7 +217,7 @@ def _anchor_lines(group: pd.DataFrame, several_models: bool) -> list[tuple[float
     seen: dict[tuple[str, str, float], list[str]] = {}
     for entry in group[group["kind"].isin(list(ANCHOR_STYLE)) & group["mean"].notna()].itertuples(index=False):
         name = ANCHOR_NAME["baseline"] if entry.kind == "baseline" else str(entry.task)
-        if entry.task == "no-encoder":
+        if entry.task == NO_ENCODER:
             name = f"no encoder ({entry.model})"
         key = (str(entry.kind), name, round(float(entry.mean), 12))
         seen.setdefault(key, []).append(str(entry.model))
@@ -225,7 +229,7 @@ def _anchor_lines(group: pd.DataFrame, several_models: bool) -> list[tuple[float
 
 
 def _limits(xs: Sequence[float]) -> tuple[float, float]:
-    values = [x for x in xs if _finite(x)]
+    values = [x for x in xs if finite(x)]
     if not values:
         return 0.0, 1.0
     low, high = min(values), max(values)

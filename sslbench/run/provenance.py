@@ -24,17 +24,27 @@ def package_version(name: str) -> str:
 
 
 def git_revision(path: Path | None = None) -> str:
-    """``git describe --always --dirty`` of the folder holding sslbench, or ``""``.
+    """The revision of the checkout holding sslbench (``git describe --always``), ``-dirty`` when its
+    tracked files differ from it, or ``""`` outside a checkout. Reads the repository without writing it.
 
-    Read-only: ``--no-optional-locks`` (and ``GIT_OPTIONAL_LOCKS=0``) keep ``--dirty``
-    from refreshing the index, so a run never takes the repository's ``index.lock``
-    (which would make a concurrent ``git commit`` fail); no fsmonitor daemon is started.
+    ``git describe --dirty`` refreshes the index and takes ``index.lock`` for a moment even under
+    ``--no-optional-locks`` (seen in a trace: a concurrent ``git commit`` then fails). The revision
+    comes from ``describe`` without ``--dirty`` and the dirty state from ``status --porcelain``,
+    which honours ``--no-optional-locks`` and ``GIT_OPTIONAL_LOCKS=0`` and writes nothing.
     """
+    revision = _git(path, "describe", "--always", "--abbrev=12")
+    if not revision:
+        return ""
+    status = _git(path, "status", "--porcelain", "--untracked-files=no")
+    return f"{revision}-dirty" if status else revision
+
+
+def _git(path: Path | None, *args: str) -> str:
+    """The stripped output of a read-only git command in sslbench's folder ("" if it fails)."""
     where = path or Path(__file__).resolve().parent
     try:
         out = subprocess.run(
-            ["git", "--no-optional-locks", "-c", "core.fsmonitor=false", "describe", "--always", "--dirty",
-             "--abbrev=12"],
+            ["git", "--no-optional-locks", "-c", "core.fsmonitor=false", *args],
             cwd=where, capture_output=True, text=True, timeout=10, check=True,
             env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
         )

@@ -3,7 +3,7 @@
 One *entry* per (dataset, task, model, evaluator, label set, metric) and distinct
 protocol (evaluator options), budget and settings: the mean over seeds, the standard
 deviation, n, the per-seed values (``seeds``) and a 95% Student-t interval of the mean
-(``ci_low``/``ci_high``; empty below 3 seeds — see :mod:`sslbench.stats` for why not a
+(``ci_low``/``ci_high``; empty below 3 seeds — see :mod:`sslbench.results.stats` for why not a
 bootstrap). Beside it:
 
 - ``baseline`` / ``gain`` / ``vs_baseline``: the ``random-init`` entry of the same
@@ -38,9 +38,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sslbench.grid import BASELINE_TASK, REFERENCE_TASK
-from sslbench.results import dedupe
-from sslbench.stats import METHOD_INTERVAL, METHOD_TEST, MIN_SEEDS, paired_verdict, t_interval
+from sslbench.anchors import NO_ENCODER as REFERENCE_TASK
+from sslbench.anchors import RANDOM_INIT as BASELINE_TASK
+from sslbench.anchors import SUPERVISED as SUPERVISED_TASK
+from sslbench.results.identity import identity_of_row
+from sslbench.results.rows import dedupe
+from sslbench.results.stats import (
+    METHOD_INTERVAL,
+    METHOD_TEST,
+    MIN_SEEDS,
+    paired_verdict,
+    t_interval,
+)
 
 GROUP_KEYS = ["dataset", "task", "model", "evaluator", "label_set", "metric"]
 BASELINE_KEYS = ["dataset", "model", "evaluator", "label_set", "metric"]
@@ -49,7 +58,6 @@ SECTION_KEYS = ["dataset", "evaluator", "label_set", "metric"]
 ENTRY_KEYS = [*GROUP_KEYS, "protocol", "budget", "settings"]
 """Seeds of rows equal in these are aggregated into one entry."""
 FORMATS = ("md", "csv", "json", "html")
-SUPERVISED_TASK = "supervised"
 KINDS = ("method", "baseline", "supervised", "reference")
 MIN_SPREAD = 1e-9  # |supervised − baseline| below this leaves the normalised score undefined
 COST_COLUMNS = ["steps", "train_seconds", "flops", "samples_per_s", "peak_memory_bytes"]
@@ -98,7 +106,7 @@ def rows_frame(rows: Iterable[Mapping[str, Any]], direction: Direction = higher_
 
 def _flat(row: Mapping[str, Any], direction: Direction) -> dict[str, Any]:
     cost, budget = row.get("cost") or {}, row.get("budget") or {}
-    settings = row.get("settings") or {}
+    protocol, settings = identity_of_row(row)
     steps = cost.get("steps", budget.get("steps"))
     flops = cost.get("flops")
     if flops is None and cost.get("flops_per_step") is not None and steps is not None:
@@ -106,7 +114,7 @@ def _flat(row: Mapping[str, Any], direction: Direction) -> dict[str, Any]:
     hib = row.get("higher_is_better")
     return {
         **{k: row.get(k) for k in ["suite", *GROUP_KEYS, "seed", "value", "status", "message"]},
-        "protocol": canonical(row.get("protocol")), "budget": canonical(budget), "settings": canonical(settings),
+        "protocol": canonical(protocol), "budget": canonical(budget), "settings": canonical(settings),
         "encoder": canonical({k: v for k, v in settings.items() if k != "task"}),
         "modality": row.get("modality") or "",
         "steps": steps, "train_seconds": cost.get("train_seconds"), "flops": flops,
@@ -273,7 +281,7 @@ def _flatten(prefix: str, value: Any) -> dict[str, Any]:
 
 def rank_groups(methods: pd.DataFrame) -> dict[Any, tuple[int, bool]]:
     """Competition ranks by mean; a method joins the rank group of the best method above it
-    unless the paired test across shared seeds separates the two (:func:`sslbench.stats.paired_verdict`).
+    unless the paired test across shared seeds separates the two (:func:`sslbench.results.stats.paired_verdict`).
 
     Groups are formed in order of the mean, so a lower mean is never ranked above a higher
     one. Returns index → (rank, tied), tied meaning the rank is shared.
@@ -304,7 +312,7 @@ def anchor_notes(table: pd.DataFrame) -> list[str]:
                      f"supervised ({entry.mean:.4f}) does not reliably beat random-init ({entry.baseline:.4f}); "
                      f"paired test: {verdict}")
     methods = table[table["kind"] == "method"]
-    for column, anchor in (("vs_baseline", "random-init"), ("vs_reference", "its no-encoder reference")):
+    for column, anchor in (("vs_baseline", BASELINE_TASK), ("vs_reference", "its no-encoder reference")):
         for entry in methods[methods[column].isin(["tie", "worse"])].itertuples():
             word = "is below" if getattr(entry, column) == "worse" else "does not beat"
             notes.append(f"{entry.ranking}: {entry.task} / {entry.model} {word} {anchor} (paired test: "
@@ -377,6 +385,20 @@ class Leaderboard:
         """Entries with no successful seed."""
         return self.table[self.table["n"] == 0]
 
+    def ranking_table(self) -> pd.DataFrame:
+        """The entries as the csv and json formats list them: each ranking whole, its anchors beside it.
+
+        An anchor (a random-init, a no-encoder reference, an evaluator's reference) stands beside
+        every ranking of its protocol, so it appears once per ranking, with that ranking's name
+        in ``ranking`` — a reader who selects one ranking finds the rows its verdicts compare
+        with. Entries in no ranking (every seed failed) follow once. ``compare`` reads such a
+        table back with one row per entry.
+        """
+        parts = [members.assign(ranking=name) for name, members in self.rankings()]
+        placed = {i for _, members in self.rankings() for i in members.index}
+        parts.append(self.table[~self.table.index.isin(placed)])
+        return pd.concat(parts, ignore_index=True)[self.table.columns] if parts else self.table
+
 
 def build(rows: Iterable[Mapping[str, Any]], direction: Direction = higher_always) -> Leaderboard:
     """The leaderboard of ``rows``: entries, cross-modality summary and split notes."""
@@ -400,24 +422,6 @@ def render(table: pd.DataFrame, fmt: str) -> str:
     if fmt == "md":
         return _markdown(table)
     raise ValueError(f"unknown format {fmt!r}; formats: {', '.join(f for f in FORMATS if f != 'html')}")
-
-
-def render_board(board: Leaderboard, fmt: str, **report: Any) -> str:
-    """The leaderboard as sectioned Markdown, CSV/JSON of the entries, or the HTML report.
-
-    ``report`` (``curves``, ``manifest``) goes to :func:`sslbench.report.render_html`.
-    """
-    if fmt == "md":
-        from sslbench.report import board_markdown  # local: matplotlib loads only for reports
-
-        return board_markdown(board)
-    if fmt == "html":
-        from sslbench.report import render_html
-
-        return render_html(board, **report)
-    if fmt in FORMATS:
-        return render(board.table, fmt)
-    raise ValueError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
 
 
 def _markdown(table: pd.DataFrame) -> str:

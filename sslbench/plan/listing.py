@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sslbench.anchors import UNTRAINED_TASKS as _UNTRAINED
 from sslbench.options import describe_options
 from sslbench.registry import Registry
 from sslbench.specs import SPEC_TYPES
 
 _DECLARATIONS = ("modality", "modalities", "needs", "provides", "label_sets", "label_kinds", "license", "size",
                  "reference_name")
-_UNTRAINED = ("random-init", "no-encoder")  # grid.BASELINE_TASK, grid.REFERENCE_TASK: cells without a budget
 
 
 def describe_registry(registry: Registry) -> dict[str, list[dict[str, Any]]]:

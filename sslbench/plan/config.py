@@ -31,8 +31,6 @@ and what is allowed.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import re
 import tomllib
 from collections.abc import Mapping
@@ -42,6 +40,7 @@ from typing import Any, Literal
 
 from sslbench.errors import ConfigError, UnknownComponentError
 from sslbench.options import OptionError, build_options, did_you_mean, options_as_dict
+from sslbench.plan.identity import identity_from_full, identity_hash
 from sslbench.registry import Registry
 
 COMPONENT_TABLES = {"modalities": "modality", "datasets": "dataset", "tasks": "task", "models": "model", "evaluators": "evaluator"}
@@ -174,6 +173,7 @@ class Config:
     run: RunConfig
     grids: tuple[GridPart, ...]
     options: Mapping[tuple[str, str], Any] = field(default_factory=dict)
+    versions: Mapping[str, int] = field(default_factory=dict)  # "kind.name" → the component's declared version
     hash: str = ""
 
     @property
@@ -196,6 +196,15 @@ class Config:
         grids = [{**options_as_dict(p.grid), "run": {k: v for k, v in options_as_dict(p.run).items() if k in PER_GRID_RUN_KEYS}}
                  for p in self.grids]
         return {"run": options_as_dict(self.run), "grid": grids, **tables}
+
+    def identity(self) -> dict[str, Any]:
+        """What in this config changes results (:mod:`sslbench.plan.identity`); its hash is :attr:`hash`."""
+        return identity_from_full(self.as_dict(), options_as_dict(RunConfig()), self.defaults_of, self.versions)
+
+    def defaults_of(self, table: str, name: str) -> dict[str, Any] | None:
+        """The default options of component ``name`` of config table ``table`` (``tasks``, …), if it is in use."""
+        options = self.options.get((COMPONENT_TABLES.get(table, ""), name))
+        return None if options is None else options_as_dict(type(options)())
 
 
 def load_config(path: str | Path, registry: Registry, overrides: Mapping[str, Any] | None = None) -> Config:
@@ -226,7 +235,8 @@ def load_config(path: str | Path, registry: Registry, overrides: Mapping[str, An
     options = _component_options(where, raw, registry)
     for part in grids:
         _fill_defaults(options, part.grid, registry)
-    config = Config(path=where, run=run, grids=grids, options=options)
+    versions = {f"{kind}.{name}": registry.get(kind, name).version for kind, name in sorted(options)}
+    config = Config(path=where, run=run, grids=grids, options=options, versions=versions)
     return dataclasses.replace(config, hash=config_hash(config))
 
 
@@ -250,15 +260,11 @@ def read_toml(path: str | Path) -> dict[str, Any]:
 
 
 def config_hash(config: Config) -> str:
-    """SHA-256 (first 16 hex digits) of the config as run, excluding ``device``.
+    """The hash of the config's identity: what changes results, defaults and execution keys left out
+    (:mod:`sslbench.plan.identity`), so that an option added with a default, or a run resumed on
+    another device, keeps the hash."""
+    return identity_hash(config.identity())
 
-    The device is left out so that a run resumed elsewhere, or on another device, is
-    recognised as the same config; the device is recorded in every row anyway.
-    """
-    data = config.as_dict()
-    data["run"].pop("device", None)
-    blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 def _table(where: str, raw: Mapping[str, Any], key: str) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The leaderboard for people: sectioned Markdown and one self-contained HTML page.
 
-The HTML page needs no network to view: CSS is inline, charts are SVGs drawn by :mod:`sslbench.charts`,
+The HTML page needs no network to view: CSS is inline, charts are SVGs drawn by :mod:`sslbench.results.charts`,
 inlined as ``data:`` URIs, there is no script, and a Content-Security-Policy
 (``default-src 'none'``) forbids the page any request. Every string that came from
 a plugin or a result row (component names, messages, settings) is HTML-escaped.
@@ -11,16 +11,16 @@ import base64
 import html
 import json
 import math
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from sslbench import charts
-from sslbench.leaderboard import Leaderboard, render
-from sslbench.stats import ALPHA, CONFIDENCE, MIN_SEEDS
+from sslbench import safeio
+from sslbench.results import charts
+from sslbench.results.leaderboard import FORMATS, Leaderboard, render
+from sslbench.results.stats import ALPHA, CONFIDENCE, MIN_SEEDS
 
 KIND_ORDER = {"method": 0, "supervised": 1, "baseline": 2, "reference": 3}
 REPORT_FILES = {"md": "LEADERBOARD.md", "csv": "leaderboard.csv", "html": "report.html"}
@@ -63,9 +63,9 @@ def ranking_display(group: pd.DataFrame) -> pd.DataFrame:
         "normalized": ordered["normalized"].map(lambda v: _num(v, ".2f")),
         "steps": ordered["steps"].map(lambda v: _num(v, ".0f")),
         "train s": ordered["train_seconds"].map(lambda v: _num(v, ".1f")),
-        "GFLOPs": ordered["flops"].map(lambda v: _num(v / 1e9 if _finite(v) else v, ".3g")),
+        "GFLOPs": ordered["flops"].map(lambda v: _num(v / 1e9 if charts.finite(v) else v, ".3g")),
         "samples/s": ordered["samples_per_s"].map(lambda v: _num(v, ".0f")),
-        "peak MiB": ordered["peak_memory_bytes"].map(lambda v: _num(v / 2**20 if _finite(v) else v, ".0f")),
+        "peak MiB": ordered["peak_memory_bytes"].map(lambda v: _num(v / 2**20 if charts.finite(v) else v, ".0f")),
         "kind": ordered["kind"],
     })
 
@@ -96,16 +96,13 @@ def _rank_text(row: Any) -> str:
     return f"={int(row.rank)}" if row.tied else str(int(row.rank))
 
 
-def _finite(value: Any) -> bool:
-    return value is not None and not pd.isna(value) and math.isfinite(float(value))
-
 
 def _num(value: Any, spec: str = ".4f") -> str:
-    return format(float(value), spec) if _finite(value) else ""
+    return format(float(value), spec) if charts.finite(value) else ""
 
 
 def _ci(low: Any, high: Any) -> str:
-    return f"[{_num(low)}, {_num(high)}]" if _finite(low) else ""
+    return f"[{_num(low)}, {_num(high)}]" if charts.finite(low) else ""
 
 
 # ---------------------------------------------------------------- Markdown
@@ -127,6 +124,20 @@ def board_markdown(board: Leaderboard) -> str:
     if board.notes:
         parts += ["## Notes", "", *[f"- {note}" for note in board.notes], ""]
     return "\n".join(parts)
+
+
+def render_board(board: Leaderboard, fmt: str, **report: Any) -> str:
+    """The leaderboard as sectioned Markdown, CSV/JSON of the entries, or the HTML report.
+
+    ``report`` (``curves``, ``manifest``) goes to :func:`render_html`.
+    """
+    if fmt == "md":
+        return board_markdown(board)
+    if fmt == "html":
+        return render_html(board, **report)
+    if fmt in FORMATS:
+        return render(board.ranking_table(), fmt)
+    raise ValueError(f"unknown format {fmt!r}; formats: {', '.join(FORMATS)}")
 
 
 def _md_table(frame: pd.DataFrame) -> str:
@@ -258,28 +269,16 @@ def write_report(board: Leaderboard, out_dir: Path, curves: Sequence[Mapping[str
                  manifest: Mapping[str, Any] | None = None, title: str = "sslbench report",
                  rows: Sequence[Mapping[str, Any]] = ()) -> list[Path]:
     """Write ``LEADERBOARD.md``, ``leaderboard.csv`` and ``report.html`` into ``out_dir``, each atomically."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    safeio.ensure_dir(out_dir)
     texts = {
         "md": board_markdown(board),
-        "csv": render(board.table, "csv"),
+        "csv": render(board.ranking_table(), "csv"),
         "html": render_html(board, curves, manifest, title, rows),
     }
     written = []
     for fmt, text in texts.items():
-        written.append(write_atomic(out_dir / REPORT_FILES[fmt], text))
+        safeio.atomic_write(out_dir / REPORT_FILES[fmt], text.encode())
+        written.append(out_dir / REPORT_FILES[fmt])
     return written
 
 
-def write_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to a temporary sibling, then rename it over ``path``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The JSON lines of ``path`` (empty when it does not exist); a torn tail is skipped (:mod:`sslbench.jsonl`)."""
-    from sslbench.jsonl import read_records
-
-    return read_records(path) if path.is_file() else []

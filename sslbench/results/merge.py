@@ -17,12 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sslbench.report import read_jsonl
-from sslbench.results import ROWS_FILE, dedupe, read_rows
-
-CURVES_FILE = "curves.jsonl"  # the runner's name for it (sslbench.runner.CURVES_FILE)
-MANIFEST_FILE = "manifest.json"
-CURVE_KEYS = ("suite", "dataset", "task", "model", "seed")
+from sslbench import jsonl, safeio
+from sslbench.results.files import CURVE_KEYS, CURVES_FILE, MANIFEST_FILE, ROWS_FILE
+from sslbench.results.rows import dedupe, read_rows
 
 
 @dataclass
@@ -49,17 +46,21 @@ def read_folder(path: Path) -> Folder:
     """Rows, curves and manifest of a result folder (or of the folder of a ``rows.jsonl``).
 
     Raises:
-        ValueError: there is no ``rows.jsonl``.
+        ValueError: there is no ``rows.jsonl``, or it holds no complete line (some other file).
     """
     folder = path if path.is_dir() else path.parent
     rows_file = folder / ROWS_FILE if path.is_dir() else path
     if not rows_file.is_file():
         raise ValueError(f"{path}: no rows.jsonl there; pass a folder written by 'sslbench run --out DIR'")
+    data = safeio.read_nofollow(rows_file)
+    if data.strip() and jsonl.valid_end(data) == 0:  # not one complete JSON line: not a rows file at all
+        raise ValueError(f"{rows_file}: holds no result row; pass a folder written by 'sslbench run --out DIR' "
+                         "or its rows.jsonl")
     manifest_file = folder / MANIFEST_FILE
     manifest = json.loads(manifest_file.read_text()) if manifest_file.is_file() else None
     if manifest is not None and not isinstance(manifest, dict):
         raise ValueError(f"{manifest_file}: holds JSON {type(manifest).__name__}, not an sslbench manifest")
-    return Folder(path=folder, rows=read_rows(rows_file), curves=read_jsonl(folder / CURVES_FILE), manifest=manifest)
+    return Folder(path=folder, rows=read_rows(rows_file), curves=jsonl.read_records_if_any(folder / CURVES_FILE), manifest=manifest)
 
 
 def merge(folders: Sequence[Folder]) -> Merged:
@@ -151,7 +152,8 @@ def write_merged(merged: Merged, out: Path) -> None:
         _write_lines(tmp / ROWS_FILE, merged.rows)
         if merged.curves:
             _write_lines(tmp / CURVES_FILE, merged.curves)
-        (tmp / MANIFEST_FILE).write_text(json.dumps(merged.manifest, indent=2, sort_keys=True, default=str) + "\n")
+        safeio.atomic_write(tmp / MANIFEST_FILE,
+                            (json.dumps(merged.manifest, indent=2, sort_keys=True, default=str) + "\n").encode())
         os.replace(tmp, out)  # an empty `out` is replaced; a non-empty one was refused above
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -159,9 +161,5 @@ def write_merged(merged: Merged, out: Path) -> None:
 
 
 def _write_lines(path: Path, records: Iterable[Mapping[str, Any]]) -> None:
-    with open(path, "w") as f:
-        for record in records:
-            f.write(json.dumps(record, sort_keys=True, allow_nan=False) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    safeio.atomic_write(path, jsonl.encode(records, sort_keys=True))
 

@@ -25,11 +25,11 @@ import torch
 from torch import Tensor, nn
 
 from sslbench import distributed
-from sslbench.checkpoint import CellCheckpoint, rng_state, set_rng_state
-from sslbench.config import RunConfig
 from sslbench.contexts import autocast_for
 from sslbench.data_api import TensorSplit, move_batch
-
+from sslbench.flops import budget_flops, flop_counter
+from sslbench.plan.config import RunConfig
+from sslbench.run.checkpoint import CellCheckpoint, rng_state, set_rng_state
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class TrainResult:
     @property
     def flops(self) -> int | None:
         """Total training FLOPs: steps × FLOPs per step."""
-        return None if self.flops_per_step is None else self.steps * self.flops_per_step
+        return budget_flops(self.flops_per_step, self.steps)
 
 
 @dataclass
@@ -215,7 +215,7 @@ def _step(model: nn.Module, optimizer: torch.optim.Optimizer, run: RunConfig, ba
     """One optimizer step; returns the detached loss (mean over ranks) and the task's extra
     logs (this rank's: a task may log different names on different ranks, so they join no
     collective), still on the device, and, when asked, the step's FLOPs (all ranks)."""
-    counter = _flop_counter() if count_flops else None
+    counter = flop_counter() if count_flops else None
     with counter if counter is not None else contextlib.nullcontext():
         with autocast_for(device):
             out = model(batch)
@@ -268,12 +268,6 @@ def _decorrelate_ranks(seed: int) -> None:
         random.seed(seed * 100_003 + r)
         np.random.seed((seed * 100_003 + r) % 2**32)
         torch.manual_seed(seed * 100_003 + r)
-
-
-def _flop_counter() -> Any:
-    import torch.utils.flop_counter as flop_counter  # local: only the first step needs it
-
-    return flop_counter.FlopCounterMode(display=False)
 
 
 def _budget_spent(run: RunConfig, progress: _Progress, elapsed: float | None = None) -> bool:

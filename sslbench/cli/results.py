@@ -10,9 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sslbench.cli.common import EXIT_OK, EXIT_REGRESSION, registry_from_args
 from sslbench.errors import UsageError
-
-EXIT_OK, EXIT_REGRESSION = 0, 1
 
 
 def add_subcommands(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -48,27 +47,30 @@ def add_subcommands(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     """``sslbench leaderboard DIR [--format md|csv|json|html] [-o FILE]``."""
-    from sslbench.leaderboard import build, render_board
+    from sslbench.results.leaderboard import build
+    from sslbench.results.report import render_board
 
     folder = _read(args.dir)
+    registry = _plugins(args)
     try:
-        board = build(folder.rows, _direction(args))
+        board = build(_migrated(folder.rows, registry), _direction(registry))
         text = render_board(board, args.format, curves=folder.curves, manifest=folder.manifest, rows=folder.rows)
     except ValueError as err:
         raise UsageError(str(err)) from None
-    _emit(text, args.output)
+    _write_or_print(text, args.output)
     return EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     """``sslbench report DIR... -o OUT``: the three committed files of ``results/``."""
-    from sslbench.leaderboard import build
-    from sslbench.merge import merge
-    from sslbench.report import write_report
+    from sslbench.results.leaderboard import build
+    from sslbench.results.merge import merge
+    from sslbench.results.report import write_report
 
     merged = merge([_read(d) for d in args.dirs])
     _warn(merged.warnings if len(args.dirs) > 1 else [])
-    board = build(merged.rows, _direction(args))
+    registry = _plugins(args)
+    board = build(_migrated(merged.rows, registry), _direction(registry))
     suites = ", ".join(dict.fromkeys(str(r.get("suite")) for r in merged.rows))
     manifest = merged.manifest if len(args.dirs) > 1 else merged.manifest["merged_from"][0]["manifest"]
     title = args.title or f"sslbench report — {suites}"
@@ -80,12 +82,19 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     """``sslbench compare BASELINE NEW [--tolerance T] [--allow-vanished] [--format text|md]``:
     1 on a regression, a vanished entry (unless allowed) or no entry in common, else 0."""
-    from sslbench.compare import compare, load_entries, render_comparison, render_markdown
+    from sslbench.results.compare import (
+        compare,
+        load_entries,
+        render_comparison,
+        render_markdown,
+    )
 
-    direction = _direction(args)
+    registry = _plugins(args)
+    direction = _direction(registry)
+    migrate = None if registry is None else (lambda rows: _migrated(rows, registry))
     try:
-        result = compare(load_entries(args.baseline, direction), load_entries(args.new, direction), args.tolerance,
-                         allow_vanished=args.allow_vanished)
+        result = compare(load_entries(args.baseline, direction, migrate), load_entries(args.new, direction, migrate),
+                         args.tolerance, allow_vanished=args.allow_vanished)
     except ValueError as err:
         raise UsageError(str(err)) from None
     render = render_markdown if args.format == "md" else render_comparison
@@ -97,7 +106,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_merge(args: argparse.Namespace) -> int:
     """``sslbench merge DIR... -o OUT``: dedupe rows, warn about mixed data or versions."""
-    from sslbench.merge import merge, write_merged
+    from sslbench.results.merge import merge, write_merged
 
     merged = merge([_read(d) for d in args.dirs])
     try:
@@ -110,7 +119,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def _read(path: Path) -> Any:
-    from sslbench.merge import read_folder
+    from sslbench.results.merge import read_folder
 
     try:
         return read_folder(path)
@@ -118,18 +127,32 @@ def _read(path: Path) -> Any:
         raise UsageError(str(err)) from None
 
 
-def _direction(args: argparse.Namespace) -> Any:
-    """Metric directions from the loaded plugins' evaluators; all higher-is-better when none load."""
-    from sslbench.cli import _registry
+def _plugins(args: argparse.Namespace) -> Any:
+    """The loaded plugins' registry, or None (with a warning) when they do not load."""
     from sslbench.errors import PluginError
-    from sslbench.leaderboard import direction_from_registry, higher_always
 
     try:
-        return direction_from_registry(_registry(args))
+        return registry_from_args(args)
     except (PluginError, UsageError) as err:
-        print(f"sslbench: warning: plugins did not load ({err}); treating every metric as higher-is-better",
-              file=sys.stderr)
-        return higher_always
+        print(f"sslbench: warning: plugins did not load ({err}); treating every metric as higher-is-better "
+              "and rows written before sslbench's identity format 2 by all their options", file=sys.stderr)
+        return None
+
+
+def _direction(registry: Any) -> Any:
+    """Metric directions from the loaded plugins' evaluators; all higher-is-better without plugins."""
+    from sslbench.results.leaderboard import direction_from_registry, higher_always
+
+    return higher_always if registry is None else direction_from_registry(registry)
+
+
+def _migrated(rows: list[dict[str, Any]], registry: Any) -> list[dict[str, Any]]:
+    """Rows with the identities of older rows recovered under the installed plugins' defaults."""
+    if registry is None:
+        return rows
+    from sslbench.results.identity import defaults_from_registry, with_identity
+
+    return with_identity(rows, *defaults_from_registry(registry))
 
 
 def _warn(lines: list[str]) -> None:
@@ -137,10 +160,10 @@ def _warn(lines: list[str]) -> None:
         print(f"sslbench: warning: {line}", file=sys.stderr)
 
 
-def _emit(text: str, output: Path | None) -> None:
+def _write_or_print(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
         return
-    from sslbench.report import write_atomic
+    from sslbench import safeio
 
-    write_atomic(output, text)
+    safeio.atomic_write(output, text.encode())

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sslbench.cli import EXIT_OK, EXIT_USAGE, _registry
+from sslbench.cli.common import EXIT_OK, EXIT_USAGE, registry_from_args
 from sslbench.data import ROOT_ENV, DataError, cache_root, prepare, status
 from sslbench.data.fetchers import label
 from sslbench.errors import UsageError
@@ -43,7 +43,7 @@ def add_data_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 def cmd_data_list(args: argparse.Namespace) -> int:
     """``sslbench data list``: one row per declared dataset."""
     root = cache_root()
-    rows = [describe_dataset(spec, root, verify=args.verify) for spec in _registry(args).specs("dataset")]
+    rows = [describe_dataset(spec, root, verify=args.verify) for spec in registry_from_args(args).specs("dataset")]
     print(json.dumps({"cache": str(root), "datasets": rows}, indent=2) if args.json else render_table(rows, root))
     return EXIT_OK
 
@@ -112,7 +112,7 @@ def _cache_cell(row: dict[str, Any]) -> str:
 
 def cmd_data_prepare(args: argparse.Namespace) -> int:
     """``sslbench data prepare NAME… | --all``: prepare each; report every failure, exit 2 if any."""
-    specs = _chosen(_registry(args), args.names, args.all)
+    specs = _chosen(registry_from_args(args), args.names, args.all)
     if args.path is not None and len(specs) != 1:
         raise UsageError("--path: give exactly one dataset NAME with it (the folder holds that dataset's files)")
     failed = 0

@@ -19,7 +19,9 @@ import math
 from collections.abc import Iterable, Mapping
 
 import numpy as np
-from scipy import stats as scipy_stats  # scikit-learn's own dependency: t quantiles and tails
+from scipy import (
+    stats as scipy_stats,  # scikit-learn's own dependency: t quantiles and tails
+)
 
 CONFIDENCE = 0.95  # two-sided level of every interval
 ALPHA = 0.05  # level of every paired test

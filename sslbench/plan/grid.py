@@ -19,13 +19,14 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sslbench.config import Config, RunConfig
+from sslbench.anchors import NO_ENCODER, RANDOM_INIT
 from sslbench.errors import AmbiguousNameError, UnknownComponentError
+from sslbench.plan.config import Config, RunConfig
 from sslbench.registry import Registry
 from sslbench.specs import DatasetSpec, ModalitySpec, ModelSpec
 
-BASELINE_TASK = "random-init"
-REFERENCE_TASK = "no-encoder"
+BASELINE_TASK = RANDOM_INIT  # the grid's names for the anchors of sslbench.anchors
+REFERENCE_TASK = NO_ENCODER
 """Task of the cell that evaluates the modality's encoder-free reference (raw pixels, tf-idf, ...)."""
 
 

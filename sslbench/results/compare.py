@@ -5,7 +5,7 @@ same protocol, budget and settings. For a higher-is-better metric a *regression*
 a new mean below the baseline's interval minus ``tolerance`` (absolute); an
 *improvement* a new mean above its interval plus ``tolerance``; lower-is-better
 metrics mirror this. Where the baseline has no interval (fewer than 3 seeds, see
-:mod:`sslbench.stats`) the baseline mean ± ``tolerance`` takes its place, and the
+:mod:`sslbench.results.stats`) the baseline mean ± ``tolerance`` takes its place, and the
 output names the rule used. A cell that succeeded in the baseline and fails in the new
 run is a regression too. Entries whose protocol, budget or settings changed are listed
 as *changed*, never compared. New entries are listed; *vanished* ones (in the
@@ -20,14 +20,27 @@ committed ``results/leaderboard.csv`` can be the baseline.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from sslbench.leaderboard import GROUP_KEYS, TABLE_COLUMNS, Direction, higher_always, summarize, variant_labels
 from sslbench.results import ROWS_FILE, read_rows
+from sslbench.results.identity import identity_of_row
+from sslbench.results.leaderboard import (
+    GROUP_KEYS,
+    TABLE_COLUMNS,
+    Direction,
+    canonical,
+    higher_always,
+    summarize,
+    variant_labels,
+)
 
+Migrate = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+"""Rows → the same rows with their identities (see :func:`load_entries`)."""
 MATCH_KEYS = [*GROUP_KEYS, "protocol", "budget", "settings"]
 NUMERIC = ["mean", "std", "ci_low", "ci_high", "n", "failed"]
 
@@ -79,8 +92,13 @@ class Comparison:
         return 1 if self.failure else 0
 
 
-def load_entries(path: Path, direction: Direction = higher_always) -> pd.DataFrame:
+def load_entries(path: Path, direction: Direction = higher_always, migrate: Migrate | None = None) -> pd.DataFrame:
     """Leaderboard entries of a result folder, a ``rows.jsonl``, or a leaderboard CSV/JSON.
+
+    ``migrate`` gives rows written before identities left defaults out (format 1) their
+    identity under the installed plugins' defaults (:func:`sslbench.results.identity.with_identity`),
+    so that a baseline written by an older sslbench matches a new run's entries; it applies to
+    the entries of an old leaderboard table too.
 
     Raises:
         ValueError: the path holds none of these, or a table lacks the entry columns.
@@ -89,7 +107,8 @@ def load_entries(path: Path, direction: Direction = higher_always) -> pd.DataFra
         source = path / ROWS_FILE if path.is_dir() else path
         if not source.is_file():
             raise ValueError(f"{path}: no rows.jsonl there; pass a result folder, rows.jsonl or leaderboard.csv/.json")
-        return summarize(read_rows(source), direction)
+        rows = read_rows(source)
+        return summarize(migrate(rows) if migrate else rows, direction)
     if not path.is_file():
         raise ValueError(f"{path}: no such file or folder")
     if path.suffix == ".csv":
@@ -98,7 +117,24 @@ def load_entries(path: Path, direction: Direction = higher_always) -> pd.DataFra
         table = pd.DataFrame.from_records(json.loads(path.read_text()))
     else:
         raise ValueError(f"{path}: not a result folder, rows.jsonl, .csv or .json leaderboard")
-    return _typed(table, path)
+    table = _typed(table, path)
+    return _migrated_table(table, migrate) if migrate else table
+
+
+def _migrated_table(table: pd.DataFrame, migrate: Migrate) -> pd.DataFrame:
+    """A leaderboard table's protocol and settings columns as identities (see :func:`load_entries`)."""
+    table = table.copy()
+    for index, entry in table.iterrows():
+        try:
+            protocol, settings = json.loads(entry["protocol"] or "{}"), json.loads(entry["settings"] or "{}")
+        except ValueError:
+            continue
+        row = {**{k: entry[k] for k in GROUP_KEYS}, "protocol": protocol, "settings": settings}
+        if "modality" in table:
+            row["modality"] = entry["modality"]
+        protocol, settings = identity_of_row(migrate([row])[0])
+        table.at[index, "protocol"], table.at[index, "settings"] = canonical(protocol), canonical(settings)
+    return table
 
 
 def _typed(table: pd.DataFrame, path: Path) -> pd.DataFrame:
@@ -112,6 +148,7 @@ def _typed(table: pd.DataFrame, path: Path) -> pd.DataFrame:
     for column in MATCH_KEYS:
         table[column] = table[column].map(_text)
     table["message"] = table["message"].fillna("") if "message" in table else ""
+    table = table.drop_duplicates(MATCH_KEYS)  # an anchor is listed beside each ranking it stands in
     return table[[c for c in TABLE_COLUMNS if c in table]]
 
 

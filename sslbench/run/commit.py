@@ -34,15 +34,17 @@ from pathlib import Path
 from typing import Any, ContextManager
 
 from sslbench import jsonl, safeio
-from sslbench.results import ROWS_FILE, append_rows, identity_of
+from sslbench.results.files import (
+    COMMITS_FILE,
+    CURVE_KEYS,
+    CURVES_FILE,
+    PENDING_DIR,
+    ROWS_FILE,
+)
+from sslbench.results.rows import append_rows, identity_of
 
 log = logging.getLogger(__name__)
 
-CURVES_FILE = "curves.jsonl"
-PENDING_DIR = "pending"
-COMMITS_FILE = "commits.jsonl"
-CURVE_KEYS = ("suite", "dataset", "task", "model", "seed")
-"""Two curves with equal values here are the same cell's; a folder holds at most one."""
 
 
 def curve_key(curve: Mapping[str, Any]) -> tuple:

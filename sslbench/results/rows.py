@@ -20,26 +20,26 @@ from pathlib import Path
 from typing import Any
 
 from sslbench import jsonl
+from sslbench.results.files import ROWS_FILE
 
 log = logging.getLogger(__name__)
 
-ROWS_FILE = "rows.jsonl"
 IDENTITY_KEYS = ("suite", "dataset", "task", "model", "evaluator", "label_set", "metric", "seed")
 """Two rows with equal values here describe the same measurement; merging keeps the last."""
 STATUSES = ("ok", "failed", "diverged", "skipped")
 REQUIRED_KEYS = (*IDENTITY_KEYS, "value", "status", "message", "protocol", "budget", "cost", "provenance")
 
 
-def make_row(identity: Mapping[str, Any], value: float | None, **fields: Any) -> dict[str, Any]:
+def make_row(keys: Mapping[str, Any], value: float | None, /, **fields: Any) -> dict[str, Any]:
     """A row from its identity keys, its value and the other schema fields.
 
     Non-finite values are stored as ``null`` (JSON has no NaN) with status unchanged.
     """
-    missing = [k for k in IDENTITY_KEYS if k not in identity]
+    missing = [k for k in IDENTITY_KEYS if k not in keys]
     if missing:
         raise ValueError(f"row identity lacks {missing}")
     clean = None if value is None or not math.isfinite(value) else float(value)
-    row = {**{k: identity[k] for k in IDENTITY_KEYS}, "value": clean, "status": "ok", "message": ""}
+    row = {**{k: keys[k] for k in IDENTITY_KEYS}, "value": clean, "status": "ok", "message": ""}
     row.update({"protocol": {}, "settings": {}, "budget": {}, "cost": {}, "provenance": {}})
     row.update(fields)
     if row["status"] not in STATUSES:

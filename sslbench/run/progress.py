@@ -10,11 +10,9 @@ On a terminal a live bar of the grid (and the training loop's own per-step bar b
 it) is drawn as well; the lines are written above the bars. The reporter is marked
 ``sslbench_internal`` so that it never appears in a row's provenance.
 
-:func:`configure_logging` sets what ``-q``/``-v``/``-vv`` mean for log records.
 """
 from __future__ import annotations
 
-import logging
 import sys
 import time
 from typing import Any, TextIO
@@ -22,8 +20,6 @@ from typing import Any, TextIO
 import pluggy
 
 hookimpl = pluggy.HookimplMarker("sslbench")
-
-_OWN_PREFIX = "sslbench"  # the loggers of sslbench and of its built-in plugins (sslbench_<name>)
 
 
 class ProgressReporter:
@@ -103,17 +99,17 @@ def format_line(key: str, seed: int, rows: list[dict[str, Any]] | None, *, index
     The ETA is the mean time of the (cell, seed) pairs this run finished so far times
     those left; rough, since a random-init baseline takes a fraction of a pretrained cell.
     """
-    status, headline = summarize(rows)
+    status, best = headline(rows)
     left = total - index
     eta = _duration(elapsed / finished * left) if finished and left else "0s"
     parts = [f"[{index}/{total}] {key} seed {seed}: {status}"]
-    if headline:
-        parts.append(headline)
+    if best:
+        parts.append(best)
     parts.append(_duration(seconds))
     return "  ".join(parts) + f"  (done {index}/{total}, {_duration(elapsed)}, ETA {eta})"
 
 
-def summarize(rows: list[dict[str, Any]] | None) -> tuple[str, str]:
+def headline(rows: list[dict[str, Any]] | None) -> tuple[str, str]:
     """(status, headline) of one (cell, seed)'s rows.
 
     Status is ``ok``, or the first row's failure status with its message, or
@@ -131,42 +127,6 @@ def summarize(rows: list[dict[str, Any]] | None) -> tuple[str, str]:
         return status, ""
     label = f" {good['label_set']}" if good.get("label_set") else ""
     return status, f"{good['evaluator']}{label} {good['metric']}={good['value']:.4g}"
-
-
-def configure_logging(verbosity: int) -> None:
-    """Log records to stderr: ``-q`` (-1) and default (0) show warnings and errors;
-    ``-v`` (1) adds INFO and ``-vv`` (2) DEBUG records of sslbench's and its plugins'
-    loggers (names starting with ``sslbench``), e.g. the training loop's loss every
-    ``log_every`` steps. Other libraries stay at WARNING."""
-    own = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(lambda record: record.levelno >= logging.WARNING
-                      or (record.name.startswith(_OWN_PREFIX) and record.levelno >= own))
-    root = logging.getLogger()
-    for old in [h for h in root.handlers if getattr(h, "_sslbench", False)]:
-        root.removeHandler(old)
-    root.setLevel(min(own, logging.WARNING))
-    if root.handlers:  # as logging.basicConfig: a program embedding sslbench (or pytest) already logs
-        return
-    handler._sslbench = True  # type: ignore[attr-defined]  # replaced, not stacked, by a second call
-    root.addHandler(handler)
-
-
-_WARNED: set[tuple[str, str]] = set()
-
-
-def warn_once(logger: logging.Logger, message: str, *args: Any) -> None:
-    """Log a warning the first time this process sees it (same logger, same formatted
-    text), and at INFO after that: a dataset loaded again (every rank, every seed's
-    build, the conformance kit) repeats its facts only under ``-v``.
-
-    Usage from a plugin: ``warn_once(log, "%s: %d test items never occur in pretraining", name, n)``.
-    """
-    text = message % args if args else message
-    key = (logger.name, text)
-    logger.log(logging.INFO if key in _WARNED else logging.WARNING, "%s", text)
-    _WARNED.add(key)
 
 
 def _is_tty(stream: TextIO) -> bool:

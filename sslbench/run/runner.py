@@ -1,0 +1,223 @@
+"""Run a planned grid: for each cell and seed build, pretrain, freeze, evaluate, write rows.
+
+The ``random-init`` baseline of a (dataset, model) pair is the same encoder built
+from the same seed, evaluated the same way, without pretraining — so the gain of a
+pretrained row over its baseline is due to pretraining alone. A dataset's
+``no-encoder`` cell evaluates its modality's reference feature map (raw pixels,
+tf-idf, ...) the same way, once per seed.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sslbench import distributed, safeio
+from sslbench.contexts import EvalContext
+from sslbench.data import cache_root
+from sslbench.data_api import LoadedDataset
+from sslbench.options import options_as_dict
+from sslbench.plan.config import Config, RunConfig
+from sslbench.plan.grid import Cell, GridPlan, plan_grid
+from sslbench.plan.identity import IDENTITY_FORMAT, differences, identity_from_full
+from sslbench.registry import Registry
+from sslbench.run import folder, provenance
+from sslbench.run.cells import (
+    build,
+    check_divisible,
+    explain,
+    load_datasets,
+    resolve_device,
+    seed_everything,
+    train_split,
+    undeclared,
+)
+from sslbench.run.checkpoint import CellCheckpoint
+from sslbench.run.commit import commit_cell
+from sslbench.run.evaluate import baseline_rows, evaluate, failure_rows
+from sslbench.run.state import RunState, RunSummary
+from sslbench.run.train import DivergedError, TrainResult, pretrain
+
+log = logging.getLogger(__name__)
+
+
+def run_grid(config: Config, registry: Registry, out_dir: Path, *, plan: GridPlan | None = None,
+             progress: bool = True, resume: bool = False, shard: tuple[int, int] = (0, 1),
+             show_tracebacks: bool = False) -> RunSummary:
+    """Run every cell of ``config`` for every seed and append rows under ``out_dir``.
+
+    Datasets are loaded before anything is written, so a missing dataset fails the
+    run with a usage error and leaves no output behind. With ``resume``, cells that
+    already have rows in ``out_dir`` are skipped and unfinished ones continue from
+    their checkpoints. Each (cell, seed) is claimed with a file lock while it runs, so
+    two runs pointed at one folder share the work instead of repeating it. ``shard``
+    ``(k, n)`` runs only the (cell, seed) pairs that :func:`shard_pairs` deals to k; an
+    empty shard returns at once, having written nothing (``summary.pairs == 0``).
+    The traceback of every failed or diverged cell goes to ``OUT/tracebacks/`` (its rows'
+    message names the file); ``show_tracebacks`` also prints it to stderr.
+
+    Under torchrun every rank calls this; rank 0 alone writes and reports.
+    """
+    plan = plan or plan_grid(config, registry)
+    mine = shard_pairs(plan, config.run.seeds, shard)
+    if not mine:
+        return RunSummary(out_dir=out_dir, plan=plan)
+    if config.run.threads:
+        torch.set_num_threads(config.run.threads)
+    device = distributed.local_device(resolve_device(config.run.device))
+    check_divisible(plan)
+    datasets = load_datasets(config, registry, plan, progress, device)
+    accepted = distributed.broadcast_object(
+        folder.prepare(out_dir, config.hash, resume, lambda m: differences_from_manifest(config, m))
+        if distributed.is_main() else None)
+    run = RunState(
+        config=config, registry=registry, out_dir=out_dir, device=device, datasets=datasets,
+        provenance=provenance.collect(registry.pm, config.hash, device),
+        cache_dir=cache_root() / "artifacts", summary=RunSummary(out_dir=out_dir, plan=plan, pairs=len(mine)),
+        show_tracebacks=show_tracebacks, continues=accepted.continues,
+    )
+    if distributed.is_main():
+        _write_manifest(run)
+        registry.pm.hook.sslbench_run_start(plan=plan, out_dir=out_dir)
+    todo = [(cell, seed) for cell in plan.cells for seed in config.run.seeds
+            if folder.pair_name(cell, seed) not in accepted.done and folder.pair_name(cell, seed) in mine]
+    for index, (cell, seed) in enumerate(todo, 1):
+        if distributed.is_main():
+            registry.pm.hook.sslbench_cell_start(cell=cell, seed=seed, index=index, total=len(todo))
+        rows = _run_claimed(run, cell, seed)
+        if distributed.is_main():
+            registry.pm.hook.sslbench_cell_finish(cell=cell, seed=seed, rows=rows, index=index, total=len(todo))
+    if distributed.is_main():
+        registry.pm.hook.sslbench_run_finish(summary=run.summary)
+    return run.summary
+
+
+def shard_pairs(plan: GridPlan, seeds: tuple[int, ...], shard: tuple[int, int]) -> set[str]:
+    """File names (:func:`pair_name`) of the (cell, seed) pairs shard ``k`` of ``n`` runs.
+
+    The pairs are sorted by a hash of their names and dealt round-robin: shards differ
+    in size by at most one pair (none is empty while another holds two), and the
+    assignment does not change when the config's lists are reordered.
+    """
+    k, n = shard
+    pairs = sorted((_pair_hash(cell, seed), folder.pair_name(cell, seed)) for cell in plan.cells for seed in seeds)
+    return {name for i, (_, name) in enumerate(pairs) if i % n == k}
+
+
+def in_shard(cell: Cell, seed: int, shard: tuple[int, int], plan: GridPlan, seeds: tuple[int, ...]) -> bool:
+    """Whether (cell, seed) of ``plan`` × ``seeds`` belongs to shard ``k`` of ``n`` (:func:`shard_pairs`)."""
+    return folder.pair_name(cell, seed) in shard_pairs(plan, seeds, shard)
+
+
+def _pair_hash(cell: Cell, seed: int) -> bytes:
+    return hashlib.sha256(f"{cell.key}/seed{seed}".encode()).digest()
+
+
+def _run_claimed(run: RunState, cell: Cell, seed: int) -> list[dict[str, Any]] | None:
+    """Run (cell, seed) unless another run holds it; rank 0 claims and decides, every rank trains.
+
+    Returns the rows written (rank 0), or None when another run had it. Without
+    torch.distributed this is rank 0 alone (broadcast and barrier are no-ops).
+    """
+    main, rows = distributed.is_main(), None
+    with folder.claim(run.out_dir, cell, seed) if main else contextlib.nullcontext(False) as claimed:
+        if distributed.broadcast_object(claimed and not folder.is_done(run.out_dir, cell, seed)):
+            rows, trained = _run_cell(run, cell, seed)
+            if main:  # only rank 0 writes rows and curves
+                _commit(run, cell, seed, rows, trained)
+    distributed.barrier()
+    return rows
+
+
+def _write_manifest(run: RunState) -> None:
+    """``manifest.json``: the config as run, its hash, the plan and provenance."""
+    folder.write_manifest(run.out_dir, {
+        "config_file": run.config.path,
+        "config": run.config.as_dict(),
+        "config_hash": run.config.hash,
+        "identity": run.config.identity(),
+        "identity_format": IDENTITY_FORMAT,
+        "continues": list(run.continues),
+        "provenance": run.provenance,
+        "cells": [c.key for c in run.summary.plan.cells],
+        "skipped": [str(s) for s in run.summary.plan.skipped],
+        "datasets": {n: d.fingerprint for n, d in run.datasets.items() if isinstance(d, LoadedDataset)},
+    })
+
+
+def _commit(run: RunState, cell: Cell, seed: int, rows: list[dict[str, Any]], trained: TrainResult | None) -> None:
+    """Commit the curve and the rows together (:mod:`sslbench.run.commit`), then tell observers."""
+    commit_cell(run.out_dir, folder.pair_name(cell, seed), rows,
+                None if trained is None else _curve(run, cell, seed, trained))
+    run.summary.rows += len(rows)
+    for row in rows:
+        run.registry.pm.hook.sslbench_result_row(row=row)
+    if not cell.run.keep_checkpoints:
+        _checkpoint(run, cell, seed).remove()
+
+
+def _checkpoint(run: RunState, cell: Cell, seed: int) -> CellCheckpoint:
+    path = folder.checkpoint_path(run.out_dir, cell, seed)
+    return CellCheckpoint(path, every=cell.run.checkpoint_every)
+
+
+def _run_cell(run: RunState, cell: Cell, seed: int) -> tuple[list[dict[str, Any]], TrainResult | None]:
+    """Build, pretrain (unless baseline), freeze and evaluate one cell for one seed."""
+    dataset = run.datasets[cell.dataset]
+    try:
+        if isinstance(dataset, Exception):
+            raise dataset
+        seed_everything(seed)
+        modality, encoder, task = build(run, cell, dataset)
+        trained = None if task is None else pretrain(
+            task, train_split(run, cell, dataset), cell.run, run.device, seed=seed,
+            desc=f"{cell.key} seed {seed}", checkpoint=_checkpoint(run, cell, seed),
+        )
+    except Exception as err:  # isolate any failure to this cell; the grid goes on
+        if safeio.is_storage_error(err):  # a full or failing disk: stop the run, --resume continues it
+            raise safeio.as_storage_error(err) from None
+        status = "diverged" if isinstance(err, DivergedError) else "failed"
+        return failure_rows(run, cell, seed, status, explain(undeclared(run, cell, err), cell)), None
+    if not distributed.is_main():
+        return [], trained  # evaluation runs once, on rank 0
+    encoder.requires_grad_(False).eval().to(run.device)
+    if task is not None:
+        task.eval()
+    ctx = EvalContext(
+        encoder=encoder, task=task, dataset=dataset, modality=modality, label_set=None,
+        device=run.device, seed=seed, embed_batch_size=cell.run.embed_batch_size,
+    )
+    rows = evaluate(run, cell, seed, ctx, trained)
+    if cell.is_baseline:
+        rows += baseline_rows(run, cell, seed, ctx)
+    return rows, trained
+
+
+def _curve(run: RunState, cell: Cell, seed: int, trained: TrainResult) -> dict[str, Any]:
+    """The cell's line of ``curves.jsonl`` (one line per cell and seed).
+
+    ``losses`` is ``[[step, loss], ...]``; ``logs`` maps each extra value the task returned
+    to its values at the same points (``null`` where it was missing or not finite).
+    """
+    return {"suite": run.config.run.suite, "dataset": cell.dataset, "task": cell.task, "model": cell.model,
+            "seed": seed, "losses": trained.losses, "logs": trained.logs}
+
+
+def differences_from_manifest(config: Config, manifest: dict[str, Any]) -> list[str] | None:
+    """What differs between the config of a folder's manifest and ``config`` (see :func:`folder.prepare`).
+
+    A manifest of identity format 2 records its identity; an older one only its full config,
+    whose identity is recovered under the defaults of the components installed now (their
+    versions all 1, as they were then). None when the manifest holds neither (a merged folder).
+    """
+    identity = manifest.get("identity")
+    if not isinstance(identity, dict):
+        full = manifest.get("config")
+        if not isinstance(full, dict):
+            return None
+        identity = identity_from_full(full, options_as_dict(RunConfig()), config.defaults_of)
+    return differences(identity, config.identity())
