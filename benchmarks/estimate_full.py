@@ -1,4 +1,5 @@
-"""Estimate how long a grid config (default ``benchmarks/full.toml``) takes on one H200.
+"""Estimate how long a grid config (default ``benchmarks/full.toml``) and its whole device call
+take on one H100 (or H200: ``--device H200``).
 
 The estimate is arithmetic on measurements committed in this repository, with every
 assumption printed beside the table:
@@ -13,19 +14,31 @@ assumption printed beside the table:
 - **Achieved FLOP/s** is the slowest one measured on the H200 (``results/text-gpu``:
   FLOPs ÷ train seconds per cell), and a step never takes less than the fastest measured
   H200 step (small cells are bound by per-step overhead, not by arithmetic):
-  ``step seconds = max(floor, FLOPs per step / achieved FLOP/s)``.
+  ``step seconds = max(floor, FLOPs per step / achieved FLOP/s)``; a cell kind the H200 run
+  measured at the config's batch size takes its slowest measured step instead.
+- **The H100**: no run of this suite on an H100 is committed, so its step times are the
+  H200's times ``DEVICE_SCALE["H100"]`` (1.0): the H100 SXM has the H200's GH100 compute
+  (132 SMs, the same bf16 peak) and the steps measured are bound by per-step overhead
+  (launches, host work; ≤ 0.8% MFU), not by the H200's larger HBM bandwidth. That is an
+  assumption; the estimate also prints the call as if every GPU second were HBM-bound
+  (× ``HBM_RATIO``, 4.8 / 3.35 TB/s), and the call's ``benchmarks.json`` gives the actual.
 - **Evaluation** costs, per (cell, seed), the median summed ``eval_seconds`` of one
-  (cell, seed) in the H200 run, plus the largest one's excess once (warm-up); **start-up
+  (cell, seed) in the H200 run, plus the largest one's excess once (warm-up); the
+  ``finetune`` evaluator is estimated from its steps (``finetune_seconds``); **start-up
   and loading** cost a fixed, assumed (not measured) number of seconds per dataset and per run.
+- **The call** (``benchmarks/device/run.sh`` → ``benchmarks/gpu.sh``): the grid plus the
+  other stages at their caps, read from ``gpu.sh`` and ``run.sh`` (the time limits those
+  scripts enforce), plus assumed seconds for the uncapped steps (install, unpack, env, data).
 
 Run ``python benchmarks/estimate_full.py [CONFIG] [--write FILE]``; exit status 1 when the
-estimate exceeds ``--limit`` seconds (default 420, the 7 minutes full.toml is sized for).
+call's estimate exceeds ``--limit`` seconds (default 570: one device call of 9.5 minutes).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,9 +48,17 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 GPU_ROWS = ROOT / "results" / "text-gpu" / "rows.jsonl"
 CPU_BOARD = ROOT / "results" / "leaderboard.csv"
+TEXT_POSITIONS = 126  # token positions of one text sample at max_length 128 (two 62-token NSP segments + 2)
 TEXT_CALIBRATION_TASK = "nsp"  # held by both runs: gives the length-64 → length-128 factor
+GPU_SH = ROOT / "benchmarks" / "gpu.sh"
+RUN_SH = ROOT / "benchmarks" / "device" / "run.sh"
+CALL_LIMIT_SECONDS = 570.0  # one device call of at most 9.5 minutes (the lent machine's 10-minute command limit)
+DEVICE_SCALE = {"H200": 1.0, "H100": 1.0}  # step time relative to the measured H200: see the module docstring
+HBM_RATIO = 4.8 / 3.35  # H200 / H100 SXM HBM bandwidth (TB/s, the vendor's data sheets): the worst case for the H100
+INSTALL_UNPACK_SECONDS = 20.0  # assumed: pip install of 4 wheels, the import check, 34 MiB of xz unpacked
+ENV_DATA_ESTIMATE_SECONDS = 25.0  # assumed: gpu.sh's env (torch import, CUDA init), data and estimate stages
 STARTUP_SECONDS = 15.0  # assumed: interpreter, plugins, CUDA context (not measured)
-DATASET_LOAD_SECONDS = 15.0  # assumed per dataset: cache read, tokenizer / k-means fits (not measured)
+DATASET_LOAD_SECONDS = 5.0  # assumed per dataset, warm cache (20newsgroups, the slowest: 2.5 s on the 2-core CPU)
 # Cell kinds without a committed measurement: (dataset, task, model) -> (measured kind, factor, why).
 BOUNDS = {
     ("fashion-mnist", "supervised", "patch-transformer"):
@@ -80,11 +101,12 @@ class CellEstimate:
         return self.steps * self.seeds * self.step_seconds
 
 
-def measured_gpu(path: Path = GPU_ROWS) -> tuple[Throughput, dict[tuple[str, str, str], tuple[float, int]]]:
-    """The H200 throughput and its cells' (FLOPs per step, batch size), from committed rows."""
+def measured_gpu(path: Path = GPU_ROWS) -> tuple[Throughput, dict[tuple[str, str, str], tuple[float, int, float]]]:
+    """The H200 throughput and its cells' (FLOPs per step, batch size, slowest seconds per step),
+    from committed rows."""
     from sslbench.run.hardware import BF16_PEAK_FLOPS
 
-    rates, steps, evals, flops = [], [], {}, {}
+    rates, steps, evals, cells = [], [], {}, {}
     for line in path.read_text().splitlines():
         row = json.loads(line)
         cost, key = row.get("cost") or {}, (row["dataset"], row["task"], row["model"], row["seed"])
@@ -92,10 +114,11 @@ def measured_gpu(path: Path = GPU_ROWS) -> tuple[Throughput, dict[tuple[str, str
         if cost.get("steps"):
             rates.append(cost["flops"] / cost["train_seconds"])
             steps.append(cost["train_seconds"] / cost["steps"])
-            flops[key[:3]] = (float(cost["flops_per_step"]), int(row["budget"]["batch_size"]))
+            slowest = max(steps[-1], cells.get(key[:3], (0, 0, 0.0))[2])
+            cells[key[:3]] = (float(cost["flops_per_step"]), int(row["budget"]["batch_size"]), slowest)
     per_pair = sorted(evals.values())
     median = per_pair[len(per_pair) // 2]
-    return Throughput(min(rates), min(steps), median, per_pair[-1] - median, BF16_PEAK_FLOPS["H200"]), flops
+    return Throughput(min(rates), min(steps), median, per_pair[-1] - median, BF16_PEAK_FLOPS["H200"]), cells
 
 
 def measured_cpu(path: Path = CPU_BOARD) -> dict[tuple[str, str, str], tuple[float, int, int]]:
@@ -114,7 +137,7 @@ def measured_cpu(path: Path = CPU_BOARD) -> dict[tuple[str, str, str], tuple[flo
 def flops_per_sample(kind: tuple[str, str, str], gpu: dict, cpu: dict, length: int) -> tuple[float, str]:
     """FLOPs per sample of one cell kind at ``length`` tokens (text) and where the number comes from."""
     if kind in gpu:
-        value, batch = gpu[kind]
+        value, batch, _ = gpu[kind]
         return value / batch, "H200 rows"
     if kind in cpu:
         value, batch, cpu_length = cpu[kind]
@@ -153,9 +176,10 @@ def finetune_seconds(config, plan, cells: list[CellEstimate], throughput: Throug
     return seconds, len(runs) * len(config.run.seeds)
 
 
-def estimate(config_path: Path) -> tuple[list[CellEstimate], Throughput, int, int, int, tuple[float, int]]:
-    """Per-cell estimates, the throughput used, counts (datasets, (cell, seed) pairs, seeds) and
-    the fine-tuning evaluator's (seconds, runs)."""
+def estimate(config_path: Path, device: str = "H100",
+             ) -> tuple[list[CellEstimate], Throughput, int, int, int, tuple[float, int]]:
+    """Per-cell estimates on ``device``, the throughput used, counts (datasets, (cell, seed) pairs,
+    seeds) and the fine-tuning evaluator's (seconds, runs)."""
     from sslbench.plan.config import load_config
     from sslbench.plan.grid import plan_grid
     from sslbench.plugins import make_plugin_manager
@@ -164,7 +188,8 @@ def estimate(config_path: Path) -> tuple[list[CellEstimate], Throughput, int, in
     registry = Registry(make_plugin_manager())
     config = load_config(config_path, registry)
     plan = plan_grid(config, registry)
-    throughput, gpu = measured_gpu()
+    measured, gpu = measured_gpu()
+    throughput = scaled(measured, DEVICE_SCALE[device])
     cpu = measured_cpu()
     seeds = len(config.run.seeds)
     cells = []
@@ -173,10 +198,39 @@ def estimate(config_path: Path) -> tuple[list[CellEstimate], Throughput, int, in
         per_sample, source = flops_per_sample((cell.dataset, cell.task, cell.model), gpu, cpu, length)
         flops = per_sample * cell.run.batch_size
         step = max(throughput.floor_step_seconds, flops / throughput.achieved_flops)
+        kind = (cell.dataset, cell.task, cell.model)
+        if kind in gpu and gpu[kind][1] == cell.run.batch_size:  # measured at this batch: its slowest step
+            step, source = gpu[kind][2] * DEVICE_SCALE[device], "H200 rows, measured step"
         cells.append(CellEstimate(f"{cell.dataset}/{cell.task}/{cell.model}", source, cell.run.batch_size,
                                   cell.run.steps, seeds, flops, step))
     datasets = len({c.dataset for c in plan.cells})
     return cells, throughput, datasets, len(plan.cells) * seeds, seeds, finetune_seconds(config, plan, cells, throughput)
+
+
+def scaled(tp: Throughput, factor: float) -> Throughput:
+    """``tp`` on a device whose step and evaluation times are ``factor`` times the measured ones."""
+    return Throughput(tp.achieved_flops / factor, tp.floor_step_seconds * factor, tp.eval_seconds * factor,
+                      tp.warmup_seconds * factor, tp.peak_flops)
+
+
+def call_plan(gpu_sh: Path = GPU_SH, run_sh: Path = RUN_SH) -> list[tuple[str, float]]:
+    """The device call's parts other than the grid: (what, seconds), the capped ones read from the
+    scripts that enforce them (gpu.sh's GPU caps, its summary reserve, run.sh's pack reserve)."""
+    text = gpu_sh.read_text()
+    line = next(ln for ln in text.splitlines() if "# docs/gpu.md: the call plan" in ln)
+    caps = {k: float(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
+    summary = float(re.search(r"SUMMARY_RESERVE=(\d+)", text).group(1))
+    pack = float(re.search(r"PACK_RESERVE=(\d+)", run_sh.read_text()).group(1))
+    return [
+        ("run.sh: install the carried wheels, check the import, unpack the data cache (assumed)", INSTALL_UNPACK_SECONDS),
+        ("gpu.sh: env, data and estimate stages (assumed)", ENV_DATA_ESTIMATE_SECONDS),
+        ("gpu.sh: mfu stage (its cap)", caps["CAP_MFU"]),
+        ("gpu.sh: eval stage, probe and kNN vs scikit-learn (its cap)", caps["CAP_EVAL"]),
+        ("gpu.sh: text stage, tokens/s vs Trainer (its cap)", caps["CAP_TEXT"]),
+        ("gpu.sh: report stage (the grid's reserve)", caps["GRID_RESERVE"]),
+        ("gpu.sh: summary (its reserve)", summary),
+        ("run.sh: pack (its reserve)", pack),
+    ]
 
 
 def _max_length(config_path: Path, dataset: str) -> int:
@@ -187,17 +241,23 @@ def _max_length(config_path: Path, dataset: str) -> int:
     return int(raw.get("datasets", {}).get(dataset, {}).get("max_length", 0))
 
 
-def render(config_path: Path, limit: float) -> tuple[str, float]:
-    """The Markdown estimate for ``config_path`` and its total in seconds."""
-    cells, tp, datasets, pairs, seeds, (tuning, tuned) = estimate(config_path)
+def render(config_path: Path, limit: float, device: str = "H100") -> tuple[str, float]:
+    """The Markdown estimate for ``config_path`` on ``device`` and the whole call's total in seconds."""
+    cells, tp, datasets, pairs, seeds, (tuning, tuned) = estimate(config_path, device)
     train = sum(c.train_seconds for c in cells)
     evaluation = pairs * tp.eval_seconds + tp.warmup_seconds
     fixed = STARTUP_SECONDS + datasets * DATASET_LOAD_SECONDS
-    total = train + evaluation + tuning + fixed
+    grid = train + evaluation + tuning + fixed
+    others = call_plan()
+    total = grid + sum(seconds for _, seconds in others)
+    gpu_seconds = train + evaluation + tuning
+    worst = total + gpu_seconds * (HBM_RATIO - 1)
+    text_cells = [c for c in cells if c.cell.startswith("20newsgroups/")]
     lines = [
-        f"# Time estimate of `{config_path.name}` on one H200",
+        f"# Time estimate of `{config_path.name}` on one {device}, and of its device call",
         "",
-        f"Generated by `python benchmarks/estimate_full.py {_rel(config_path)}`; do not edit by hand.",
+        f"Generated by `python benchmarks/estimate_full.py {_rel(config_path)}"
+        f"{'' if device == 'H100' else ' --device ' + device}`, before the call; do not edit by hand.",
         "",
         "| cell | FLOPs/step from | batch | steps | seeds | GFLOPs/step | s/step | train s (all seeds) |",
         "|---|---|---|---|---|---|---|---|",
@@ -207,7 +267,7 @@ def render(config_path: Path, limit: float) -> tuple[str, float]:
                      f"{c.flops_per_step / 1e9:.1f} | {c.step_seconds * 1e3:.1f} ms | {c.train_seconds:.1f} |")
     lines += [
         "",
-        "| part | seconds |",
+        "| part of the grid | seconds |",
         "|---|---|",
         f"| training: {len(cells)} pretrained cells x {seeds} seeds | {train:.0f} |",
         f"| evaluation: {pairs} (cell, seed) pairs incl. random-init x {tp.eval_seconds:.2f} s"
@@ -216,10 +276,23 @@ def render(config_path: Path, limit: float) -> tuple[str, float]:
         f" | {tuning:.0f} |",
         f"| start-up {STARTUP_SECONDS:.0f} s + {datasets} datasets x {DATASET_LOAD_SECONDS:.0f} s (assumed)"
         f" | {fixed:.0f} |",
+        f"| **grid** | **{grid:.0f}** |",
+        "",
+        "| part of the call (`benchmarks/device/run.sh`) | seconds |",
+        "|---|---|",
+        *(f"| {what} | {seconds:.0f} |" for what, seconds in others),
+        f"| the grid (above) | {grid:.0f} |",
         f"| **total** | **{total:.0f}** ({total / 60:.1f} min; limit {limit:.0f} s) |",
         "",
         "Assumptions (measured ones from `results/text-gpu/rows.jsonl`, an H200, bf16 autocast):",
         "",
+        f"- {device}: step and evaluation times are the H200's x {DEVICE_SCALE[device]:g}"
+        + (" (no H100 run is committed: the same GH100 compute as the H200, and the measured steps are"
+           " bound by per-step overhead, not HBM bandwidth; an estimate, not a measurement). Were every GPU"
+           f" second bound by HBM bandwidth instead (x {HBM_RATIO:.2f}, 4.8 / 3.35 TB/s), the call would take"
+           f" {worst:.0f} s ({worst / 60:.1f} min): the grid runs last, on whatever the capped stages before"
+           " it left, so an overrun cuts its last cells (text runs first), not the benchmarks;"
+           if device == "H100" else ";"),
         f"- achieved training throughput {tp.achieved_flops / 1e12:.2f} TFLOP/s, the slowest bert-tiny cell measured"
         f" (MFU {tp.achieved_flops / tp.peak_flops:.2%} of the {tp.peak_flops / 1e12:.0f} TFLOP/s bf16 peak); larger"
         " steps usually run at a higher rate, so cells above bert-tiny's FLOPs are over-estimated;",
@@ -233,8 +306,12 @@ def render(config_path: Path, limit: float) -> tuple[str, float]:
         f" on 2,000 / 2,000 posts), plus {tp.warmup_seconds:.2f} s once for the first one (CUDA warm-up); probes on"
         " more samples (Fashion-MNIST's 10,000) take longer, which the start-up margin has to absorb;",
         f"- start-up and dataset loading are not measured on a GPU: {STARTUP_SECONDS:.0f} s"
-        f" + {DATASET_LOAD_SECONDS:.0f} s per dataset assumed (the data cache must already hold the files;"
-        " `gpu.sh` prepares them first, outside this estimate).",
+        f" + {DATASET_LOAD_SECONDS:.0f} s per dataset assumed (the data cache already holds the files:"
+        " `run.sh` unpacks the carried archive first);",
+        f"- text cells: {', '.join(sorted({f'{c.steps * c.batch_size * TEXT_POSITIONS / 1e6:.1f} M' for c in text_cells}))}"
+        f" token positions each (steps x batch x {TEXT_POSITIONS});",
+        "- the other stages of the call count at their caps, the time limits gpu.sh and run.sh enforce;"
+        " what they leave unused goes to the grid.",
     ]
     return "\n".join(lines) + "\n", total
 
@@ -248,13 +325,14 @@ def _rel(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print (and optionally write) the estimate; exit 1 when it exceeds the limit."""
+    """Print (and optionally write) the estimate; exit 1 when the call exceeds the limit."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config", nargs="?", type=Path, default=ROOT / "benchmarks" / "full.toml")
     parser.add_argument("--write", type=Path, help="also write the Markdown to this file")
-    parser.add_argument("--limit", type=float, default=420.0, help="seconds the estimate must stay within")
+    parser.add_argument("--device", choices=sorted(DEVICE_SCALE), default="H100", help="the GPU (default H100)")
+    parser.add_argument("--limit", type=float, default=CALL_LIMIT_SECONDS, help="seconds the call must stay within")
     args = parser.parse_args(argv)
-    text, total = render(args.config, args.limit)
+    text, total = render(args.config, args.limit, args.device)
     print(text, end="")
     if args.write:
         args.write.parent.mkdir(parents=True, exist_ok=True)

@@ -7,12 +7,14 @@
 #
 # Stages, in order (docs/gpu.md explains each): env (GPU, driver, bf16, free memory; stops
 # with exit 2 when one is missing), data (the configs' datasets in the cache), estimate (the
-# generated time estimate of the grid), grid (benchmarks/full.toml with --resume), report
-# (rows, LEADERBOARD.md, leaderboard.csv, report.html), mfu (benchmarks/gpu-mfu.toml:
-# BERT-small mlm-nsp and a ResNet-18 SimCLR cell against the bf16 peak), eval (linear probe
-# and kNN on the GPU against scikit-learn on the CPU, benchmarks/bench_eval.py), text
-# (tokens/s against transformers' Trainer, benchmarks/bench_text.py), summary
-# (benchmarks.json and README.md, the table generated from it; always runs).
+# generated time estimate of the grid), mfu (benchmarks/gpu-mfu.toml: BERT-small mlm-nsp and
+# a ResNet-18 SimCLR cell against the bf16 peak), eval (linear probe and kNN on the GPU
+# against scikit-learn on the CPU, benchmarks/bench_eval.py), text (tokens/s against
+# transformers' Trainer, benchmarks/bench_text.py), grid (benchmarks/full.toml with --resume,
+# on all the time the capped stages before it left), report (rows, curves, manifest,
+# LEADERBOARD.md, leaderboard.csv, report.html), summary (benchmarks.json and README.md, the
+# table generated from it; always runs). On a lent machine without sslbench installed,
+# benchmarks/device/run.sh installs it from carried wheels and runs this script.
 #
 # Every stage runs under `timeout`, capped by what is left of the total budget
 # (SSLBENCH_GPU_BUDGET seconds, default 540; 60 in a dry run); a stage that no longer fits is
@@ -23,14 +25,24 @@
 # Knobs (environment): SSLBENCH_GPU_OUT (default results/gpu), SSLBENCH_GPU_RUNS (run folders
 # with checkpoints, default runs/gpu), SSLBENCH_GPU_CONFIG, SSLBENCH_GPU_MFU_CONFIG,
 # SSLBENCH_GPU_MIN_FREE_GIB (default 20), PY (python with sslbench installed; default
-# .venv/bin/python, else python3). The data cache is $SSLBENCH_DATA (default ~/.cache/sslbench);
-# a machine without network needs it filled beforehand (docs/datasets.md).
+# .venv/bin/python, else python3; exit 2 when it cannot import sslbench and its plugins).
+# The data cache is $SSLBENCH_DATA (default ~/.cache/sslbench); a machine without network
+# needs it filled beforehand (docs/datasets.md; benchmarks/device/run.sh unpacks a carried one).
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 DRY="${SSLBENCH_GPU_DRYRUN:-0}"
 PY="${PY:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}"
+# Plugins are found only through entry points: a python that cannot import sslbench, or that
+# imports a copy without its dist-info, would run nothing. Say so and stop; never guess another.
+if ! "$PY" -c 'import sys, sslbench, importlib.metadata as m
+sys.exit(0 if {"image", "text", "audio", "recsys", "eval"} <= {e.name for e in m.entry_points(group="sslbench")} else 1)' \
+        >/dev/null 2>&1; then
+    echo "gpu.sh: $PY cannot import sslbench with its built-in plugins registered; install it (pip install -e .)" \
+         "or set PY= to a python that has it (on a lent GPU machine: bash benchmarks/device/run.sh)" >&2
+    exit 2
+fi
 OUT="${SSLBENCH_GPU_OUT:-results/gpu}"
 RUNS="${SSLBENCH_GPU_RUNS:-runs/gpu}"
 if [[ "$DRY" == 1 ]]; then
@@ -39,7 +51,7 @@ if [[ "$DRY" == 1 ]]; then
     CONFIG="${SSLBENCH_GPU_CONFIG:-benchmarks/gpu-dryrun.toml}"
     MFU_CONFIG="${SSLBENCH_GPU_MFU_CONFIG:-$CONFIG}"
     EVAL_SIZE="300,100"; ROUNDS=1
-    CAP_DATA=60; CAP_REPORT=60; CAP_MFU=60; CAP_EVAL=60; GRID_RESERVE=10  # generous: a loaded CI machine is slow
+    CAP_DATA=60; CAP_REPORT=60; CAP_MFU=60; CAP_EVAL=60; CAP_TEXT=60; GRID_RESERVE=10  # generous: a loaded CI machine is slow
     export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 else
     DEVICE=cuda
@@ -47,7 +59,7 @@ else
     CONFIG="${SSLBENCH_GPU_CONFIG:-benchmarks/full.toml}"
     MFU_CONFIG="${SSLBENCH_GPU_MFU_CONFIG:-benchmarks/gpu-mfu.toml}"
     EVAL_SIZE="10000,2000"; ROUNDS=2
-    CAP_DATA=90; CAP_REPORT=60; CAP_MFU=90; CAP_EVAL=60; GRID_RESERVE=30
+    CAP_DATA=60; CAP_REPORT=20; CAP_MFU=60; CAP_EVAL=60; CAP_TEXT=45; GRID_RESERVE=20  # docs/gpu.md: the call plan
 fi
 SUMMARY_RESERVE=8  # seconds kept for the summary, which always runs
 START=$(date +%s)
@@ -146,35 +158,37 @@ else
     stage estimate 30 0 "$PY" benchmarks/estimate_full.py "$CONFIG" --write "$OUT/ESTIMATE.md" --limit 1e9
 fi
 
-# 4. The grid, resumable. It gets everything but a minute for the report and the summary;
-#    the benchmarks after it run on what is left (or in the next call).
-stage grid 0 "$GRID_RESERVE" "$PY" -m sslbench run "$CONFIG" --device "$DEVICE" --out "$RUNS/full" --resume
-if [[ -s "$RUNS/full/rows.jsonl" ]]; then
-    cp "$RUNS/full/rows.jsonl" "$OUT/rows.jsonl"
-    rm -f "$RUNS/.done/report"  # the rows changed: the report is rewritten
-    stage report "$CAP_REPORT" 0 "$PY" -m sslbench report "$RUNS/full" -o "$OUT"
-else
-    record report skipped 0 0 "the grid wrote no rows"
-fi
-
-# 5. MFU of BERT-small mlm-nsp and of the image cell (rows carry cost.mfu).
+# 4. MFU of BERT-small mlm-nsp and of the image cell (rows carry cost.mfu).
 stage mfu "$CAP_MFU" 0 "$PY" -m sslbench run "$MFU_CONFIG" --device "$DEVICE" --out "$RUNS/mfu" --resume
 [[ -s "$RUNS/mfu/rows.jsonl" ]] && cp "$RUNS/mfu/rows.jsonl" "$OUT/mfu-rows.jsonl"
+[[ -s "$RUNS/mfu/curves.jsonl" ]] && cp "$RUNS/mfu/curves.jsonl" "$OUT/mfu-curves.jsonl"
 
-# 6. Evaluators: torch on the device vs scikit-learn on the CPU, same features.
+# 5. Evaluators: torch on the device vs scikit-learn on the CPU, same features.
 stage eval "$CAP_EVAL" 0 env SSLBENCH_BENCH_OUT="$OUT/bench" SSLBENCH_BENCH_DEVICE="$DEVICE" \
     SSLBENCH_BENCH_ROUNDS="$ROUNDS" \
     SSLBENCH_BENCH_EVAL_SIZE="$EVAL_SIZE" "$PY" -m pytest benchmarks/bench_eval.py --benchmark-only -q -s \
     -p no:cacheprovider --benchmark-json "$OUT/bench/pytest-benchmark-eval.json"
 
-# 7. Text training throughput against transformers' Trainer (needs 20 Newsgroups in the cache).
+# 6. Text training throughput against transformers' Trainer (needs 20 Newsgroups in the cache).
 if [[ "$DRY" == 1 ]]; then
     record text skipped 0 0 "dry run: bench_text.py needs 20newsgroups in the data cache"
 else
-    stage text 90 0 env SSLBENCH_BENCH_OUT="$OUT/bench" SSLBENCH_BENCH_DEVICE="$DEVICE" \
+    stage text "$CAP_TEXT" 0 env SSLBENCH_BENCH_OUT="$OUT/bench" SSLBENCH_BENCH_DEVICE="$DEVICE" \
         SSLBENCH_BENCH_ROUNDS="$ROUNDS" \
         "$PY" -m pytest benchmarks/bench_text.py --benchmark-only -q -s -p no:cacheprovider \
         --benchmark-json "$OUT/bench/pytest-benchmark-text.json"
+fi
+
+# 7. The grid, resumable, on all that is left but the report's reserve. It runs after the
+#    benchmarks, whose stages are capped, so that time they do not use goes to the grid (a
+#    lent machine gets one call: docs/gpu.md). Rows, curves and the manifest are copied out.
+stage grid 0 "$GRID_RESERVE" "$PY" -m sslbench run "$CONFIG" --device "$DEVICE" --out "$RUNS/full" --resume
+if [[ -s "$RUNS/full/rows.jsonl" ]]; then
+    for f in rows.jsonl curves.jsonl manifest.json; do [[ -e "$RUNS/full/$f" ]] && cp "$RUNS/full/$f" "$OUT/$f"; done
+    rm -f "$RUNS/.done/report"  # the rows changed: the report is rewritten
+    stage report "$CAP_REPORT" 0 "$PY" -m sslbench report "$RUNS/full" -o "$OUT"
+else
+    record report skipped 0 0 "the grid wrote no rows"
 fi
 
 # 8. benchmarks.json and README.md from it (always, within the reserve).

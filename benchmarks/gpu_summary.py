@@ -82,9 +82,13 @@ def mfu_entries(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(out.values())
 
 
-def estimate_total(path: Path) -> float | None:
-    """The total seconds of a generated ESTIMATE.md, or None."""
-    match = re.search(r"\*\*total\*\* \| \*\*(\d+)\*\*", path.read_text()) if path.exists() else None
+def estimate_total(path: Path, part: str = "grid") -> float | None:
+    """The seconds a generated ESTIMATE.md gives for ``part`` (``grid``, or ``total``: the whole
+    device call), or None. An estimate written before the device call had only ``total`` (the grid)."""
+    text = path.read_text() if path.exists() else ""
+    match = re.search(rf"\*\*{part}\*\* \| \*\*(\d+)\*\*", text)
+    if match is None and part == "grid" and "**grid**" not in text:
+        match = re.search(r"\*\*total\*\* \| \*\*(\d+)\*\*", text)
     return float(match.group(1)) if match else None
 
 
@@ -99,10 +103,17 @@ def summarise(out: Path, config: str, budget: int, elapsed: int) -> dict[str, An
         "environment": read_json(out / "env.json"),
         "stages": stages(out / "stages.tsv"),
         "grid": grid_summary(read_rows(out / "rows.jsonl"), estimate_total(out / "ESTIMATE.md")),
+        "call_estimate_seconds": estimate_total(out / "ESTIMATE.md", "total") if "**grid**" in _text(
+            out / "ESTIMATE.md") else None,
         "mfu": mfu_entries(read_rows(out / "mfu-rows.jsonl")),
         "eval": (bench.get("bench_eval") or {}).get("results", {}),
         "text": (bench.get("bench_text") or {}).get("results", {}),
     }
+
+
+def _text(path: Path) -> str:
+    """The file's text, or "" when it is missing."""
+    return path.read_text() if path.exists() else ""
 
 
 def _or_none(rows: list[str], columns: int) -> list[str]:
@@ -138,10 +149,16 @@ def render(s: dict[str, Any]) -> str:
         "",
         "## Grid",
         "",
-        "| rows | (cell, seed) | pretrained (cell, seed) | failed rows | train s (sum) | estimate s (ESTIMATE.md) |",
-        "|---|---|---|---|---|---|",
+        "| rows | (cell, seed) | pretrained (cell, seed) | failed rows | train s (sum) | grid stage s |"
+        " estimate s (ESTIMATE.md) |",
+        "|---|---|---|---|---|---|---|",
         f"| {grid['rows']} | {grid['cell_seeds']} | {grid['pretrained_cell_seeds']} | {grid['failed_rows']} | "
-        f"{grid['train_seconds']} | {_fmt(grid['estimate_seconds'])} |",
+        f"{grid['train_seconds']} | {_fmt(next((t['seconds'] for t in s['stages'] if t['stage'] == 'grid'), None))} | "
+        f"{_fmt(grid['estimate_seconds'])} |",
+        "",
+        f"The whole device call was estimated at {_fmt(s.get('call_estimate_seconds'))} s before it ran"
+        " (ESTIMATE.md's total); gpu.sh took the seconds above, the wrapper's own steps are in wrapper.log."
+        if s.get("call_estimate_seconds") else "No call estimate in this folder (ESTIMATE.md).",
         "",
         "The leaderboard is `LEADERBOARD.md` (and `leaderboard.csv`, `report.html`) beside this file.",
         "",
