@@ -155,3 +155,13 @@ def test_timm_and_bert_from_local_weights_rank_beside_ssl_and_random_init(tmp_pa
         sha = mine[0]["provenance"]["weights"]["sha256"]
         assert all(r["identity"]["settings"]["model"]["weights_sha256"] == sha for r in mine)
         assert all("weights" not in r["identity"]["settings"]["model"] and r["model"] == model for r in init)
+
+
+def test_weights_that_do_not_fit_stop_the_run_with_one_line(tmp_path, capsys):
+    folder = timm_folder(tmp_path / "r18")
+    config = write_config(tmp_path / "c.toml", IMAGE_CONFIG, tasks='["pretrained"]', weights=folder / "model.safetensors")
+    config.write_text(config.read_text().replace("resnet18", "cnn-small"))
+    assert main(["run", str(config), "--out", str(tmp_path / "out"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sslbench: error: [models.cnn-small] weights: the weights do not fit this model: missing 26 keys")
+    assert err.count("\n") == 1
