@@ -162,10 +162,3 @@ def mark(module: Any, weights: Weights) -> Any:
     module.weights_sha256 = weights.sha256
     module.weights_provenance = weights.provenance()
     return module
-
-
-def check_embed_dim(actual: int, expected: int, where: str) -> None:
-    """The embedding size the weights give must be the one the model promises."""
-    if actual != expected:
-        raise WeightsError(f"{where}: the weights give {actual}-wide embeddings, the model is {expected} wide; "
-                           "choose the model (size, arch) the weights were trained as")

@@ -48,7 +48,6 @@ def bert_folder(folder: Path, texts: list[str], norm: str = "post") -> Path:
     """A ``save_pretrained`` folder of a tiny random BERT (bert-tiny's size, pooler included, as
     ``BertModel`` saves it) and of a WordPiece tokenizer trained on ``texts``."""
     import torch
-
     from sslbench_text.models import bert_config
     from sslbench_text.tokenizer import TokenizerSettings, train_wordpiece
 

@@ -79,17 +79,14 @@ def test_weight_mistakes_each_give_one_line(tmp_path):
 def test_bert_weights_from_a_save_pretrained_folder(tmp_path):
     """The folder's BertModel gives the same hidden states as sslbench's encoder; the dataset must
     tokenise with the folder's tokenizer, and the size must be the model's."""
-    from transformers import AutoModel
-
     from sslbench_text.models import bert_builder
     from sslbench_text.options import BertOptions
+    from transformers import AutoModel
 
     path = corpus(tmp_path)
     folder = bert_folder(tmp_path / "bert", texts_of(path))
-    info = {"vocab_size": 80, "max_length": 16, "pad_token_id": 0}
-    from transformers import AutoTokenizer
-
     from sslbench_text.tokenizer import vocab_fingerprint
+    from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
     info = {"vocab_size": len(tokenizer), "max_length": 16, "pad_token_id": 0, "tokenizer_vocab_sha256": vocab_fingerprint(tokenizer)}
@@ -107,6 +104,8 @@ def test_bert_weights_from_a_save_pretrained_folder(tmp_path):
         bert_builder("bert-mini")(ctx, BertOptions(weights=str(folder)))
     with pytest.raises(WeightsError, match="holds a 'bert' model; norm = 'pre' takes 'roberta-prelayernorm'"):
         bert_builder("bert-tiny")(ctx, BertOptions(weights=str(folder), norm="pre"))
+    with pytest.raises(WeightsError, match="is no file or folder here, and no hub id"):
+        bert_builder("bert-tiny")(ctx, BertOptions(weights=str(tmp_path / "nowhere")))
 
 
 def test_a_model_without_weights_skips_its_as_loaded_cell_with_the_reason(tmp_path):

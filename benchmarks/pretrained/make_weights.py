@@ -51,9 +51,8 @@ def write_corpus(path: Path, docs: int = 90) -> list[str]:
 
 def write_bert(folder: Path, texts: list[str]) -> None:
     import torch
-    from transformers import BertConfig, BertModel
-
     from sslbench_text.tokenizer import TokenizerSettings, train_wordpiece
+    from transformers import BertConfig, BertModel
 
     tokenizer = train_wordpiece(texts, TokenizerSettings(vocab_size=200, min_frequency=1, model_max_length=64))
     torch.manual_seed(0)

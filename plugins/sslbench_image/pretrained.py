@@ -22,7 +22,17 @@ from typing import Any
 
 from sslbench import ModelContext
 from sslbench.errors import WeightsError
-from sslbench.weights import CONFIG_FILE, WEIGHTS_FILE, Weights, check_fit, hub_file, mark, read_state_dict, resolve, use
+from sslbench.weights import (
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    Weights,
+    check_fit,
+    hub_file,
+    mark,
+    read_state_dict,
+    resolve,
+    use,
+)
 from sslbench_image.models import TimmEncoder, image_facts
 from sslbench_image.options import TimmOptions
 

@@ -52,8 +52,9 @@ def build_bert_from_weights(ctx: ModelContext, options: BertOptions, name: str, 
 def hub_folder(source: str, where: str) -> Path:
     """A hub id's files (config, safetensors, tokenizer) in ``huggingface_hub``'s cache."""
     repo = source[len(HUB_PREFIX):] if source.startswith(HUB_PREFIX) else source
-    if repo.count("/") != 1:
-        raise WeightsError(f"{where}: {source!r} is no file, no folder and no hub id (org/name)")
+    local = source.startswith(("/", ".", "~")) or Path(source).parent.is_dir()
+    if repo.count("/") != 1 or (local and not source.startswith(HUB_PREFIX)):
+        raise WeightsError(f"{where}: {source!r} is no file or folder here, and no hub id (org/name)")
     try:
         from huggingface_hub import snapshot_download
 

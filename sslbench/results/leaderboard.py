@@ -152,7 +152,7 @@ def _architecture(settings: Mapping[str, Any]) -> dict[str, Any]:
 
 def _external(budget: str) -> bool:
     """True for the budget of an entry pretrained elsewhere (an as-loaded cell)."""
-    return bool(budget) and json.loads(budget).get("pretraining") == EXTERNAL
+    return isinstance(budget, str) and bool(budget) and json.loads(budget).get("pretraining") == EXTERNAL
 
 
 def _kind(task: str, steps: Any) -> str:
