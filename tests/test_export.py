@@ -139,3 +139,19 @@ def test_export_mistakes_each_give_one_line(image_run, tmp_path, capsys):
     assert main(["export", str(tmp_path), "-o", str(tmp_path / "new")]) == 2
     assert "no result folder with a readable manifest.json" in capsys.readouterr().err
     assert not (tmp_path / "new").exists()
+
+
+def test_a_model_without_an_export_hook_exports_its_state_dict_and_loads_back(tmp_path, capsys):
+    config = write_config(tmp_path / "cfg.toml", IMAGE_CONFIG, tasks='["simclr"]', weights="")
+    config.write_text(config.read_text().replace("resnet18", "cnn-small"))
+    assert main(["run", str(config), "--out", str(tmp_path / "run"), "-q"]) == 0
+    out = tmp_path / "export"
+    assert main(["export", str(tmp_path / "run"), "-o", str(out)]) == 0
+    front, body, _ = _card(out)
+    assert front["library_name"] == "sslbench" and '"DIR' not in body and f'weights = "{out}"' in body
+    meta = json.loads((out / "sslbench.json").read_text())
+    assert meta["info"]["image_size"] == 8 and meta["model_options"] == {"width": 32}
+    capsys.readouterr()
+    config.write_text(config.read_text().replace('["simclr"]', '["pretrained"]').replace('weights = ""', f'weights = "{out}"'))
+    assert main(["run", str(config), "--out", str(tmp_path / "back"), "-q"]) == 0
+    assert _value(tmp_path / "back", "pretrained") == _value(tmp_path / "run", "simclr")

@@ -90,8 +90,11 @@ def resolve_timm(source: str, arch: str, where: str) -> tuple[Weights, dict[str,
         cfg = timm.models.get_pretrained_cfg(full)
         if cfg is None or not getattr(cfg, "hf_hub_id", None):
             raise WeightsError(f"{where}: timm knows no Hub weights {full!r}; see timm.list_pretrained({arch!r})")
-        repo = cfg.hf_hub_id
-        return use(source, hub_file(repo, WEIGHTS_FILE, where), None), cfg.to_dict()
+        try:
+            file = hub_file(cfg.hf_hub_id, WEIGHTS_FILE, where)
+        except WeightsError:  # older timm repositories hold only the torch.save file (read with weights_only)
+            file = hub_file(cfg.hf_hub_id, "pytorch_model.bin", where)
+        return use(source, file, None), cfg.to_dict()
     weights = resolve(source, where)
     folder = weights.folder
     if folder is None and source.startswith("hf-hub:"):  # the repository's config.json beside its weights
