@@ -82,7 +82,7 @@ def _results_table(rows: pd.DataFrame) -> str:
         "95% interval": [f"[{lo:.4f}, {hi:.4f}]" if _number(lo) and _number(hi) else ""
                          for lo, hi in zip(rows["ci_low"], rows["ci_high"])],
         "n": rows["n"], "vs random-init": rows["vs_baseline"], "vs reference": rows["vs_reference"],
-        "rank": rows["rank"].map(lambda r: "" if pd.isna(r) else str(int(r))),
+        "rank": ["" if pd.isna(r) else ("=" if t else "") + str(int(r)) for r, t in zip(rows["rank"], rows["tied"])],
     })
     return out.to_markdown(index=False)
 
