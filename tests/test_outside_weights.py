@@ -164,3 +164,29 @@ def test_weights_that_do_not_fit_stop_the_run_with_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("sslbench: error: [models.cnn-small] weights: the weights do not fit this model: missing 26 keys")
     assert err.count("\n") == 1
+
+
+def test_an_as_loaded_entry_stands_in_every_budgets_ranking_and_finds_its_random_init():
+    """Pretrained elsewhere: no budget of ours, so it is ranked beside the methods of each budget,
+    and its anchor is the architecture's random-init row (settings without the weights)."""
+    from sslbench.results import make_row
+    from sslbench.results.leaderboard import ranking_members, summarize
+
+    def row(task, seed, value, budget, weights=None):
+        ident = dict(suite="s", dataset="d", task=task, model="m", evaluator="knn", label_set="y", metric="top1", seed=seed)
+        model = {"weights": "w", "weights_sha256": "ab"} if weights else {}
+        return make_row(ident, value, budget=budget, format=2,
+                        identity={"protocol": {}, "settings": {"model": model}})
+
+    external = {"pretraining": "external", "unit": None, "amount": None, "steps": None}
+    rows = [row(t, s, v, b, w) for s in (0, 1, 2) for t, v, b, w in [
+        ("random-init", 0.5 + s / 100, {"unit": "steps", "amount": 0, "steps": 0}, None),
+        ("simclr", 0.7 + s / 100, {"unit": "steps", "amount": 10, "steps": 10}, None),
+        ("byol", 0.8 + s / 100, {"unit": "steps", "amount": 20, "steps": 20}, None),
+        ("pretrained", 0.9 + s / 1000, external, "w")]]
+    table = summarize(rows)
+    loaded = table[table["task"] == "pretrained"].iloc[0]
+    assert loaded["kind"] == "method" and loaded["rank"] == 1
+    assert loaded["baseline"] == pytest.approx(0.51) and loaded["vs_baseline"] == "better"
+    rankings = ranking_members(table)
+    assert len(rankings) == 2 and all("pretrained" in set(members["task"]) for _, members in rankings)
