@@ -124,7 +124,7 @@ class PatchTransformerOptions:
     depth: int = 2  # transformer blocks
     heads: int = 4  # attention heads (dim must divide by it)
     patch_size: int = 0  # 0: auto, the same rule as the image modality's frames()
-    weights: str = ""  # outside weights: a .safetensors file, a folder with model.safetensors (sslbench export) or hf-hub:org/name; "" = none
+    weights: str = ""  # outside weights: a .safetensors file, a folder holding one, hf-hub:org/name; "" = none
 
     def __post_init__(self) -> None:
         if self.dim < 1 or self.depth < 1 or self.heads < 1:
@@ -140,7 +140,7 @@ class SmallCNNOptions:
     """A 4-layer CNN: widths w, 2w, 4w, 4w; the middle two layers halve the resolution."""
 
     width: int = 32  # channels of the first layer
-    weights: str = ""  # outside weights: a .safetensors file, a folder with model.safetensors (sslbench export) or hf-hub:org/name; "" = none
+    weights: str = ""  # outside weights: a .safetensors file, a folder holding one, hf-hub:org/name; "" = none
 
     def __post_init__(self) -> None:
         if self.width < 1:
@@ -153,7 +153,7 @@ class TimmOptions:
 
     arch: str = "resnet18"  # any name timm.list_models() knows
     small_stem: Literal["auto", "on", "off"] = "auto"  # auto: on below 64 px (3×3 stride-1 stem, no max-pool)
-    weights: str = ""  # outside weights: a .safetensors file, a folder (timm or sslbench export), hf-hub:org/name, or timm:<pretrained tag>; "" = none
+    weights: str = ""  # outside weights: .safetensors file, timm folder, hf-hub:org/name, timm:<tag>; "" = none
 
     def __post_init__(self) -> None:
         import timm
@@ -170,4 +170,4 @@ class ResNet18Options:
     """timm's ResNet-18, randomly initialised unless ``weights`` names outside ones."""
 
     small_stem: Literal["auto", "on", "off"] = "auto"  # auto: on below 64 px
-    weights: str = ""  # outside weights: a .safetensors file, a folder (timm or sslbench export), hf-hub:org/name, or timm:<pretrained tag>; "" = none
+    weights: str = ""  # outside weights: .safetensors file, timm folder, hf-hub:org/name, timm:<tag>; "" = none
