@@ -21,6 +21,7 @@ try:  # Ctrl-C during start-up must end `sslbench ...` in one line, not a traceb
         PluginError,
         UnknownComponentError,
         UsageError,
+        WeightsError,
     )
     from sslbench.logs import warn_once
     from sslbench.options import NoOptions
@@ -72,8 +73,8 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
-    if name == "distributed":
-        return importlib.import_module("sslbench.distributed")
+    if name in ("distributed", "weights"):  # submodules of the contract, imported when first used
+        return importlib.import_module(f"sslbench.{name}")
     raise AttributeError(f"module 'sslbench' has no attribute {name!r}")
 
 
@@ -83,7 +84,7 @@ hookimpl = pluggy.HookimplMarker("sslbench")
 __all__ = [
     "Batch", "ConfigError", "DatasetContext", "DatasetSpec", "EncoderOutput", "EvalContext", "EvaluatorSpec",
     "LoadedDataset", "Modality", "ModalitySpec", "ModelContext", "ModelSpec", "NoOptions", "PluginError",
-    "TaskContext", "TaskSpec", "TensorSplit", "UnknownComponentError", "UsageError",
+    "TaskContext", "TaskSpec", "TensorSplit", "UnknownComponentError", "UsageError", "WeightsError",
     "autocast_for", "count_step_flops", "distributed", "embed_split", "fingerprint", "hookimpl", "label_key",
-    "move_batch", "warn_once",
+    "move_batch", "warn_once", "weights",
 ]

@@ -36,3 +36,9 @@ class UnknownComponentError(UsageError):
 
 class AmbiguousNameError(UnknownComponentError):
     """A short component name that several plugins register; the message lists the ``plugin:name`` forms."""
+
+
+class WeightsError(UsageError):
+    """A model's outside weights (its ``weights`` option) cannot be read or do not fit it: the
+    run stops with this one line, rather than recording a failed cell, since every cell of the
+    model would fail the same way."""

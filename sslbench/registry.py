@@ -96,7 +96,7 @@ class Registry:
 
     def _add(self, kind: str, spec: ComponentSpec) -> None:
         if kind == "task" and spec.name in RESERVED_TASK_NAMES:
-            raise PluginError(f"plugin {spec.plugin!r}: task name {spec.name!r} is reserved for the runner's baseline")
+            raise PluginError(f"plugin {spec.plugin!r}: task name {spec.name!r} is reserved for the grid's own cells ({', '.join(sorted(RESERVED_TASK_NAMES))})")
         qualified = qualified_name(spec)
         if qualified in self._specs[kind]:
             raise PluginError(f"plugin {spec.plugin!r} registers {kind} {spec.name!r} twice; rename one")

@@ -256,13 +256,22 @@ class ModelSpec(ComponentSpec):
     Args:
         modalities: the modalities whose batches it accepts.
         build: ``build(ctx: ModelContext, options) -> nn.Module`` with an int
-            ``embed_dim`` attribute. Built from a config, never from downloaded weights.
+            ``embed_dim`` attribute. A model that takes outside weights has a ``weights``
+            option (:data:`sslbench.anchors.WEIGHTS_OPTION`) and marks the encoder it built
+            from them with :func:`sslbench.weights.mark` (``weights_sha256``).
         provides: capabilities of the encoder (e.g. ``sequence``).
+        export: optional ``export(encoder, options, dataset: LoadedDataset, folder: Path) -> dict``
+            for ``sslbench export``: writes ``model.safetensors``, its config and whatever feeds the
+            encoder (tokenizer files, …) into ``folder``, and returns the model card's facts:
+            ``library_name``, ``load`` (Python code that loads the folder with the library, ``DIR``
+            standing for its path), ``tags`` and ``weights_license``. Without it the encoder's
+            ``state_dict`` is written as it is, loadable back through ``weights = DIR``.
     """
 
     modalities: frozenset[str]
     build: Callable[[Any, Any], Any]
     provides: frozenset[str] = frozenset()
+    export: Callable[..., Mapping[str, Any]] | None = None
     kind = "model"
 
     def __post_init__(self) -> None:
@@ -270,6 +279,8 @@ class ModelSpec(ComponentSpec):
         object.__setattr__(self, "modalities", _frozen(self.modalities))
         object.__setattr__(self, "provides", _frozen(self.provides))
         _check_callable(self, "build")
+        if self.export is not None:
+            _check_callable(self, "export")
         if not self.modalities:
             raise ValueError(f"model {self.name!r}: modalities must name at least one modality")
 

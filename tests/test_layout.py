@@ -4,7 +4,7 @@ The floors, bottom up (a module imports only from its own floor or below; docs/l
 
 0. primitives: errors, anchors, options, logs, safeio, jsonl, specs, splits
 1. the plugin contract and its machinery: data_api, contexts, distributed, flops, hookspecs,
-   plugins, registry, data/
+   plugins, registry, weights, data/
 2. plan/: the config and the grid it expands to
 3. results/: rows, statistics, leaderboards, reports
 4. run/: running a grid
@@ -23,7 +23,7 @@ MAX_LINES = 450
 FLOORS = {
     **dict.fromkeys(("errors", "anchors", "options", "logs", "safeio", "jsonl", "specs", "splits"), 0),
     **dict.fromkeys(("data_api", "contexts", "distributed", "flops", "hookspecs", "plugins", "registry", "data",
-                     "__init__"), 1),
+                     "weights", "__init__"), 1),
     "plan": 2, "results": 3, "run": 4, "cli": 5, "testing": 5, "__main__": 6,
 }
 

@@ -33,6 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from sslbench import EncoderOutput, ModelContext
+from sslbench.weights import load_into
 
 from sslbench_audio.batching import lengths_to_mask
 from sslbench_audio.options import (  # noqa: F401  # torch-free: re-exported
@@ -180,4 +181,5 @@ def build_audio_transformer(ctx: ModelContext, options: AudioTransformerConfig) 
         raise ValueError(
             f"dataset {ctx.dataset!r}: info['num_features'] must be the frame feature count F, got {n_features!r}"
         )
-    return AudioTransformer(n_features, options)
+    name = next((n for n, p in PRESETS.items() if type(p) is type(options)), "audio-transformer")
+    return load_into(AudioTransformer(n_features, options), options.weights, f"[models.{name}] weights")

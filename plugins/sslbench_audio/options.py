@@ -151,6 +151,7 @@ class AudioTransformerConfig:
     stride: int = 2  # time subsampling of the front end: FSDD's ~18 MFCC frames become ~9 model frames
     kernel_size: int = 3  # odd kernel of both front-end convs
     dropout: float = 0.1  # in the transformer layers
+    weights: str = ""  # outside weights: a .safetensors file, a folder holding one, hf-hub:org/name; "" = none
 
     def __post_init__(self) -> None:
         for name in ("dim", "depth", "heads", "ff_mult", "stride", "kernel_size"):

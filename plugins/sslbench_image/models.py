@@ -1,4 +1,5 @@
-"""Image encoders: a small CNN for fast CPU runs, and timm backbones built without weights."""
+"""Image encoders: a small CNN for fast CPU runs, and timm backbones (random, or from outside
+weights: :mod:`sslbench_image.pretrained`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -8,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from sslbench import Batch, EncoderOutput, ModelContext
+from sslbench.weights import load_into
 from sslbench_image.options import (  # noqa: F401  # torch-free: re-exported
     SmallCNNOptions, TimmOptions, ResNet18Options,
 )
@@ -56,8 +58,11 @@ class SmallCNN(nn.Module):
 
 def build_small_cnn(ctx: ModelContext, options: SmallCNNOptions) -> SmallCNN:
     """The ``cnn-small`` factory."""
-    channels, mean, std = _image_facts(ctx.info)
-    return SmallCNN(channels, mean, std, options.width)
+    channels, mean, std = image_facts(ctx.info)
+    encoder = SmallCNN(channels, mean, std, options.width)
+    encoder.export_facts = {"channels": channels, "image_size": int(ctx.info.get("image_size", 0)),
+                            "mean": list(mean), "std": list(std)}
+    return load_into(encoder, options.weights, "[models.cnn-small] weights")
 
 
 class TimmEncoder(nn.Module):
@@ -68,7 +73,8 @@ class TimmEncoder(nn.Module):
     dropped, as for CIFAR in He et al. (2016) and SimCLR (Chen et al., 2020, B.9).
     """
 
-    def __init__(self, arch: str, channels: int, mean: Sequence[float], std: Sequence[float], small_stem: bool) -> None:
+    def __init__(self, arch: str, channels: int, mean: Sequence[float], std: Sequence[float], small_stem: bool,
+                 input_size: int = 0) -> None:
         super().__init__()
         import timm
 
@@ -77,10 +83,24 @@ class TimmEncoder(nn.Module):
         if small_stem:
             replace_stem_for_small_images(self.body, channels)
         self.embed_dim = int(self.body.num_features)
+        self.channels, self.input_size = channels, input_size
+        self.export_facts = {"arch": arch, "channels": channels, "small_stem": small_stem, "mean": list(mean),
+                             "std": list(std), "input_size": input_size}
 
     def forward(self, batch: Batch) -> EncoderOutput:
-        """Shape: batch["image"] (B, C, H, W) → sequence (B, h·w, D), pooled (B, D)."""
-        return feature_map_output(self.body.forward_features(self.normalize(batch["image"])))
+        """Shape: batch["image"] (B, C, H, W) → sequence (B, h·w, D), pooled (B, D).
+
+        Encoders built for other inputs than the dataset's (outside weights) adapt them first:
+        one grey channel repeated to the weights' three, and a bilinear (antialiased) resize to the
+        weights' input size; normalisation is the weights' own.
+        """
+        images = batch["image"]
+        if images.shape[1] != self.channels:
+            images = images.expand(-1, self.channels, -1, -1)
+        if self.input_size and tuple(images.shape[-2:]) != (self.input_size, self.input_size):
+            images = torch.nn.functional.interpolate(images, size=(self.input_size, self.input_size), mode="bilinear",
+                                                     align_corners=False, antialias=True)
+        return feature_map_output(self.body.forward_features(self.normalize(images)))
 
 
 def _create_seeing_whole_input(timm: Any, arch: str, channels: int) -> nn.Module:
@@ -112,9 +132,13 @@ def replace_stem_for_small_images(model: nn.Module, channels: int) -> None:
     model.maxpool = nn.Identity()
 
 
-def build_timm(ctx: ModelContext, options: TimmOptions) -> TimmEncoder:
+def build_timm(ctx: ModelContext, options: TimmOptions, name: str | None = None) -> TimmEncoder:
     """The ``timm`` factory (and of named shortcuts like ``resnet18``)."""
-    channels, mean, std = _image_facts(ctx.info)
+    if options.weights:
+        from sslbench_image.pretrained import build_timm_from_weights
+
+        return build_timm_from_weights(ctx, options, "timm" if name is None else name)
+    channels, mean, std = image_facts(ctx.info)
     size = int(ctx.info.get("image_size", 224))
     small = options.small_stem == "on" or (options.small_stem == "auto" and size < 64)
     return TimmEncoder(options.arch, channels, mean, std, small)
@@ -122,9 +146,10 @@ def build_timm(ctx: ModelContext, options: TimmOptions) -> TimmEncoder:
 
 def build_resnet18(ctx: ModelContext, options: ResNet18Options) -> TimmEncoder:
     """The ``resnet18`` factory: ``timm`` with ``arch = "resnet18"``."""
-    return build_timm(ctx, TimmOptions(arch="resnet18", small_stem=options.small_stem))
+    return build_timm(ctx, TimmOptions(arch="resnet18", small_stem=options.small_stem, weights=options.weights),
+                      name="resnet18")
 
 
-def _image_facts(info: Mapping[str, Any]) -> tuple[int, Sequence[float], Sequence[float]]:
+def image_facts(info: Mapping[str, Any]) -> tuple[int, Sequence[float], Sequence[float]]:
     channels = int(info.get("channels", 3))
     return channels, info.get("mean", (0.5,) * channels), info.get("std", (0.25,) * channels)

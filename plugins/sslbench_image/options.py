@@ -223,6 +223,7 @@ class PatchTransformerOptions:
     depth: int = 2  # transformer blocks
     heads: int = 4  # attention heads (dim must divide by it)
     patch_size: int = 0  # 0: auto, the same rule as the image modality's frames()
+    weights: str = ""  # outside weights: a .safetensors file, a folder holding one, hf-hub:org/name; "" = none
 
     def __post_init__(self) -> None:
         if self.dim < 1 or self.depth < 1 or self.heads < 1:
@@ -238,6 +239,7 @@ class SmallCNNOptions:
     """A 4-layer CNN: widths w, 2w, 4w, 4w; the middle two layers halve the resolution."""
 
     width: int = 32  # channels of the first layer
+    weights: str = ""  # outside weights: a .safetensors file, a folder holding one, hf-hub:org/name; "" = none
 
     def __post_init__(self) -> None:
         if self.width < 1:
@@ -246,10 +248,11 @@ class SmallCNNOptions:
 
 @dataclass(frozen=True)
 class TimmOptions:
-    """A timm backbone by architecture name, always randomly initialised."""
+    """A timm backbone by architecture name, randomly initialised unless ``weights`` names outside ones."""
 
     arch: str = "resnet18"  # any name timm.list_models() knows
     small_stem: Literal["auto", "on", "off"] = "auto"  # auto: on below 64 px (3×3 stride-1 stem, no max-pool)
+    weights: str = ""  # outside weights: .safetensors file, timm folder, hf-hub:org/name, timm:<tag>; "" = none
 
     def __post_init__(self) -> None:
         import timm
@@ -263,6 +266,7 @@ class TimmOptions:
 
 @dataclass(frozen=True)
 class ResNet18Options:
-    """timm's ResNet-18, randomly initialised."""
+    """timm's ResNet-18, randomly initialised unless ``weights`` names outside ones."""
 
     small_stem: Literal["auto", "on", "off"] = "auto"  # auto: on below 64 px
+    weights: str = ""  # outside weights: .safetensors file, timm folder, hf-hub:org/name, timm:<tag>; "" = none

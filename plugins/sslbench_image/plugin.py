@@ -93,12 +93,12 @@ def sslbench_register_models() -> list[ModelSpec]:
         ),
         ModelSpec(
             name="resnet18", modalities={"image"}, build="sslbench_image.models:build_resnet18", options=options.ResNet18Options,
-            provides={"sequence"}, reference="He et al., 2016",
+            provides={"sequence"}, reference="He et al., 2016", export="sslbench_image.export:export_timm",
             description="timm ResNet-18, random init, small-image stem below 64 px",
         ),
         ModelSpec(
             name="timm", modalities={"image"}, build="sslbench_image.models:build_timm", options=options.TimmOptions,
-            provides={"sequence"}, description="any timm backbone by name (option arch), random init",
+            provides={"sequence"}, export="sslbench_image.export:export_timm", description="any timm backbone by name (option arch), random init",
         ),
         ModelSpec(
             name="patch-transformer", modalities={"image"}, build="sslbench_image.vit:build_patch_transformer",

@@ -15,7 +15,8 @@ from torch import nn
 
 from sslbench import Batch, EncoderOutput, ModelContext
 
-from sslbench_image.models import Normalize, _image_facts
+from sslbench.weights import load_into
+from sslbench_image.models import Normalize, image_facts
 from sslbench_image.patches import default_patch_size
 from sslbench_image.options import PatchTransformerOptions  # noqa: F401  # torch-free: re-exported
 
@@ -60,5 +61,8 @@ class PatchTransformer(nn.Module):
 
 def build_patch_transformer(ctx: ModelContext, options: PatchTransformerOptions) -> PatchTransformer:
     """The ``patch-transformer`` factory."""
-    channels, mean, std = _image_facts(ctx.info)
-    return PatchTransformer(int(ctx.info.get("image_size", 32)), channels, mean, std, options)
+    channels, mean, std = image_facts(ctx.info)
+    encoder = PatchTransformer(int(ctx.info.get("image_size", 32)), channels, mean, std, options)
+    encoder.export_facts = {"channels": channels, "image_size": int(ctx.info.get("image_size", 32)),
+                            "mean": list(mean), "std": list(std)}
+    return load_into(encoder, options.weights, "[models.patch-transformer] weights")

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from sslbench import EncoderOutput, ModelContext
+from sslbench.weights import load_into
 
 from .splits import PAD
 from sslbench_recsys.options import (  # noqa: F401  # torch-free: re-exported
@@ -181,13 +182,15 @@ def _fact(info: Mapping[str, Any], key: str, model: str) -> int:
 
 def build_item_embedding(ctx: ModelContext, options: ItemEmbeddingOptions) -> ItemEmbeddingEncoder:
     """The ``ModelSpec.build`` factory: the table has ``info["vocab_size"]`` rows."""
-    return ItemEmbeddingEncoder(_fact(ctx.info, "vocab_size", "item-embedding"), options.dim, init_std=options.init_std)
+    encoder = ItemEmbeddingEncoder(_fact(ctx.info, "vocab_size", "item-embedding"), options.dim, init_std=options.init_std)
+    return load_into(encoder, options.weights, "[models.item-embedding] weights")
 
 
 def build_item_transformer(ctx: ModelContext, options: ItemTransformerOptions) -> ItemTransformerEncoder:
     """The ``ModelSpec.build`` factory: ``info["vocab_size"]`` items, ``info["max_len"]`` positions."""
-    return ItemTransformerEncoder(
+    encoder = ItemTransformerEncoder(
         _fact(ctx.info, "vocab_size", "item-transformer"), options.dim, num_layers=options.layers,
         num_heads=options.heads, max_len=_fact(ctx.info, "max_len", "item-transformer"),
         dropout=options.dropout, causal=options.causal,
     )
+    return load_into(encoder, options.weights, "[models.item-transformer] weights")

@@ -143,6 +143,7 @@ class ItemEmbeddingOptions:
 
     dim: int = 64  # D; 64 is item2vec-sized for a few thousand items
     init_std: float = 0.1  # N(0, std) init of the table (not 0.02: SGNS needs some initial spread)
+    weights: str = ""  # outside weights: a .safetensors file, a folder holding one, hf-hub:org/name; "" = none
 
     def __post_init__(self) -> None:
         if self.dim < 1:
@@ -160,6 +161,7 @@ class ItemTransformerOptions:
     heads: int = 2
     dropout: float = 0.1
     causal: bool = False  # False: bidirectional (BERT4Rec, for mlm); True: causal (SASRec)
+    weights: str = ""  # outside weights: a .safetensors file, a folder holding one, hf-hub:org/name; "" = none
 
     def __post_init__(self) -> None:
         for name in ("dim", "layers", "heads"):

@@ -37,7 +37,9 @@ from . import corpus, sources
 from .corpus import Document
 from .segments import SegmentStore, load_or_build_stores, pair_segment_length, single_segment_length
 from .splits import pairs_split, single_split
-from .tokenizer import TokenizerSettings, load_or_train_tokenizer, special_token_ids
+from .tokenizer import (
+    TokenizerSettings, load_or_train_tokenizer, load_pretrained_tokenizer, special_token_ids, vocab_fingerprint,
+)
 from sslbench_text.options import (  # noqa: F401  # torch-free: re-exported
     PAIRS_SPLIT, TextDataOptions, TextFilesOptions,
 )
@@ -111,7 +113,8 @@ def build_text_dataset(ctx: DatasetContext, name: str, train_docs: Sequence[Docu
                                  model_max_length=options.max_length)
     single, pair = single_segment_length(options.max_length), pair_segment_length(options.max_length)
     try:  # empty corpora: nothing to train a tokenizer on, or no tokens to cut
-        tokenizer = load_or_train_tokenizer(texts, cache, settings)
+        tokenizer = (load_pretrained_tokenizer(options.tokenizer, name, options.max_length) if options.tokenizer
+                     else load_or_train_tokenizer(texts, cache, settings))
         store, pair_store = load_or_build_stores(texts, tokenizer, [single, pair], cache)
         (test_store,) = load_or_build_stores([t for t, _ in test], tokenizer, [single], cache)
         valid_store = load_or_build_stores([t for t, _ in held], tokenizer, [single], cache)[0] if held else None
@@ -137,6 +140,7 @@ def build_text_dataset(ctx: DatasetContext, name: str, train_docs: Sequence[Docu
         "documents": {"pretrain": len(pretrain), "train": len(train_split), "test": len(test_split),
                       "valid": len(valid_split) if valid_split is not None else 0},
         "segments": len(store), "short_documents": store.stats.short_documents,
+        "tokenizer_vocab_sha256": vocab_fingerprint(tokenizer),
     }
     return LoadedDataset(
         pretrain=single_split(store), train=train_split, test=test_split, info=info,

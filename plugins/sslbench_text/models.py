@@ -1,4 +1,5 @@
-"""Small BERT encoders built from a ``transformers.BertConfig`` with random weights.
+"""Small BERT encoders built from a ``transformers.BertConfig`` with random weights (or, with the
+``weights`` option, from outside ones: :mod:`sslbench_text.pretrained`).
 
 Sizes follow Turc et al., 2019, "Well-Read Students Learn Better: On the Importance
 of Pre-training Compact Models" (the BERT miniatures): ``bert-tiny`` L=2/H=128,
@@ -154,6 +155,10 @@ def bert_builder(name: str):
 
     def build(ctx: ModelContext, options: BertOptions) -> BertTextEncoder:
         info = _bert_info(ctx.info, name, ctx.dataset)
+        if options.weights:
+            from sslbench_text.pretrained import build_bert_from_weights
+
+            return build_bert_from_weights(ctx, options, name, info)
         return create_bert_encoder(
             name, info["vocab_size"], pooling=options.pooling, max_positions=info["max_length"],
             dropout=options.dropout, pad_token_id=info["pad_token_id"], norm=options.norm,

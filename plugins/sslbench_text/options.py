@@ -26,6 +26,7 @@ class TextDataOptions:
     subset_seed: int = 0  # seed of the document draws (fixed, so every cell sees the same documents)
     short_documents: Literal["pad", "error"] = "pad"  # a document shorter than one segment: pad it, or stop
     path: str = ""  # a local folder that holds the dataset's files (skips the download)
+    tokenizer: str = ""  # a Hugging Face tokenizer (folder or hub id) used instead of training WordPiece
 
     def __post_init__(self) -> None:
         if not 8 <= self.max_length <= 4096:
@@ -117,6 +118,7 @@ class BertOptions:
     pooling: Literal["mean", "cls"] = "mean"  # pooled embedding for evaluators: masked mean over tokens, or [CLS]
     dropout: float = 0.1  # hidden and attention dropout during pretraining (BERT: 0.1)
     norm: Literal["post", "pre"] = "post"  # LayerNorm after each residual (BERT) or before it (pre-LN, Xiong et al., 2020)
+    weights: str = ""  # outside weights: a save_pretrained folder, a hub id, a .safetensors file; "" = none
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.dropout < 1.0:

@@ -57,6 +57,7 @@ def sslbench_register_models() -> list[ModelSpec]:
     return [
         ModelSpec(
             name=name, modalities={"text"}, build=f"sslbench_text.models:build_{name.replace('-', '_')}", options=options.BertOptions,
+            export="sslbench_text.export:export_bert",
             provides={"sequence", "token-embeddings"},
             reference="Turc et al., 2019, Well-Read Students Learn Better (BERT miniatures)",
             description=f"BERT {size.layers} layers, {size.hidden} hidden, {size.heads} heads, "

@@ -153,3 +153,35 @@ def load_or_train_tokenizer(
 def special_token_ids(tokenizer: PreTrainedTokenizerFast) -> list[int]:
     """Ids that masking and baselines must never pick (pad, unk, cls, sep, mask)."""
     return sorted(set(tokenizer.all_special_ids))
+
+
+def vocab_fingerprint(tokenizer: PreTrainedTokenizerFast) -> str:
+    """SHA-256 of the vocabulary (token → id, sorted): whether two tokenizers give the same ids."""
+    vocab = sorted(tokenizer.get_vocab().items())
+    return hashlib.sha256(json.dumps(vocab, ensure_ascii=False).encode()).hexdigest()
+
+
+def load_pretrained_tokenizer(source: str, dataset: str, max_length: int) -> PreTrainedTokenizerFast:
+    """A Hugging Face tokenizer (a ``save_pretrained`` folder or a hub id) to tokenise ``dataset`` with,
+    as a pretrained encoder's own; it needs BERT's special tokens (pad, unk, cls, sep, mask).
+
+    Raises:
+        UsageError: one line naming ``[datasets.<dataset>] tokenizer``.
+    """
+    from transformers import AutoTokenizer
+
+    from sslbench.errors import UsageError
+
+    where = f"[datasets.{dataset}] tokenizer"
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+    except Exception as err:  # missing folder, offline hub, unknown format: the library's first line says which
+        first = str(err).splitlines()[0] if str(err) else ""
+        raise UsageError(f"{where}: cannot load {source!r}: {type(err).__name__}: {first}") from None
+    if not getattr(tokenizer, "is_fast", False):
+        raise UsageError(f"{where}: {source!r} has no fast tokenizer (tokenizer.json); save it with a fast tokenizer")
+    missing = [t for t in ("pad", "unk", "cls", "sep", "mask") if getattr(tokenizer, f"{t}_token_id", None) is None]
+    if missing:
+        raise UsageError(f"{where}: {source!r} lacks the special tokens {', '.join(missing)} that BERT batches use")
+    tokenizer.model_max_length = max_length
+    return tokenizer

@@ -124,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     from sslbench.cli.data import add_data_parser  # `data list` and `data prepare`
 
     add_data_parser(sub, common)
+
+    from sslbench.cli.export import add_export_parser  # `export`
+
+    add_export_parser(sub, common)
     return parser
 
 

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from sslbench.anchors import AS_LOADED
 from sslbench.errors import ConfigError, UnknownComponentError
 from sslbench.options import OptionError, build_options, did_you_mean, options_as_dict
 from sslbench.plan.identity import identity_from_full, identity_hash
@@ -355,6 +356,9 @@ def _check_grid_names(where: str, label: str, grid: GridConfig, registry: Regist
             continue
         names = []
         for name in getattr(grid, table):
+            if kind == "task" and name == AS_LOADED:  # the grid's own as-loaded cell, no plugin's task
+                names.append(name)
+                continue
             try:
                 names.append(registry.name_of(registry.get(kind, name)))
             except UnknownComponentError as err:
@@ -387,7 +391,7 @@ def _fill_defaults(options: dict[tuple[str, str], Any], grid: GridConfig, regist
     for table, kind in COMPONENT_TABLES.items():
         names = getattr(grid, table) if table != "modalities" else [registry.get("dataset", d).modality for d in grid.datasets]
         for name in names:
-            if (kind, name) not in options:
+            if (kind, name) not in options and not (kind == "task" and name == AS_LOADED):
                 try:
                     options[(kind, name)] = registry.get(kind, name).options()
                 except UnknownComponentError:

@@ -11,6 +11,10 @@ Compatibility is computed from declarations only:
 Every (dataset, model) pair that any task runs on also gets a ``random-init`` baseline,
 and every dataset with a baseline whose modality declares a reference
 (``ModalitySpec.reference_build``) one ``no-encoder`` reference cell.
+
+The task ``pretrained`` (:data:`~sslbench.anchors.AS_LOADED`) is the grid's own too: the model
+evaluated as loaded from its ``weights`` option, nothing trained. A model without weights set
+(or without such an option) skips that cell with the reason; its other cells run.
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sslbench.anchors import NO_ENCODER, RANDOM_INIT
+from sslbench.anchors import AS_LOADED, NO_ENCODER, RANDOM_INIT, WEIGHTS_OPTION
 from sslbench.errors import AmbiguousNameError, UnknownComponentError
 from sslbench.plan.config import Config, RunConfig
 from sslbench.registry import Registry
@@ -54,6 +58,16 @@ class Cell:
     def is_baseline(self) -> bool:
         """True for the untrained ``random-init`` cell of a (dataset, model) pair."""
         return self.task == BASELINE_TASK
+
+    @property
+    def is_as_loaded(self) -> bool:
+        """True for a ``pretrained`` cell: the encoder as loaded from its outside weights, never trained here."""
+        return self.task == AS_LOADED
+
+    @property
+    def untrained(self) -> bool:
+        """True for the cells that build no task and train nothing (random-init, as-loaded)."""
+        return self.is_baseline or self.is_as_loaded
 
     @property
     def is_reference(self) -> bool:
@@ -91,7 +105,7 @@ class GridPlan:
     @property
     def pretrained(self) -> list[Cell]:
         """The cells that pretrain (baselines and references excluded)."""
-        return [c for c in self.cells if not (c.is_baseline or c.is_reference)]
+        return [c for c in self.cells if not (c.untrained or c.is_reference)]
 
 
 def plan_grid(config: Config, registry: Registry) -> GridPlan:
@@ -100,7 +114,7 @@ def plan_grid(config: Config, registry: Registry) -> GridPlan:
     for part in config.grids:
         for dataset in part.grid.datasets:
             for model in part.grid.models:
-                _plan_pair(plan, part, registry, dataset, model)
+                _plan_pair(plan, part, registry, dataset, model, _weights_of(config, model))
     _add_references(plan, registry)
     return plan
 
@@ -125,7 +139,33 @@ def _add_references(plan: GridPlan, registry: Registry) -> None:
     plan.cells[:] = [c for i, old in enumerate(plan.cells) for c in [old, *([references[i]] if i in references else [])]]
 
 
-def _plan_pair(plan: GridPlan, config: Any, registry: Registry, dataset: str, model: str) -> None:
+def model_options(config: Config, cell: Cell) -> Any:
+    """The options a cell builds its model with: a ``random-init`` cell's without outside weights
+    (the architecture alone, as the plain model), every other cell's as configured."""
+    options = config.options_for("model", cell.model)
+    if cell.is_baseline and getattr(options, WEIGHTS_OPTION, ""):
+        return dataclasses.replace(options, **{WEIGHTS_OPTION: ""})
+    return options
+
+
+def _weights_of(config: Config, model: str) -> str | None:
+    """The model's ``weights`` option ("" when unset), or None when it takes no such option."""
+    return getattr(config.options.get(("model", model)), WEIGHTS_OPTION, None)
+
+
+def _as_loaded_skip(dataset: str, model: str, weights: str | None) -> Skip | None:
+    """Why the ``pretrained`` cell of (dataset, model) cannot run, if it cannot."""
+    if weights is None:
+        return Skip(dataset, AS_LOADED, model, f"model {model!r} takes no {WEIGHTS_OPTION!r} option, so there is "
+                    "nothing to evaluate as loaded")
+    if not weights:
+        return Skip(dataset, AS_LOADED, model, f"model {model!r} has no outside weights; set [models.{model}] "
+                    f"{WEIGHTS_OPTION} = \"<file, folder or hub source>\" to evaluate it as loaded")
+    return None
+
+
+def _plan_pair(plan: GridPlan, config: Any, registry: Registry, dataset: str, model: str,
+               weights: str | None = None) -> None:
     data_spec, model_spec = registry.get("dataset", dataset), registry.get("model", model)
     try:
         modality_spec = registry.get("modality", data_spec.modality)
@@ -141,7 +181,8 @@ def _plan_pair(plan: GridPlan, config: Any, registry: Registry, dataset: str, mo
         plan.skipped.append(Skip(dataset, "*", model, reason))
         return
     provided = capabilities_by_source(data_spec, model_spec, modality_spec)
-    cells = [_task_cell(plan, config, registry, dataset, task, model, provided) for task in config.grid.tasks]
+    cells = [_as_loaded_cell(plan, config, registry, dataset, model, provided, weights) if task == AS_LOADED
+             else _task_cell(plan, config, registry, dataset, task, model, provided) for task in config.grid.tasks]
     cells = [c for c in cells if c is not None]
     if cells and any(c.key == f"{dataset}/{BASELINE_TASK}/{model}" for c in plan.cells):
         plan.cells.extend(cells)  # another grid already holds this pair's baseline
@@ -183,6 +224,14 @@ def capabilities_by_source(data_spec: DatasetSpec, model_spec: ModelSpec,
 def usable_label_sets(label_sets: Mapping[str, str], label_kinds: Collection[str]) -> tuple[str, ...]:
     """The dataset's label sets whose kind an evaluator accepts, in the dataset's order."""
     return tuple(ls for ls, kind in label_sets.items() if kind in label_kinds)
+
+
+def _as_loaded_cell(plan, config, registry, dataset, model, provided, weights) -> Cell | None:
+    skip = _as_loaded_skip(dataset, model, weights)
+    if skip is not None:
+        plan.skipped.append(skip)
+        return None
+    return _cell(plan, config, registry, dataset, AS_LOADED, model, provided)
 
 
 def _task_cell(plan, config, registry, dataset, task, model, provided) -> Cell | None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sslbench.anchors import AS_LOADED
 from sslbench.anchors import UNTRAINED_TASKS as _UNTRAINED
 from sslbench.options import describe_options
 from sslbench.registry import Registry
@@ -70,7 +71,9 @@ def describe_plan(plan: Any) -> dict[str, list[dict[str, Any]]]:
 def render_plan(plan: dict[str, list[dict[str, Any]]]) -> str:
     """``sslbench list --cells``: one line per cell that runs, then every skip with its reason."""
     pretrained = sum(1 for c in plan["cells"] if c["task"] not in _UNTRAINED)
-    lines = [f"runs {len(plan['cells'])} cells ({pretrained} pretrained + their random-init baselines "
+    loaded = sum(1 for c in plan["cells"] if c["task"] == AS_LOADED)
+    also = f" + {loaded} as loaded from outside weights" if loaded else ""
+    lines = [f"runs {len(plan['cells'])} cells ({pretrained} pretrained{also} + their random-init baselines "
              "and no-encoder references):"]
     for c in plan["cells"]:
         evals = ", ".join(e["name"] + (f" [{', '.join(e['label_sets'])}]" if e["label_sets"] else "")

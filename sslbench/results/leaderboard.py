@@ -38,8 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sslbench.anchors import NO_ENCODER as REFERENCE_TASK
-from sslbench.anchors import RANDOM_INIT as BASELINE_TASK
+from sslbench.anchors import EXTERNAL, WEIGHTS_KEYS, NO_ENCODER as REFERENCE_TASK, RANDOM_INIT as BASELINE_TASK
 from sslbench.anchors import SUPERVISED as SUPERVISED_TASK
 from sslbench.results.identity import identity_of_row
 from sslbench.results.rows import dedupe
@@ -115,7 +114,7 @@ def _flat(row: Mapping[str, Any], direction: Direction) -> dict[str, Any]:
     return {
         **{k: row.get(k) for k in ["suite", *GROUP_KEYS, "seed", "value", "status", "message"]},
         "protocol": canonical(protocol), "budget": canonical(budget), "settings": canonical(settings),
-        "encoder": canonical({k: v for k, v in settings.items() if k != "task"}),
+        "encoder": canonical(_architecture(settings)),
         "modality": row.get("modality") or "",
         "steps": steps, "train_seconds": cost.get("train_seconds"), "flops": flops,
         "samples_per_s": cost.get("samples_per_s"), "peak_memory_bytes": cost.get("peak_memory_bytes"),
@@ -141,6 +140,19 @@ def summarize(rows: Iterable[Mapping[str, Any]], direction: Direction = higher_a
     order = table["kind"].map({"baseline": 0, "reference": 1, "supervised": 2, "method": 3})
     table = table.assign(_order=order).sort_values([*SECTION_KEYS, "model", "_order", "task"])
     return table.reset_index(drop=True)[TABLE_COLUMNS]
+
+
+def _architecture(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings that make an encoder less the task and outside weights: the random-init anchor's key."""
+    out = {k: v for k, v in settings.items() if k != "task"}
+    if isinstance(out.get("model"), Mapping):
+        out["model"] = {k: v for k, v in out["model"].items() if k not in WEIGHTS_KEYS}
+    return out
+
+
+def _external(budget: str) -> bool:
+    """True for the budget of an entry pretrained elsewhere (an as-loaded cell)."""
+    return isinstance(budget, str) and bool(budget) and json.loads(budget).get("pretraining") == EXTERNAL
 
 
 def _kind(task: str, steps: Any) -> str:
@@ -191,7 +203,7 @@ def _with_anchors(table: pd.DataFrame) -> pd.DataFrame:
     same_budget = table.merge(sup.drop_duplicates([*anchor, "budget"]), on=[*anchor, "budget"], how="left")
     only_one = sup.groupby(anchor, dropna=False).filter(lambda g: len(g) == 1).drop(columns="budget")
     any_budget = table.merge(only_one, on=anchor, how="left")
-    untrained = table["kind"].isin(["baseline", "reference"]).to_numpy()
+    untrained = (table["kind"].isin(["baseline", "reference"]) | table["budget"].map(_external)).to_numpy()
     table["supervised"] = np.where(untrained, any_budget["supervised"].to_numpy(), same_budget["supervised"].to_numpy())
     sup_seeds = [_seeds_of(a if u else b) for u, a, b in zip(untrained, any_budget["_sup_seeds"], same_budget["_sup_seeds"])]
     base_seeds = [_seeds_of(b) for b in table["_base_seeds"]]
@@ -243,13 +255,14 @@ def ranking_members(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """Every ranking's name and entries.
 
     A section's trained entries (methods, supervised) split by (protocol, budget);
-    its untrained entries (baseline, references) join every ranking of their
+    its untrained entries (baseline, references) and the methods pretrained elsewhere
+    (as-loaded, budget ``pretraining = "external"``) join every ranking of their
     protocol, so the same baseline stands beside each budget's ranking.
     """
     out = []
     for section, group in table[table["n"] > 0].groupby(SECTION_KEYS, dropna=False, sort=False):
         title = " / ".join(str(s) for s in section)
-        trained = group[group["kind"].isin(["method", "supervised"])]
+        trained = group[group["kind"].isin(["method", "supervised"]) & ~group["budget"].map(_external)]
         untrained = group[~group.index.isin(trained.index)]
         variants = list(dict.fromkeys(zip(trained["protocol"], trained["budget"])))
         variants += [(p, "") for p in dict.fromkeys(untrained["protocol"]) if p not in {v[0] for v in variants}]

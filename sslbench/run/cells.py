@@ -23,7 +23,7 @@ from sslbench.data import cache_root
 from sslbench.data_api import LoadedDataset
 from sslbench.errors import PluginError, UsageError
 from sslbench.plan.config import Config
-from sslbench.plan.grid import Cell, GridPlan
+from sslbench.plan.grid import Cell, GridPlan, model_options
 from sslbench.registry import Registry
 from sslbench.run.state import RunState
 from sslbench.specs import check_encoder
@@ -107,7 +107,7 @@ def explain(err: Exception, cell: Cell) -> Exception:
 
 def undeclared(run: RunState, cell: Cell, err: Exception) -> Exception:
     """A modality primitive the task called without declaring it: name the plugin, task and field."""
-    if not isinstance(err, MissingCapabilityError) or cell.is_baseline:
+    if not isinstance(err, MissingCapabilityError) or cell.untrained:
         return err
     spec = run.registry.get("task", cell.task)
     return PluginError(f"plugin {spec.plugin!r}: task {cell.task!r} called modality {err.modality!r}'s "
@@ -132,9 +132,9 @@ def build(run: RunState, cell: Cell, dataset: LoadedDataset) -> tuple[Any, torch
     modality = reg.get("modality", data_spec.modality).build(dataset.info, opts("modality", data_spec.modality))
     model_ctx = ModelContext(dataset=cell.dataset, modality=data_spec.modality, info=dataset.info)
     model_spec = reg.get("model", cell.model)
-    encoder = model_spec.build(model_ctx, opts("model", cell.model))
+    encoder = model_spec.build(model_ctx, model_options(run.config, cell))
     check_encoder(model_spec, encoder)
-    if cell.is_baseline:
+    if cell.untrained:  # random-init, or as loaded from outside weights
         return modality, encoder, None
     task_ctx = TaskContext(encoder=encoder, modality=modality, dataset=dataset, cache_dir=run.cache_dir)
     return modality, encoder, reg.get("task", cell.task).build(task_ctx, opts("task", cell.task))

@@ -17,7 +17,8 @@ from sslbench import distributed, safeio
 from sslbench.contexts import EvalContext, MissingLabelSetError
 from sslbench.errors import PluginError
 from sslbench.options import options_as_dict
-from sslbench.plan.grid import BASELINE_TASK, Cell
+from sslbench.anchors import EXTERNAL
+from sslbench.plan.grid import BASELINE_TASK, Cell, model_options
 from sslbench.results.identity import ROWS_FORMAT, row_identity
 from sslbench.results.rows import make_row
 from sslbench.run import hardware
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 def evaluate(run: RunState, cell: Cell, seed: int, ctx: EvalContext, trained: TrainResult | None) -> list[dict[str, Any]]:
     rows = []
+    weights = weights_facts(ctx.encoder)
     for plan in cell.evaluations:
         spec = run.registry.get("evaluator", plan.evaluator)
         options = run.config.options_for("evaluator", plan.evaluator)
@@ -48,7 +50,7 @@ def evaluate(run: RunState, cell: Cell, seed: int, ctx: EvalContext, trained: Tr
             seconds = time.perf_counter() - start
             for metric, value in metrics.items():
                 identity = _identity(run, cell, seed, plan.evaluator, label_set, metric)
-                row = _row(run, cell, identity, value, options, trained, eval_seconds=seconds)
+                row = _row(run, cell, identity, value, options, trained, eval_seconds=seconds, weights=weights)
                 row["cost"].update({f"eval_{name}": v for name, v in eval_ctx.costs.items()})
                 rows.append({**row, "selected": dict(eval_ctx.choices)} if eval_ctx.choices else row)
     return rows
@@ -69,6 +71,15 @@ def baseline_rows(run: RunState, cell: Cell, seed: int, ctx: EvalContext) -> lis
     return rows
 
 
+def weights_facts(encoder: Any) -> dict[str, Any]:
+    """What an encoder built from outside weights says about them (``ModelSpec``: ``weights_sha256``
+    and, optionally, a ``weights_provenance`` dict: source, resolved file, licence); {} for none."""
+    sha = getattr(encoder, "weights_sha256", "") or ""
+    if not sha:
+        return {}
+    return {**dict(getattr(encoder, "weights_provenance", None) or {}), "sha256": str(sha)}
+
+
 def _identity(run: RunState, cell: Cell, seed: int, evaluator: str, label_set: str | None, metric: str) -> dict[str, Any]:
     return {
         "suite": run.config.run.suite, "dataset": cell.dataset, "task": cell.task, "model": cell.model,
@@ -77,24 +88,29 @@ def _identity(run: RunState, cell: Cell, seed: int, evaluator: str, label_set: s
 
 
 def _row(run: RunState, cell: Cell, identity: Mapping[str, Any], value: float | None, eval_options: Any,
-         trained: TrainResult | None, *, eval_seconds: float, status: str = "ok", message: str = "") -> dict[str, Any]:
+         trained: TrainResult | None, *, eval_seconds: float, status: str = "ok", message: str = "",
+         weights: Mapping[str, Any] | None = None) -> dict[str, Any]:
     spec = run.registry.get("evaluator", identity["evaluator"])
     components = _components(run, cell)
-    options = {kind: run.config.options_for(kind, name) for kind, name in components.items()}
+    options = {kind: model_options(run.config, cell) if kind == "model" else run.config.options_for(kind, name)
+               for kind, name in components.items()}
     protocol = options_as_dict(eval_options) if eval_options is not None else {}
+    settings = {kind: options_as_dict(o) for kind, o in options.items()}
+    if weights:  # the weights' bytes identify the row, not only their name (a file can change under it)
+        settings["model"]["weights_sha256"] = weights["sha256"]
+    provenance = {**run.provenance, "weights": dict(weights)} if weights else run.provenance
     return make_row(
         identity, value, status=status, message=message,
         modality=run.registry.get("dataset", cell.dataset).modality,
         higher_is_better=bool(spec.higher_is_better.get(identity["metric"], True)),
         protocol=protocol,
-        settings={kind: options_as_dict(o) for kind, o in options.items()},
+        settings=settings,
         budget=_budget(run, cell),
-        cost=_cost(trained, eval_seconds, run.device),
-        provenance=run.provenance,
+        cost=_cost(trained, eval_seconds, run.device, cell, bool(weights)),
+        provenance=provenance,
         format=ROWS_FORMAT,
         identity=row_identity(
-            protocol, _defaults(eval_options) if eval_options is not None else {},
-            {kind: options_as_dict(o) for kind, o in options.items()},
+            protocol, _defaults(eval_options) if eval_options is not None else {}, settings,
             {kind: _defaults(o) for kind, o in options.items()},
             {"evaluator": spec.version,
              **{kind: run.registry.get(kind, name).version for kind, name in components.items()}},
@@ -108,7 +124,7 @@ def _components(run: RunState, cell: Cell) -> dict[str, str]:
     components = {"dataset": cell.dataset, "modality": run.registry.get("dataset", cell.dataset).modality}
     if not cell.is_reference:
         components["model"] = cell.model
-        if not cell.is_baseline:
+        if not cell.untrained:
             components["task"] = cell.task
     return components
 
@@ -126,15 +142,26 @@ def _budget(run: RunState, cell: Cell) -> dict[str, Any]:
     unit = r.budget_unit
     amount = r.budget_amount
     scored = {"score_split": run.config.run.score_split} if run.config.run.score_split != "test" else {}
+    if cell.is_as_loaded:  # pretrained elsewhere: its steps and FLOPs are unknown, not 0
+        return {**scored, "pretraining": EXTERNAL, "unit": None, "amount": None, "steps": None}
     return {**scored, "unit": "steps" if cell.is_baseline else unit, "amount": 0 if cell.is_baseline else amount,
             "steps": 0 if cell.is_baseline else (r.steps if unit == "steps" else None),
             "batch_size": r.batch_size, "optimizer": r.optimizer, "lr": r.lr, "weight_decay": r.weight_decay,
             "schedule": r.schedule, "warmup_fraction": r.warmup_fraction}
 
 
-def _cost(trained: TrainResult | None, eval_seconds: float, device: torch.device) -> dict[str, Any]:
+def _cost(trained: TrainResult | None, eval_seconds: float, device: torch.device, cell: Cell,
+          outside_weights: bool) -> dict[str, Any]:
     """Budget spent in all three units (steps, seconds, FLOPs) plus speed, memory and, on
-    GPUs, model FLOPs utilisation (achieved FLOP/s over the device's dense bf16 peak)."""
+    GPUs, model FLOPs utilisation (achieved FLOP/s over the device's dense bf16 peak).
+    An as-loaded cell's pretraining happened elsewhere: steps, seconds and FLOPs unknown (None);
+    a cell that trained on from outside weights says so in ``initial_weights``."""
+    if cell.is_as_loaded:
+        return {"pretraining": EXTERNAL, "steps": None, "train_seconds": None, "flops": None, "flops_per_step": None,
+                "samples_per_s": None, "peak_memory_bytes": None, "eval_seconds": round(eval_seconds, 4),
+                "final_loss": None}
+    if trained is not None and outside_weights:
+        return {**_cost(trained, eval_seconds, device, cell, False), "initial_weights": EXTERNAL}
     if trained is None:
         return {"steps": 0, "train_seconds": 0.0, "flops": 0, "flops_per_step": None, "samples_per_s": None,
                 "peak_memory_bytes": None, "eval_seconds": round(eval_seconds, 4), "final_loss": None}

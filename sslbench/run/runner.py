@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from sslbench import distributed, safeio
+from sslbench.errors import WeightsError
 from sslbench.contexts import EvalContext
 from sslbench.data import cache_root
 from sslbench.data_api import LoadedDataset
@@ -187,6 +188,8 @@ def _run_cell(run: RunState, cell: Cell, seed: int) -> tuple[list[dict[str, Any]
             desc=f"{cell.key} seed {seed}", checkpoint=_checkpoint(run, cell, seed),
             on_log=_train_log(run, cell, seed) if distributed.is_main() else None,
         )
+    except WeightsError:  # the model's outside weights: every cell of it would fail alike
+        raise
     except Exception as err:  # isolate any failure to this cell; the grid goes on
         if safeio.is_storage_error(err):  # a full or failing disk: stop the run, --resume continues it
             raise safeio.as_storage_error(err) from None
