@@ -41,7 +41,7 @@ import pandas as pd
 from sslbench.anchors import NO_ENCODER as REFERENCE_TASK
 from sslbench.anchors import RANDOM_INIT as BASELINE_TASK
 from sslbench.anchors import SUPERVISED as SUPERVISED_TASK
-from sslbench.results.identity import identity_of_row
+from sslbench.results.identity import component_label, identity_of_row
 from sslbench.results.rows import dedupe
 from sslbench.results.stats import (
     METHOD_INTERVAL,
@@ -248,7 +248,7 @@ def ranking_members(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """
     out = []
     for section, group in table[table["n"] > 0].groupby(SECTION_KEYS, dropna=False, sort=False):
-        title = " / ".join(str(s) for s in section)
+        dataset = component_label(str(section[0]), json.loads(group["settings"].iloc[0]).get("dataset") or {})
         trained = group[group["kind"].isin(["method", "supervised"])]
         untrained = group[~group.index.isin(trained.index)]
         variants = list(dict.fromkeys(zip(trained["protocol"], trained["budget"])))
@@ -256,8 +256,11 @@ def ranking_members(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
         for (protocol, budget), label in zip(variants, variant_labels(variants)):
             mine = (trained["protocol"] == protocol) & (trained["budget"] == budget)
             members = pd.concat([trained[mine], untrained[untrained["protocol"] == protocol]])
+            evaluator = component_label(str(section[1]), json.loads(protocol))
+            title = " / ".join([dataset, evaluator, *(str(s) for s in section[2:])])
             out.append((f"{title} [{label}]" if label else title, members))
     return out
+
 
 
 def variant_labels(variants: list[tuple[str, str]]) -> list[str]:
