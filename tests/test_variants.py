@@ -3,6 +3,7 @@ import json
 import textwrap
 import types
 from dataclasses import dataclass
+from pathlib import Path
 
 import fake_plugin
 import pytest
@@ -12,6 +13,7 @@ from sslbench.cli.main import main
 from sslbench.errors import ConfigError
 from sslbench.plan.config import load_config
 from sslbench.plan.grid import plan_grid
+from sslbench.plan.identity import differences
 from sslbench.results import read_rows
 from sslbench.results.leaderboard import build
 from sslbench.results.report import board_markdown
@@ -202,3 +204,17 @@ def test_configs_without_variants_keep_their_identity(tmp_path, make_registry):
     assert config.variants == {} and config.hash == "27e88d890ade8822"
     assert all("base" not in t for tables in config.as_dict().values() if isinstance(tables, dict)
                for t in tables.values() if isinstance(t, dict))
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
+
+
+def test_the_docs_examples_plan_and_the_second_continues_the_first(registry):
+    """docs/models.md: the ablation's config, and the one that adds evaluators to its finished folder."""
+    first = load_config(EXAMPLES / "simclr-temperatures.toml", registry)
+    more = load_config(EXAMPLES / "simclr-temperatures-more.toml", registry)
+    assert [c.key for c in plan_grid(first, registry).pretrained] == ["digits/simclr/cnn-small",
+                                                                      "digits/simclr-t02/cnn-small"]
+    assert differences(first.identity(), more.identity()) == []  # only names added: --resume continues
+    assert [e.evaluator for e in plan_grid(more, registry).pretrained[1].evaluations] == [
+        "knn", "linear-probe", "knn-uniform"]
