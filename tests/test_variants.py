@@ -107,8 +107,8 @@ def test_a_variant_of_a_variant_is_the_same_measurement_as_one_written_directly(
     ('[tasks."t"]\nbase = "simclrr"', "[tasks.t] base: unknown task 'simclrr'; valid: "),
     ('[tasks.a]\nbase = "b"\n[tasks.b]\nbase = "a"', "[tasks.a] base: the variants' bases form a cycle: a → b → a"),
     ('[tasks.simclr]\nbase = "simclr"', "[tasks.simclr] base: 'simclr' is a registered task (plugin "),
-    ('[tasks.t]\nbase = "mlp"', "[tasks.t] base: 'mlp' is a model, not a task; a task variant's base is a task "
-                                "or another task variant"),
+    ('[tasks.t]\nbase = "mlp"', ("[tasks.t] base: 'mlp' is a model, not a task; a task variant's base is a task "
+                                 "or another task variant")),
     ('[tasks.random-init]\nbase = "simclr"', "[tasks.random-init] base: 'random-init' is the grid's own anchor"),
     ('[tasks.t]\nbase = 3', "[tasks.t] base: must name a task (a string), got int 3"),
     ('[tasks.T2]\nbase = "simclr"', "[tasks.T2]: a variant's name must be lowercase letters"),

@@ -78,7 +78,7 @@ def find_variants(where: str, raw: Mapping[str, Any], registry: Registry) -> dic
         ConfigError: one line for a variant of a modality, a name that is no component name or that a
             plugin registers already, a ``base`` that is not a string, unknown, of another kind, or a cycle.
     """
-    registry = registry.registered
+    registry = plugins_registry(registry)
     if isinstance(raw.get("modalities"), dict):
         for name, values in raw["modalities"].items():
             if isinstance(values, dict) and BASE_KEY in values and not _takes_base(registry, "modality", name):
@@ -113,7 +113,7 @@ def variant_options(where: str, variants: Variants, registry: Registry,
 
     def build(variant: Variant) -> Any:
         if variant.key not in built:
-            spec = registry.registered.get(variant.kind, variant.base)
+            spec = plugins_registry(registry).get(variant.kind, variant.base)
             parent = variants.get((variant.kind, variant.parent))
             start = build(parent) if parent else options.get((variant.kind, variant.base)) or spec.options()
             try:
@@ -133,7 +133,7 @@ def with_variants(registry: Registry, variants: Variants, options: Mapping[tuple
     ``registry`` itself when it knows them already. ``options`` (the config's) describe each variant."""
     if all(_knows(registry, v) for v in variants.values()):
         return registry
-    plain = registry.registered
+    plain = plugins_registry(registry)
     specs = []
     for variant in variants.values():
         spec = plain.get(variant.kind, variant.base)
@@ -141,6 +141,11 @@ def with_variants(registry: Registry, variants: Variants, options: Mapping[tuple
         text = f": {changes_text(changed)}" if changed else " (every option at its default)"
         specs.append(dataclasses.replace(spec, name=variant.name, description=f"variant of {variant.base}{text}"))
     return plain.extended(specs)
+
+
+def plugins_registry(registry: Registry) -> Registry:
+    """The registry of the plugins' own components, without any config's variants."""
+    return getattr(registry, "registered", registry)  # a stand-in registry (tests) may lack the attribute
 
 
 def changed_options(options: Any) -> dict[str, Any]:
