@@ -112,6 +112,27 @@ def sslbench_cell_start(cell: Any, seed: int, index: int, total: int) -> None:
 
 
 @hookspec
+def sslbench_train_log(cell: Any, seed: int, step: int, loss: float, logs: dict[str, float], lr: float,
+                       samples_per_s: float) -> None:
+    """Observe one logged step of a (cell, seed)'s pretraining, as it trains.
+
+    Called on the main process for each point of the training curve as the loop records
+    it (every ``log_every`` steps, and the last step), so a tracker (TensorBoard,
+    Weights & Biases, MLflow) can follow a run live. ``step`` counts optimizer steps from
+    0; ``loss`` is the step's loss (mean over ranks); ``logs`` the task's extra scalars
+    at that step (the names a task returns beside ``loss``; a value that was not finite
+    is left out); ``lr`` the learning rate the step trained with; ``samples_per_s`` the
+    throughput since the previous point. The same values reach ``curves.jsonl`` when
+    the cell is committed. A cell resumed from a checkpoint at step k continues with
+    steps >= k; a cell restarted from scratch starts again at 0. Keep it fast: it runs
+    inside the training loop.
+
+    Returns:
+        Nothing.
+    """
+
+
+@hookspec
 def sslbench_cell_finish(cell: Any, seed: int, rows: list[dict[str, Any]] | None, index: int, total: int) -> None:
     """Observe a (cell, seed) that finished, failed, or was left to another run.
 

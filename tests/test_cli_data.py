@@ -144,16 +144,21 @@ def test_unavailable_dataset_prints_every_way_to_provide_it_and_exits_2(cli):
 
 
 def test_prepare_all_skips_bundled_and_continues_past_failures(cli, monkeypatch, toy_files):
-    from sslbench_image import sources
+    from sslbench_image import archives, sources
 
     for name in ("FASHION_MNIST", "MNIST_5K"):  # keep only their $SSLBENCH_…_DIR source, which is unset
         spec = getattr(sources, name)
         monkeypatch.setattr(sources, name, dataclasses.replace(spec, sources=spec.sources[:1]))
+    for name in ("CIFAR10", "CIFAR100", "STL10"):  # their download: a closed local port, never the real URL
+        archive = getattr(archives, name)
+        monkeypatch.setattr(archives, name, dataclasses.replace(archive, url="http://127.0.0.1:9/" + archive.filename))
+        monkeypatch.delenv(archive.env, raising=False)
     monkeypatch.setenv("TOY_DIR", str(toy_files))
     status, out, err = cli("data", "prepare", "--all")
     assert status == 2
     assert out.splitlines()[0].startswith("toy: prepared") and "digits" not in out + err
     assert "dataset 'fashion-mnist' is not prepared" in err and "dataset 'mnist-5k' is not prepared" in err
+    assert "dataset 'cifar10' is not prepared" in err and "dataset 'stl10' is not prepared" in err
 
 
 @pytest.mark.parametrize("args, message", [

@@ -81,9 +81,10 @@ def test_conformance_tests_parametrize_only_the_named_plugins():
 def test_the_kit_fixture_gives_fixed_tiny_batches_and_the_cheapest_partner(sslbench_kit, sslbench_make_registry):
     kit = sslbench_kit(sslbench_make_registry(modules=("fake_plugin", "sslbench_image.plugin")), batch_size=6)
     assert kit.batch("blobs")["x"].shape == (6, 16) and torch.equal(kit.batch("blobs")["x"], kit.batch("blobs")["x"])
-    assert kit.datasets_of("image") == ["digits", "fashion-mnist", "mnist-5k"]  # examples first, then by name
+    assert kit.datasets_of("image") == ["cifar10", "cifar100", "digits", "fashion-mnist", "imagefolder", "mnist-5k",
+                                        "stl10"]  # examples first, then by name
     dataset, model = kit.cheapest(kit.task_pairs("simclr", "image"), "simclr")
-    assert dataset == "digits" and kit.size(dataset, model) == min(kit.size(dataset, m) for m in kit.models_for(dataset))
+    assert dataset == "cifar10" and kit.size(dataset, model) == min(kit.size(dataset, m) for m in kit.models_for(dataset))
     assert kit.task_pairs("simclr", "vector") == [("blobs", "mlp")]
 
 

@@ -103,3 +103,17 @@ def test_the_circle_search_finds_a_circle():
 def test_no_module_is_longer_than_the_limit():
     long = {name: n for name, path in _modules().items() if (n := len(path.read_text().splitlines())) > MAX_LINES}
     assert long == {}
+
+
+def test_docs_layout_names_every_module_of_the_core():
+    """docs/layout.md shows the tree one line per module: a module added or moved must appear there."""
+    text = (ROOT.parent / "docs" / "layout.md").read_text()
+    missing = []
+    for name, path in _modules().items():
+        relative = path.relative_to(ROOT.parent).as_posix()
+        if relative.startswith(("sslbench/data/", "sslbench/testing/")) or relative.count("/") > 1 and \
+                relative.endswith("/__init__.py"):
+            continue  # data/ and testing/ are shown as folders; a package's __init__ by its modules
+        if f"\n{relative} " not in text:
+            missing.append(relative)
+    assert missing == []

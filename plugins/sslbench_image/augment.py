@@ -97,15 +97,16 @@ def grayscale(images: Tensor) -> Tensor:
 
 
 def color_jitter(
-    images: Tensor, generator: torch.Generator | None, brightness: float, contrast: float, saturation: float, p: float = 0.8
+    images: Tensor, generator: torch.Generator | None, brightness: float, contrast: float, saturation: float, p: float = 0.8,
+    hue: float = 0.0,
 ) -> Tensor:
-    """Per-image brightness, contrast and saturation factors from U(1−s, 1+s).
+    """Per-image brightness, contrast and saturation factors from U(1−s, 1+s), and a hue shift from U(−hue, hue).
 
     Blends as torchvision's ``adjust_*`` functionals do (contrast towards the image's
-    mean grey level, saturation towards its grey image). Hue is not jittered: a
-    per-image hue rotation needs an RGB↔HSV round trip per pixel that costs more than
-    the rest together; SimCLR's hue strength (0.2·s) is the smallest of the four.
-    Each image is jittered with probability p; the order is fixed (b, c, s).
+    mean grey level, saturation towards its grey image, hue as a rotation of HSV's H by
+    a fraction of the colour wheel). Each image is jittered with probability p; the order
+    is fixed (b, c, s, h) where torchvision's ``ColorJitter`` permutes it per call.
+    ``hue = 0`` skips the HSV round trip (and draws nothing for it).
 
     Shape:
         (B, C, H, W) → same.
@@ -121,7 +122,33 @@ def color_jitter(
     if images.shape[1] == 3:
         factor = uniform(max(0.0, 1 - saturation), 1 + saturation, b, generator, dev).view(-1, 1, 1, 1)
         out = (factor * out + (1 - factor) * grayscale(out)).clamp(0, 1)
+        if hue > 0:
+            out = shift_hue(out, uniform(-hue, hue, b, generator, dev))
     return torch.where(apply, out, images)
+
+
+def shift_hue(images: Tensor, shift: Tensor) -> Tensor:
+    """Rotate each RGB image's hue by ``shift`` (a fraction of the colour wheel, per image).
+
+    RGB → HSV as torchvision (and PIL) compute it, H += shift mod 1, then HSV → RGB by
+    the closed form ``v − v·s·clamp(min(k, 4 − k), 0, 1)``, ``k = (n + 6h) mod 6`` with
+    n = 5, 3, 1 for R, G, B. Written out because torchvision's ``adjust_hue`` takes one
+    factor per call.
+
+    Shape:
+        images (B, 3, H, W) in [0, 1], shift (B,) → (B, 3, H, W).
+    """
+    r, g, b = images.unbind(1)
+    v, low = images.amax(dim=1), images.amin(dim=1)
+    chroma = v - low
+    s = torch.where(v > 0, chroma / v.clamp_min(1e-12), torch.zeros_like(v))
+    c = chroma.clamp_min(1e-12)
+    h = torch.where(v == r, (g - b) / c, torch.where(v == g, (b - r) / c + 2.0, (r - g) / c + 4.0))
+    h = torch.where(chroma > 0, h, torch.zeros_like(h))
+    h = (h / 6.0 + shift.view(-1, 1, 1)).remainder(1.0)
+    n = torch.tensor([5.0, 3.0, 1.0], device=images.device, dtype=images.dtype).view(1, 3, 1, 1)
+    k = (n + 6.0 * h.unsqueeze(1)).remainder(6.0)
+    return v.unsqueeze(1) - (v * s).unsqueeze(1) * torch.minimum(k, 4.0 - k).clamp(0.0, 1.0)
 
 
 def random_grayscale(images: Tensor, generator: torch.Generator | None, p: float = 0.2) -> Tensor:

@@ -209,9 +209,19 @@ def image_info(images: Tensor, *, num_classes: int, hflip_invariant: bool) -> di
         images (N, C, H, W) float or uint8 (uint8 is scaled by 1/255).
     """
     mean, std = uint8_moments(images) if images.dtype == torch.uint8 else float_moments(images)
+    return info_from_moments(mean, std, channels=int(images.shape[1]), image_size=int(images.shape[-1]),
+                             num_classes=num_classes, hflip_invariant=hflip_invariant)
+
+
+def info_from_moments(mean: Tensor, std: Tensor, *, channels: int, image_size: int, num_classes: int,
+                      hflip_invariant: bool) -> dict:
+    """``image_info`` from per-channel moments computed elsewhere (e.g. of images read from disk).
+
+    Shape: mean, std (C,).
+    """
     return {
-        "channels": int(images.shape[1]),
-        "image_size": int(images.shape[-1]),
+        "channels": channels,
+        "image_size": image_size,
         "mean": mean.tolist(),
         "std": std.clamp_min(1e-3).tolist(),
         "num_classes": num_classes,

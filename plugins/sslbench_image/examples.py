@@ -14,12 +14,13 @@ from sslbench import DatasetContext, LoadedDataset, TensorSplit
 from sslbench_image import datasets
 
 
-def tiny_images(label_set: str, size: int, hflip_invariant: bool) -> Callable[[DatasetContext, object], LoadedDataset]:
-    """``DatasetSpec.example``: 32 random grey uint8 images size × size, 4 classes, 16 train / 8 valid / 8 test."""
+def tiny_images(label_set: str, size: int, hflip_invariant: bool,
+                channels: int = 1) -> Callable[[DatasetContext, object], LoadedDataset]:
+    """``DatasetSpec.example``: 32 random uint8 images channels × size × size, 4 classes, 16 train / 8 valid / 8 test."""
 
     def example(ctx: DatasetContext, options: object) -> LoadedDataset:
         generator = torch.Generator().manual_seed(0)
-        images = torch.randint(0, 256, (32, 1, size, size), dtype=torch.uint8, generator=generator)
+        images = torch.randint(0, 256, (32, channels, size, size), dtype=torch.uint8, generator=generator)
         labels, fit, held, score = torch.arange(32) % 4, slice(0, 16), slice(16, 24), slice(24, 32)
 
         def split(part: slice) -> TensorSplit:
@@ -38,3 +39,7 @@ def tiny_images(label_set: str, size: int, hflip_invariant: bool) -> Callable[[D
 example_digits = tiny_images("digit", 8, False)
 example_fashion_mnist = tiny_images("category", 28, True)
 example_mnist_5k = tiny_images("digit", 28, False)
+example_cifar10 = tiny_images("category", 32, True, channels=3)
+example_cifar100 = tiny_images("category", 32, True, channels=3)
+example_stl10 = tiny_images("category", 96, True, channels=3)
+example_imagefolder = tiny_images("label", 32, True, channels=3)  # the default size is 64; 32 keeps the kit fast

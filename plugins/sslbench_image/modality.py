@@ -14,6 +14,12 @@ from sslbench_image.patches import default_patch_size, patchify
 from sslbench_image.options import ImageViewOptions  # noqa: F401  # torch-free: re-exported
 
 
+CIFAR_RECIPE_SIDES = (32, 96)
+"""Image sides (px) whose auto views follow SimCLR's CIFAR-10 recipe (Chen et al., 2020, appendix B.9; the
+authors' CIFAR-10 command in google-research/simclr: ``--use_blur=False --color_jitter_strength=0.5``): Inception
+crop of area (0.08, 1) (their ``crop_and_resize``), flip, colour jitter with hue 0.2·s, grey, and no blur."""
+
+
 class ImageModality(Modality):
     """Images as (B, C, H, W) floats in [0, 1]; provides ``views`` and ``frames`` (patches).
 
@@ -26,12 +32,14 @@ class ImageModality(Modality):
 
     def __init__(self, info: Mapping[str, Any], options: ImageViewOptions) -> None:
         size = int(info.get("image_size", 32))
-        self.crop_scale = options.crop_scale or ((0.2, 1.0) if size >= 32 else (0.5, 1.0))
+        cifar_like = CIFAR_RECIPE_SIDES[0] <= size <= CIFAR_RECIPE_SIDES[1]
+        self.crop_scale = options.crop_scale or ((0.08, 1.0) if cifar_like else (0.2, 1.0) if size > 96 else (0.5, 1.0))
         self.crop_ratio = options.crop_ratio
         self.flip = options.flip == "on" or (options.flip == "auto" and bool(info.get("hflip_invariant", True)))
         self.jitter, self.jitter_prob, self.grayscale_prob = options.jitter, options.jitter_prob, options.grayscale_prob
+        self.hue = options.hue if options.hue is not None else (0.2 * options.jitter if cifar_like else 0.0)
         self.patch_size = options.patch_size or default_patch_size(size)
-        use_blur = options.blur == "on" or (options.blur == "auto" and size >= 32)
+        use_blur = options.blur == "on" or (options.blur == "auto" and size > CIFAR_RECIPE_SIDES[1])
         self.blur_kernel = max(3, int(0.1 * size) // 2 * 2 + 1) if use_blur else 0
 
     def views(self, batch: Batch) -> tuple[Batch, Batch]:
@@ -52,9 +60,10 @@ class ImageModality(Modality):
         x = augment.random_resized_crop(images, None, self.crop_scale, self.crop_ratio)
         if self.flip:
             x = augment.random_hflip(x, None)
-        if self.jitter > 0:
+        if self.jitter > 0 or self.hue > 0:
             s = 0.8 * self.jitter
-            x = augment.color_jitter(x, None, brightness=s, contrast=s, saturation=s, p=self.jitter_prob)
+            x = augment.color_jitter(x, None, brightness=s, contrast=s, saturation=s, p=self.jitter_prob,
+                                     hue=min(self.hue, 0.5))
         x = augment.random_grayscale(x, None, self.grayscale_prob)
         if self.blur_kernel:
             x = augment.gaussian_blur(x, None, self.blur_kernel)

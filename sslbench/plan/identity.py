@@ -29,7 +29,7 @@ from sslbench.options import as_json, non_default
 IDENTITY_FORMAT = 2
 """Manifests record ``identity`` and ``identity_format`` since format 2; older ones only the full config."""
 
-EXECUTION_KEYS = frozenset({"device", "threads", "keep_checkpoints", "checkpoint_every", "pin_memory"})
+EXECUTION_KEYS = frozenset({"device", "threads", "keep_checkpoints", "checkpoint_every", "pin_memory", "loggers"})
 """``[run]`` keys that change how a run executes, not what it measures: outside the identity."""
 
 GRID_LISTS = ("datasets", "tasks", "models", "evaluators")

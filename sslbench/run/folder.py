@@ -24,6 +24,7 @@ from sslbench.results.files import (
     MANIFEST_FILE,
     PENDING_DIR,
     ROWS_FILE,
+    TENSORBOARD_DIR,
     TRACEBACKS_DIR,
 )
 from sslbench.results.rows import read_rows
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 
 
 RESULT_FILES = (MANIFEST_FILE, ROWS_FILE, CURVES_FILE, COMMITS_FILE)
-RESULT_FOLDERS = (LOCKS_DIR, CHECKPOINTS_DIR, PENDING_DIR, TRACEBACKS_DIR)
+RESULT_FOLDERS = (LOCKS_DIR, CHECKPOINTS_DIR, PENDING_DIR, TRACEBACKS_DIR, TENSORBOARD_DIR)
 RESULT_ENTRIES = frozenset({*RESULT_FILES, *RESULT_FOLDERS})
 """What ``sslbench run`` keeps in a result folder (besides ``.NAME.PID.tmp``, ``*.torn-*`` and ``*.corrupt-*``)."""
 

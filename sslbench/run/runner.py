@@ -25,7 +25,7 @@ from sslbench.plan.config import Config, RunConfig
 from sslbench.plan.grid import Cell, GridPlan, plan_grid
 from sslbench.plan.identity import IDENTITY_FORMAT, differences, identity_from_full
 from sslbench.registry import Registry
-from sslbench.run import folder, provenance, reevaluate
+from sslbench.run import folder, provenance, reevaluate, tensorboard
 from sslbench.run.cells import (
     build,
     check_divisible,
@@ -60,8 +60,16 @@ def run_grid(config: Config, registry: Registry, out_dir: Path, *, plan: GridPla
     The traceback of every failed or diverged cell goes to ``OUT/tracebacks/`` (its rows'
     message names the file); ``show_tracebacks`` also prints it to stderr.
 
-    Under torchrun every rank calls this; rank 0 alone writes and reports.
+    Under torchrun every rank calls this; rank 0 alone writes and reports. The trackers that
+    ``[run] loggers`` names (:mod:`sslbench.run.tensorboard`) observe the run on rank 0.
     """
+    loggers = config.run.loggers if distributed.is_main() else ()
+    with tensorboard.attached(loggers, registry.pm, out_dir):
+        return _run_grid(config, registry, out_dir, plan, progress, resume, shard, show_tracebacks)
+
+
+def _run_grid(config: Config, registry: Registry, out_dir: Path, plan: GridPlan | None, progress: bool,
+              resume: bool, shard: tuple[int, int], show_tracebacks: bool) -> RunSummary:
     registry = config.registry(registry)  # the config's variants by name
     plan = plan or plan_grid(config, registry)
     mine = shard_pairs(plan, config.run.seeds, shard)
@@ -141,6 +149,7 @@ def _write_manifest(run: RunState) -> None:
     """``manifest.json``: the config as run, its hash, the plan and provenance."""
     folder.write_manifest(run.out_dir, {
         "config_file": run.config.path,
+        "overrides": list(run.config.overrides),
         "config": run.config.as_dict(),
         "config_hash": run.config.hash,
         "identity": run.config.identity(),
@@ -180,6 +189,7 @@ def _run_cell(run: RunState, cell: Cell, seed: int) -> tuple[list[dict[str, Any]
         trained = None if task is None else pretrain(
             task, train_split(run, cell, dataset), cell.run, run.device, seed=seed,
             desc=f"{cell.key} seed {seed}", checkpoint=_checkpoint(run, cell, seed),
+            on_log=_train_log(run, cell, seed) if distributed.is_main() else None,
         )
     except Exception as err:  # isolate any failure to this cell; the grid goes on
         if safeio.is_storage_error(err):  # a full or failing disk: stop the run, --resume continues it
@@ -199,6 +209,15 @@ def _run_cell(run: RunState, cell: Cell, seed: int) -> tuple[list[dict[str, Any]
     if cell.is_baseline:
         rows += baseline_rows(run, cell, seed, ctx)
     return rows, trained
+
+
+def _train_log(run: RunState, cell: Cell, seed: int) -> Any:
+    """The training loop's ``on_log``: the observers' :func:`~sslbench.hookspecs.sslbench_train_log`."""
+    hook = run.registry.pm.hook.sslbench_train_log
+
+    def on_log(step: int, loss: float, logs: dict[str, float], lr: float, samples_per_s: float) -> None:
+        hook(cell=cell, seed=seed, step=step, loss=loss, logs=logs, lr=lr, samples_per_s=samples_per_s)
+    return on_log
 
 
 def _curve(run: RunState, cell: Cell, seed: int, trained: TrainResult) -> dict[str, Any]:

@@ -99,6 +99,7 @@ def pretrain(
     desc: str = "",
     checkpoint: CellCheckpoint | None = None,
     log_every: int = 10,
+    on_log: Callable[[int, float, dict[str, float], float, float], None] | None = None,
 ) -> TrainResult:
     """Train ``task`` (and the encoder inside it) on ``split`` within the run's budget.
 
@@ -107,6 +108,9 @@ def pretrain(
     of training time (not reproducible). Batches are drawn without replacement, the
     order of each epoch fixed by (seed, epoch), so a resumed run sees the same batches.
     With ``checkpoint``, training continues from the saved step and saves as it goes.
+    ``on_log(step, loss, logs, lr, samples_per_s)`` is called for each point of the curve
+    as it is recorded (every ``log_every`` steps and the last): the step's loss, the task's
+    logs, the learning rate it trained with, and the samples per second since the last point.
 
     Raises:
         DivergedError: the loss is NaN or infinite at some step.
@@ -130,23 +134,28 @@ def pretrain(
                disable=None if distributed.is_main() else True)
     pending = _PendingLosses(every=1 if device.type != "cuda" else log_every)
     done = _budget_spent(run, progress)
+    since = (progress.step, progress.elapsed)  # where the throughput of the next logged point starts
     while not done:
         started = time.perf_counter()
         index = distributed.rank_slice(next(batches))  # this rank's share of the global batch
         batch = move_batch(split.batch(index), device, pin=run.pin_memory)  # each tensor (B / world, ...)
+        lr = optimizer.param_groups[0]["lr"]  # what this step trains with; the schedule moves it after
         loss, logs, flops = _step(model, optimizer, run, batch, device, count_flops=progress.flops_per_step is None)
         schedule.step()
         progress.step += 1
         if flops is not None:
             progress.flops_per_step = flops
-        pending.add(progress.step - 1, loss, logs)
+        pending.add(progress.step - 1, loss, logs, lr)
         done = _budget_spent(run, progress, elapsed=progress.elapsed + time.perf_counter() - started)
         save = checkpoint is not None and checkpoint.due(progress.step, done)
         if pending.due() or done or save:
-            logged = len(progress.losses)
+            logged, lrs = len(progress.losses), pending.lrs
             _check_and_log(pending.flush(), progress, log_every, done, bar)
             for step, value in progress.losses[logged:]:  # shown with `sslbench run -v`
                 log.info("%s step %d: loss %.4f", desc, step, value)
+            if on_log is not None and len(progress.losses) > logged:
+                since = _report(on_log, progress, logged, lrs, since, batch_size,
+                                progress.elapsed + time.perf_counter() - started)
         progress.elapsed += time.perf_counter() - started
         _plan_total(run, progress)
         bar.total = progress.total or None
@@ -178,11 +187,13 @@ class _PendingLosses:
         self.steps: list[int] = []
         self.values: list[Tensor] = []
         self.logs: list[dict[str, Tensor]] = []
+        self.lrs: dict[int, float] = {}  # step → the learning rate it trained with
 
-    def add(self, step: int, loss: Tensor, logs: dict[str, Tensor] | None = None) -> None:
+    def add(self, step: int, loss: Tensor, logs: dict[str, Tensor] | None = None, lr: float = math.nan) -> None:
         self.steps.append(step)
         self.values.append(loss)
         self.logs.append(logs or {})
+        self.lrs[step] = lr
 
     def due(self) -> bool:
         return len(self.steps) >= self.every
@@ -193,8 +204,21 @@ class _PendingLosses:
         numbers = iter(torch.stack(flat).tolist() if flat else [])
         out = [(step, next(numbers), {name: next(numbers) for name in logs})
                for step, logs in zip(self.steps, self.logs)]
-        self.steps, self.values, self.logs = [], [], []
+        self.steps, self.values, self.logs, self.lrs = [], [], [], {}
         return out
+
+
+def _report(on_log: Callable[[int, float, dict[str, float], float, float], None], progress: _Progress,
+            logged: int, lrs: dict[int, float], since: tuple[int, float], batch_size: int,
+            elapsed: float) -> tuple[int, float]:
+    """Call ``on_log`` for each point recorded from index ``logged`` on; returns the new ``since``
+    (step, elapsed seconds): the throughput is over the steps since the last report."""
+    samples_per_s = (progress.step - since[0]) * batch_size / max(elapsed - since[1], 1e-9)
+    for i in range(logged, len(progress.losses)):
+        step, value = progress.losses[i]
+        logs = {name: v for name, values in progress.logs.items() if (v := values[i]) is not None}
+        on_log(step, value, logs, lrs.get(step, math.nan), samples_per_s)
+    return progress.step, elapsed
 
 
 def _check_and_log(losses: list[tuple[int, float, dict[str, float]]], progress: _Progress, log_every: int,

@@ -1,4 +1,6 @@
 """Batched views: per-sample randomness, identities, and agreement with torchvision."""
+import dataclasses
+
 import pytest
 import torch
 from torchvision.transforms.v2 import functional as TF
@@ -88,9 +90,47 @@ def test_views_stay_in_range_and_differ():
 
 def test_auto_settings_follow_image_size_and_dataset_facts():
     small = ImageModality({"image_size": 8, "hflip_invariant": False}, ImageViewOptions())
-    large = ImageModality({"image_size": 64}, ImageViewOptions())
-    assert small.crop_scale == (0.5, 1.0) and not small.flip and small.blur_kernel == 0
-    assert large.crop_scale == (0.2, 1.0) and large.flip and large.blur_kernel == 7
+    large = ImageModality({"image_size": 128}, ImageViewOptions())
+    assert small.crop_scale == (0.5, 1.0) and not small.flip and small.blur_kernel == 0 and small.hue == 0
+    assert large.crop_scale == (0.2, 1.0) and large.flip and large.blur_kernel == 13 and large.hue == 0
+
+
+@pytest.mark.parametrize("side", [32, 64, 96])
+def test_views_from_32_to_96_px_follow_simclrs_cifar_recipe(side):
+    """SimCLR on CIFAR-10 (Chen et al., 2020, B.9; the authors' command: --use_blur=False
+    --color_jitter_strength=0.5): Inception crop (0.08, 1), jitter 0.8·s / hue 0.2·s, no blur."""
+    modality = ImageModality({"image_size": side}, ImageViewOptions())
+    assert modality.crop_scale == (0.08, 1.0) and modality.blur_kernel == 0 and modality.flip
+    assert modality.jitter == 0.5 and modality.hue == pytest.approx(0.1) and modality.jitter_prob == 0.8
+    assert modality.grayscale_prob == 0.2
+    assert ImageModality({"image_size": side}, ImageViewOptions(hue=0.0, blur="on")).blur_kernel > 0
+    # the views really shift hue: with everything else off, pixels change but grey levels' ordering of V stays
+    off = ImageViewOptions(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), flip="off", jitter=0.0, hue=0.1,
+                           jitter_prob=1.0, grayscale_prob=0.0)
+    images = torch.rand(8, 3, side, side, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    view = ImageModality({"image_size": side}, off).augment(images)
+    torch.manual_seed(0)
+    plain = ImageModality({"image_size": side}, dataclasses.replace(off, hue=0.0)).augment(images)
+    assert not torch.allclose(view, plain, atol=1e-3)
+    assert torch.allclose(view.amax(dim=1), plain.amax(dim=1), atol=1e-5)  # a hue rotation keeps HSV's V
+
+
+def test_hue_shift_matches_torchvision_adjust_hue_per_image():
+    images = torch.rand(6, 3, 7, 5, generator=torch.Generator().manual_seed(2))
+    images[0] = 0.4  # grey: no hue to rotate
+    images[1, :, 0, 0] = torch.tensor([1.0, 1.0, 0.0])  # ties between channels
+    shifts = torch.tensor([0.3, -0.5, 0.5, -0.1, 0.0, 0.25])
+    out = augment.shift_hue(images, shifts)
+    for img, shift, o in zip(images, shifts, out):
+        assert torch.allclose(o, TF.adjust_hue(img, float(shift)), atol=1e-5)
+    g = torch.Generator().manual_seed(7)
+    jittered = augment.color_jitter(images, g, brightness=0.0, contrast=0.0, saturation=0.0, p=1.0, hue=0.1)
+    g = torch.Generator().manual_seed(7)
+    torch.rand(6, generator=g), torch.rand(6, generator=g), torch.rand(6, generator=g), torch.rand(6, generator=g)
+    factors = torch.rand(6, generator=g) * 0.2 - 0.1  # after the coins and the b, c, s factors (all 1)
+    for img, f, o in zip(images, factors, jittered):
+        assert torch.allclose(o, TF.adjust_hue(img, float(f)), atol=1e-5)
 
 
 def test_option_validation():

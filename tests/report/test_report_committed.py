@@ -109,3 +109,19 @@ def test_committed_summaries_are_what_the_script_generates_from_their_leaderboar
     monkeypatch.chdir(RESULTS.parent)  # the page names the CSV by its path from the repository root
     csv = Path("results", folder, "leaderboard.csv")
     assert module.summarize(csv) == (RESULTS / folder / "SUMMARY.md").read_text()
+
+
+@pytest.mark.parametrize("folder", ["", "text-cpu", "text-gpu", "smoke"])
+def test_every_committed_ranking_lists_the_anchors_its_verdicts_compare_with(folder):
+    """A tool that reads one ranking from the csv finds the random-init of each of its models and, where a
+    method's row has a verdict against the reference, the no-encoder reference too."""
+    table = pd.read_csv(RESULTS / folder / "leaderboard.csv", dtype=str, keep_default_na=False)
+    rankings = table[(table["kind"] == "method") & (table["n"] != "0")].groupby("ranking")
+    assert len(rankings) > 0
+    for ranking, methods in rankings:
+        members = table[table["ranking"] == ranking]
+        baselines = set(members.loc[members["kind"] == "baseline", "model"])
+        judged = methods[methods["vs_baseline"] != ""]
+        assert set(judged["model"]) <= baselines, (folder, ranking)
+        if (methods["vs_reference"] != "").any():
+            assert (members["task"] == "no-encoder").any(), (folder, ranking)
