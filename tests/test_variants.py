@@ -218,3 +218,10 @@ def test_the_docs_examples_plan_and_the_second_continues_the_first(registry):
     assert differences(first.identity(), more.identity()) == []  # only names added: --resume continues
     assert [e.evaluator for e in plan_grid(more, registry).pretrained[1].evaluations] == [
         "knn", "linear-probe", "knn-uniform"]
+
+
+def test_the_docs_page_shows_what_list_cells_prints(capsys):
+    assert main(["list", "--cells", str(EXAMPLES / "simclr-temperatures.toml")]) == 0
+    printed = capsys.readouterr().out.rstrip("\n") + "\n"
+    page = (EXAMPLES.parent / "models.md").read_text()
+    assert printed in page and "variants (1):\n  task simclr-t02 (simclr, temperature=0.2)\n" in printed
