@@ -225,3 +225,13 @@ def test_the_docs_page_shows_what_list_cells_prints(capsys):
     printed = capsys.readouterr().out.rstrip("\n") + "\n"
     page = (EXAMPLES.parent / "models.md").read_text()
     assert printed in page and "variants (1):\n  task simclr-t02 (simclr, temperature=0.2)\n" in printed
+
+
+def test_a_registry_extended_for_one_config_is_not_taken_for_anothers(tmp_path, make_registry):
+    registry = make_registry(fake_plugin)
+    first = load_config(write(tmp_path, ABLATION), registry)
+    other = load_config(write(tmp_path, ABLATION.replace('base = "simclr"', 'base = "supervised"')
+                              .replace("temperature = 0.2", 'label_set = "cluster"'), "other.toml"), registry)
+    extended = first.registry(registry)
+    assert other.registry(extended).get("task", "simclr-t02").needs == registry.get("task", "supervised").needs
+    assert first.registry(extended) is extended

@@ -184,10 +184,14 @@ def _takes_base(registry: Registry, kind: str, name: str) -> bool:
 
 
 def _knows(registry: Registry, variant: Variant) -> bool:
+    """Whether ``registry`` knows ``variant`` already: its name, as its base's spec (another config's
+    variant of the same name may have another base)."""
     try:
-        return registry.get(variant.kind, variant.name).name == variant.name
+        spec = registry.get(variant.kind, variant.name)
+        base = plugins_registry(registry).get(variant.kind, variant.base)
     except UnknownComponentError:
         return False
+    return dataclasses.replace(spec, description="") == dataclasses.replace(base, name=variant.name, description="")
 
 
 def _check_name(where: str, key: str, kind: str, name: str, registry: Registry) -> None:
