@@ -104,7 +104,9 @@ def sslbench_cell_start(cell: Any, seed: int, index: int, total: int) -> None:
 
     Called on the main process before each (cell, seed) this run will attempt (after
     ``--resume`` and ``--shard`` dropped the others): ``cell`` is a
-    :class:`~sslbench.plan.grid.Cell`, ``index`` counts from 1 up to ``total``.
+    :class:`~sslbench.plan.grid.Cell`, ``index`` counts from 1 up to ``total``. A finished
+    (cell, seed) evaluated again for evaluators added to its config comes last, its ``cell``
+    listing only those evaluations (:mod:`sslbench.run.reevaluate`).
 
     Returns:
         Nothing.

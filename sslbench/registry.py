@@ -47,6 +47,7 @@ class Registry:
         self._specs: dict[str, dict[str, ComponentSpec]] = {kind: {} for kind in SPEC_TYPES}  # by qualified name
         self._short: dict[str, dict[str, list[str]]] = {kind: {} for kind in SPEC_TYPES}  # short → qualified names
         self.warnings: list[str] = []  # declarations that are legal but probably wrong (logged, too)
+        self.registered = self  # the plugins' own components (another registry for an extended copy)
         blocked = set(getattr(pm, "sslbench_blocked_components", ()) if blocked is None else blocked)
         seen: set[str] = set()
         for kind, hook_name in _HOOKS.items():
@@ -94,7 +95,18 @@ class Registry:
         for kind in SPEC_TYPES:
             yield from self.specs(kind)
 
-    def _add(self, kind: str, spec: ComponentSpec) -> None:
+    def extended(self, specs: Iterable[ComponentSpec]) -> Registry:
+        """A copy that also knows ``specs`` (a config's variants, :mod:`sslbench.plan.variants`);
+        ``self`` is unchanged, and the copy's :attr:`registered` is the plugins' registry."""
+        copy = object.__new__(Registry)
+        copy.pm, copy.warnings, copy.registered = self.pm, self.warnings, self.registered
+        copy._specs = {kind: dict(by_name) for kind, by_name in self._specs.items()}
+        copy._short = {kind: {n: list(q) for n, q in names.items()} for kind, names in self._short.items()}
+        for spec in specs:
+            copy._add(spec.kind, spec, warn=False)
+        return copy
+
+    def _add(self, kind: str, spec: ComponentSpec, warn: bool = True) -> None:
         if kind == "task" and spec.name in RESERVED_TASK_NAMES:
             raise PluginError(f"plugin {spec.plugin!r}: task name {spec.name!r} is reserved for the grid's own cells ({', '.join(sorted(RESERVED_TASK_NAMES))})")
         qualified = qualified_name(spec)
@@ -105,7 +117,7 @@ class Registry:
         if len(self._short[kind][spec.name]) == 2:
             log.info("%s %r is registered by several plugins; configs must write %s", kind, spec.name,
                      " or ".join(self._short[kind][spec.name]))
-        for warning in declaration_warnings(spec):
+        for warning in declaration_warnings(spec) if warn else ():
             log.warning("%s", warning)
             self.warnings.append(warning)
 

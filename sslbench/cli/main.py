@@ -90,8 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--cells", type=Path, metavar="CONFIG",
                    help="instead: the cells CONFIG would run, and why every other combination is skipped")
-    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="with --cells: override a key of CONFIG "
-                   "(as for run)")
+    p.add_argument("--config", type=Path, metavar="CONFIG",
+                   help="also list CONFIG's variants (e.g. [tasks.\"simclr-t02\"] base = \"simclr\") as components")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="with --cells or --config: override a key of CONFIG (as for run)")
     p.set_defaults(command=_lazy("run", "cmd_list"))
 
     p = sub.add_parser("run", parents=[common], help="pretrain and evaluate every compatible cell of a config")

@@ -17,18 +17,27 @@ def cmd_list(args: argparse.Namespace) -> int:
     """``sslbench list``: components by kind."""
     from sslbench.plan.listing import describe_registry, render_listing
 
-    if args.overrides and args.cells is None:
-        raise UsageError(f"key=value overrides ({args.overrides[0]}) need --cells CONFIG: they change a config")
+    if args.cells is not None and args.config is not None:
+        raise UsageError("list: give --cells CONFIG or --config CONFIG, not both")
+    if args.overrides and args.cells is None and args.config is None:
+        raise UsageError(f"key=value overrides ({args.overrides[0]}) need --cells CONFIG or --config CONFIG: "
+                         "they change a config")
     registry = registry_from_args(args)
     if args.cells is not None:
         from sslbench.plan.config import load_config
         from sslbench.plan.grid import plan_grid
         from sslbench.plan.listing import describe_plan, render_plan
 
-        plan = describe_plan(plan_grid(load_config(args.cells, registry, settings=args.overrides), registry))
+        config = load_config(args.cells, registry, settings=args.overrides)
+        plan = describe_plan(plan_grid(config, registry), config)
         print(json.dumps(plan, indent=2) if args.json else render_plan(plan))
         return EXIT_OK
-    described = describe_registry(registry)
+    if args.config is not None:
+        from sslbench.plan.config import load_config
+
+        described = describe_registry(registry, load_config(args.config, registry, settings=args.overrides))
+    else:
+        described = describe_registry(registry)
     print(json.dumps(described, indent=2) if args.json else render_listing(described))
     return EXIT_OK
 

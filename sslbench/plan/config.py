@@ -43,6 +43,13 @@ from sslbench.errors import ConfigError, UnknownComponentError
 from sslbench.options import OptionError, build_options, did_you_mean, options_as_dict
 from sslbench.plan.identity import identity_from_full, identity_hash
 from sslbench.plan.overrides import apply_overrides
+from sslbench.plan.variants import (
+    BASE_KEY,
+    Variant,
+    find_variants,
+    variant_options,
+    with_variants,
+)
 from sslbench.registry import Registry
 
 COMPONENT_TABLES = {"modalities": "modality", "datasets": "dataset", "tasks": "task", "models": "model", "evaluators": "evaluator"}
@@ -181,6 +188,11 @@ class Config:
     versions: Mapping[str, int] = field(default_factory=dict)  # "kind.name" → the component's declared version
     hash: str = ""
     overrides: tuple[str, ...] = ()  # the command line's key=value overrides, as given (already applied)
+    variants: Mapping[tuple[str, str], Variant] = field(default_factory=dict)  # (kind, name) → its variant table
+
+    def registry(self, registry: Registry) -> Registry:
+        """``registry`` that also knows this config's variants by name (:mod:`sslbench.plan.variants`)."""
+        return with_variants(registry, self.variants, self.options)
 
     @property
     def grid(self) -> GridConfig:
@@ -198,7 +210,9 @@ class Config:
         tables: dict[str, dict[str, Any]] = {}
         for (kind, name), opts in sorted(self.options.items()):
             table = next(t for t, k in COMPONENT_TABLES.items() if k == kind)
-            tables.setdefault(table, {})[name] = options_as_dict(opts)
+            variant = self.variants.get((kind, name))
+            base = {BASE_KEY: variant.base} if variant else {}  # the registered base: a chain of variants resolved
+            tables.setdefault(table, {})[name] = {**base, **options_as_dict(opts)}
         grids = [{**options_as_dict(p.grid), "run": {k: v for k, v in options_as_dict(p.run).items() if k in PER_GRID_RUN_KEYS}}
                  for p in self.grids]
         return {"run": options_as_dict(self.run), "grid": grids, **tables}
@@ -240,12 +254,16 @@ def load_config(path: str | Path, registry: Registry, overrides: Mapping[str, An
         except ValueError as err:
             raise ConfigError(where, "[run] suite", f"the default, the file name's stem, is no suite name: {err}; "
                               "set [run] suite") from None
+    variants = find_variants(where, raw, registry)
+    registry = with_variants(registry, variants)
     grids = _grid_parts(where, raw, run, registry)
-    options = _component_options(where, raw, registry)
+    options = _component_options(where, raw, registry, variants)
+    options.update(variant_options(where, variants, registry, options))
     for part in grids:
         _fill_defaults(options, part.grid, registry)
     versions = {f"{kind}.{name}": registry.get(kind, name).version for kind, name in sorted(options)}
-    config = Config(path=where, run=run, grids=grids, options=options, versions=versions, overrides=tuple(settings))
+    config = Config(path=where, run=run, grids=grids, options=options, versions=versions, overrides=tuple(settings),
+                    variants=variants)
     return dataclasses.replace(config, hash=config_hash(config))
 
 
@@ -369,10 +387,14 @@ def _check_grid_names(where: str, label: str, grid: GridConfig, registry: Regist
     return dataclasses.replace(grid, **canonical)
 
 
-def _component_options(where: str, raw: Mapping[str, Any], registry: Registry) -> dict[tuple[str, str], Any]:
+def _component_options(where: str, raw: Mapping[str, Any], registry: Registry,
+                       variants: Mapping[tuple[str, str], Variant]) -> dict[tuple[str, str], Any]:
+    """The options of the registered components the config's tables set (variants: see :mod:`sslbench.plan.variants`)."""
     options = {}
     for table, kind in COMPONENT_TABLES.items():
         for name, values in _table(where, raw, table).items():
+            if (kind, name) in variants:
+                continue
             key = f"[{table}.{name}]"
             try:
                 spec = registry.get(kind, name)

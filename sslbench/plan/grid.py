@@ -109,7 +109,8 @@ class GridPlan:
 
 
 def plan_grid(config: Config, registry: Registry) -> GridPlan:
-    """Expand ``config``'s grid into compatible cells and reasoned skips."""
+    """Expand ``config``'s grid into compatible cells and reasoned skips (its variants are components too)."""
+    registry = config.registry(registry)
     plan = GridPlan()
     for part in config.grids:
         for dataset in part.grid.datasets:

@@ -5,18 +5,40 @@ from typing import Any
 
 from sslbench.anchors import AS_LOADED
 from sslbench.anchors import UNTRAINED_TASKS as _UNTRAINED
-from sslbench.options import describe_options
+from sslbench.options import describe_options, option_fields, options_as_dict, type_name
+from sslbench.plan.variants import changed_options, variant_label
 from sslbench.registry import Registry
 from sslbench.specs import SPEC_TYPES
 
-_DECLARATIONS = ("modality", "modalities", "needs", "provides", "label_sets", "label_kinds", "license", "size",
+_DECLARATIONS = ("base", "modality", "modalities", "needs", "provides", "label_sets", "label_kinds", "license", "size",
                  "reference_name")
 
 
-def describe_registry(registry: Registry) -> dict[str, list[dict[str, Any]]]:
-    """Kind (plural) → JSON-able descriptions of every registered component."""
-    return {f"{kind}s" if kind != "modality" else "modalities":
-            [describe(s, registry.name_of(s)) for s in registry.specs(kind)] for kind in SPEC_TYPES}
+def describe_registry(registry: Registry, config: Any = None) -> dict[str, list[dict[str, Any]]]:
+    """Kind (plural) → JSON-able descriptions of every registered component; with ``config``
+    (``sslbench list --config``) its variants too, each with its ``base`` and its options' values."""
+    if config is not None:
+        registry = config.registry(registry)
+    described = {f"{kind}s" if kind != "modality" else "modalities":
+                 [describe(s, registry.name_of(s)) for s in registry.specs(kind)] for kind in SPEC_TYPES}
+    for (kind, name), variant in (config.variants if config is not None else {}).items():
+        item = next(i for i in described[f"{kind}s"] if i["name"] == name)
+        options = config.options_for(kind, name)
+        types = option_fields(type(options))
+        item["base"] = variant.base
+        item["options"] = {key: f"{type_name(types[key].type)} = {value!r}"
+                           for key, value in options_as_dict(options).items()}
+    return described
+
+
+def describe_variants(config: Any) -> list[dict[str, Any]]:
+    """A config's variants: kind, name, registered base, the options that differ from its defaults, label."""
+    out = []
+    for (kind, name), variant in config.variants.items():
+        changed = changed_options(config.options_for(kind, name))
+        out.append({"kind": kind, "name": name, "base": variant.base, "changed": changed,
+                    "label": variant_label(name, variant.base, changed)})
+    return out
 
 
 def describe(spec: Any, name: str | None = None) -> dict[str, Any]:
@@ -54,8 +76,9 @@ def render_listing(described: dict[str, list[dict[str, Any]]]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def describe_plan(plan: Any) -> dict[str, list[dict[str, Any]]]:
-    """A planned grid as JSON-able data: cells with their evaluations and budget, and skips."""
+def describe_plan(plan: Any, config: Any = None) -> dict[str, list[dict[str, Any]]]:
+    """A planned grid as JSON-able data: cells with their evaluations and budget, and skips; with
+    ``config``, its variants first (:func:`describe_variants`)."""
     cells = [{"dataset": c.dataset, "task": c.task, "model": c.model,
               "evaluators": [{"name": e.evaluator, "label_sets": [ls for ls in e.label_sets if ls]}
                              for e in c.evaluations],
@@ -65,7 +88,8 @@ def describe_plan(plan: Any) -> dict[str, list[dict[str, Any]]]:
              for c in plan.cells]
     skipped = [{"dataset": s.dataset, "task": s.task, "model": s.model, "evaluator": s.evaluator, "reason": s.reason}
                for s in plan.skipped]
-    return {"cells": cells, "skipped": skipped}
+    variants = describe_variants(config) if config is not None else []
+    return {**({"variants": variants} if variants else {}), "cells": cells, "skipped": skipped}
 
 
 def render_plan(plan: dict[str, list[dict[str, Any]]]) -> str:
@@ -73,8 +97,10 @@ def render_plan(plan: dict[str, list[dict[str, Any]]]) -> str:
     pretrained = sum(1 for c in plan["cells"] if c["task"] not in _UNTRAINED)
     loaded = sum(1 for c in plan["cells"] if c["task"] == AS_LOADED)
     also = f" + {loaded} as loaded from outside weights" if loaded else ""
-    lines = [f"runs {len(plan['cells'])} cells ({pretrained} pretrained{also} + their random-init baselines "
-             "and no-encoder references):"]
+    variants = plan.get("variants") or []
+    lines = [f"variants ({len(variants)}):", *(f"  {v['kind']} {v['label']}" for v in variants)] if variants else []
+    lines.append(f"runs {len(plan['cells'])} cells ({pretrained} pretrained{also} + their random-init baselines "
+                 "and no-encoder references):")
     for c in plan["cells"]:
         evals = ", ".join(e["name"] + (f" [{', '.join(e['label_sets'])}]" if e["label_sets"] else "")
                           for e in c["evaluators"]) or "no evaluator"

@@ -21,9 +21,13 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sslbench.options import non_default
+from sslbench.plan.variants import variant_label
 
 ROWS_FORMAT = 2
 """The format of rows written now: 2 adds ``format`` and ``identity``; rows without ``format`` are format 1."""
+
+BASE_MARK = "(base)"
+"""The key under which :func:`identity_of_row` puts a variant's base among its options."""
 
 SETTINGS_KINDS = ("dataset", "modality", "model", "task")
 """The components whose options make up a row's ``settings``."""
@@ -34,11 +38,13 @@ Defaults = Callable[[str, str], "Mapping[str, Any] | None"]
 
 def row_identity(protocol: Mapping[str, Any], protocol_defaults: Mapping[str, Any],
                  settings: Mapping[str, Mapping[str, Any]], settings_defaults: Mapping[str, Mapping[str, Any]],
-                 versions: Mapping[str, int]) -> dict[str, Any]:
-    """The ``identity`` of a format-2 row: non-default options, and versions above 1.
+                 versions: Mapping[str, int], bases: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The ``identity`` of a format-2 row: non-default options, versions above 1, and the bases of variants.
 
     ``settings`` and ``settings_defaults`` map a kind (``dataset``, ``model``, …) to options;
-    ``versions`` maps a kind (``evaluator`` among them) to its component's version.
+    ``versions`` maps a kind (``evaluator`` among them) to its component's version; ``bases`` maps
+    the kind of each component that is a config's variant (:mod:`sslbench.plan.variants`) to the
+    registered component it derives from (its options' defaults are that component's).
     """
     identity: dict[str, Any] = {
         "protocol": non_default(protocol, protocol_defaults),
@@ -47,13 +53,16 @@ def row_identity(protocol: Mapping[str, Any], protocol_defaults: Mapping[str, An
     raised = {kind: v for kind, v in sorted(versions.items()) if v != 1}
     if raised:
         identity["versions"] = raised
+    if bases:
+        identity["bases"] = dict(sorted(bases.items()))
     return identity
 
 
 def identity_of_row(row: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(protocol, settings) that identify ``row``: its stored identity, or its full options (legacy).
 
-    The versions above 1 join both sides: the evaluator's the protocol, the others the settings.
+    The versions above 1 join both sides: the evaluator's the protocol, the others the settings;
+    so do the bases of variants, as ``"(base)"`` (:data:`BASE_MARK`).
     """
     identity = row.get("identity")
     if not isinstance(identity, Mapping):
@@ -66,7 +75,19 @@ def identity_of_row(row: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, A
     for kind, version in versions.items():
         if kind != "evaluator":
             settings.setdefault(kind, {})["(version)"] = version
+    for kind, base in (identity.get("bases") or {}).items():
+        (protocol if kind == "evaluator" else settings.setdefault(kind, {}))[BASE_MARK] = base
     return protocol, settings
+
+
+def component_label(name: str, options: Mapping[str, Any]) -> str:
+    """``name``; for a config's variant (its identity's options hold :data:`BASE_MARK`) the name, its
+    registered base and the options that differ from that base's defaults, e.g.
+    ``simclr-t02 (simclr, temperature=0.2)`` (:func:`sslbench.plan.variants.variant_label`)."""
+    if BASE_MARK not in options:
+        return name
+    changed = {k: v for k, v in options.items() if not k.startswith("(")}  # "(version)" is no option
+    return variant_label(name, str(options[BASE_MARK]), changed)
 
 
 def legacy_identity(row: Mapping[str, Any], defaults: Defaults, modality_of: Callable[[str], str | None]) \

@@ -38,14 +38,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sslbench.anchors import EXTERNAL, WEIGHTS_KEYS, NO_ENCODER as REFERENCE_TASK, RANDOM_INIT as BASELINE_TASK
+from sslbench.anchors import EXTERNAL, WEIGHTS_KEYS
+from sslbench.anchors import NO_ENCODER as REFERENCE_TASK
+from sslbench.anchors import RANDOM_INIT as BASELINE_TASK
 from sslbench.anchors import SUPERVISED as SUPERVISED_TASK
-from sslbench.results.identity import identity_of_row
+from sslbench.results.identity import component_label, identity_of_row
+from sslbench.results.notes import (
+    anchor_notes,
+    cross_modality,
+    split_notes,
+    summary_counts,
+)
 from sslbench.results.rows import dedupe
 from sslbench.results.stats import (
     METHOD_INTERVAL,
     METHOD_TEST,
-    MIN_SEEDS,
     paired_verdict,
     t_interval,
 )
@@ -261,7 +268,7 @@ def ranking_members(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """
     out = []
     for section, group in table[table["n"] > 0].groupby(SECTION_KEYS, dropna=False, sort=False):
-        title = " / ".join(str(s) for s in section)
+        dataset = component_label(str(section[0]), json.loads(group["settings"].iloc[0]).get("dataset") or {})
         trained = group[group["kind"].isin(["method", "supervised"]) & ~group["budget"].map(_external)]
         untrained = group[~group.index.isin(trained.index)]
         variants = list(dict.fromkeys(zip(trained["protocol"], trained["budget"])))
@@ -269,6 +276,8 @@ def ranking_members(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
         for (protocol, budget), label in zip(variants, variant_labels(variants)):
             mine = (trained["protocol"] == protocol) & (trained["budget"] == budget)
             members = pd.concat([trained[mine], untrained[untrained["protocol"] == protocol]])
+            evaluator = component_label(str(section[1]), json.loads(protocol))
+            title = " / ".join([dataset, evaluator, *(str(s) for s in section[2:])])
             out.append((f"{title} [{label}]" if label else title, members))
     return out
 
@@ -312,72 +321,6 @@ def rank_groups(methods: pd.DataFrame) -> dict[Any, tuple[int, bool]]:
             groups.append((position, [index]))
             head = seeds
     return {index: (rank, len(members) > 1) for rank, members in groups for index in members}
-
-
-def anchor_notes(table: pd.DataFrame) -> list[str]:
-    """Lines naming entries without a normalised score, and methods that do not beat their
-    no-encoder reference or random-init (paired test)."""
-    notes = []
-    blocked = table[(table["kind"] == "supervised") & table["baseline"].notna() & (table["vs_baseline"] != "better")]
-    for entry in blocked.itertuples():
-        verdict = entry.vs_baseline or f"fewer than {MIN_SEEDS} shared seeds"
-        notes.append(f"{entry.dataset} / {entry.model} / {entry.evaluator} / {entry.metric}: no normalised score — "
-                     f"supervised ({entry.mean:.4f}) does not reliably beat random-init ({entry.baseline:.4f}); "
-                     f"paired test: {verdict}")
-    methods = table[table["kind"] == "method"]
-    for column, anchor in (("vs_baseline", BASELINE_TASK), ("vs_reference", "its no-encoder reference")):
-        for entry in methods[methods[column].isin(["tie", "worse"])].itertuples():
-            word = "is below" if getattr(entry, column) == "worse" else "does not beat"
-            notes.append(f"{entry.ranking}: {entry.task} / {entry.model} {word} {anchor} (paired test: "
-                         f"{getattr(entry, column)})")
-    return notes
-
-
-def split_notes(table: pd.DataFrame) -> list[str]:
-    """One line per section split into several rankings, naming the keys that differ."""
-    notes = []
-    for section, group in table[table["ranking"] != ""].groupby(SECTION_KEYS, sort=False):
-        names = list(dict.fromkeys(group["ranking"]))
-        if len(names) > 1:
-            title = " / ".join(str(s) for s in section)
-            differing = sorted({part.split("=")[0] for n in names for part in _label(n).split(", ") if "=" in part})
-            notes.append(f"{title}: split into {len(names)} rankings, never ranked together, because their rows "
-                         f"differ in {', '.join(differing)}")
-    return notes
-
-
-def _label(ranking: str) -> str:
-    return ranking[ranking.rfind("[") + 1 : -1] if ranking.endswith("]") else ""
-
-
-def cross_modality(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean normalised score per (task, dataset) over the entries that have one.
-
-    One row per (task, dataset) — never one number per task that averages whatever
-    datasets each task happened to run on; a heatmap is this table pivoted. Columns
-    ``task, dataset, modality, mean_normalized, entries`` (entries: models × evaluators ×
-    label sets × metrics behind the mean).
-    """
-    scored = table[table["kind"].isin(["method", "reference"]) & table["normalized"].notna()]
-    columns = ["task", "dataset", "modality", "mean_normalized", "entries"]
-    if scored.empty:
-        return pd.DataFrame(columns=columns)
-    summary = scored.groupby(["task", "dataset"], sort=True).agg(
-        modality=("modality", "first"), mean_normalized=("normalized", "mean"), entries=("normalized", "count"),
-    ).reset_index()
-    return summary[columns]
-
-
-def summary_counts(summary: pd.DataFrame) -> pd.DataFrame:
-    """Per task: how many datasets and modalities (and entries) its normalised scores come from."""
-    columns = ["task", "datasets", "modalities", "entries"]
-    if summary.empty:
-        return pd.DataFrame(columns=columns)
-    counts = summary.groupby("task").agg(
-        datasets=("dataset", "nunique"), modalities=("modality", lambda m: len({x for x in m if x})),
-        entries=("entries", "sum"),
-    ).reset_index()
-    return counts[columns]
 
 
 @dataclass

@@ -19,6 +19,7 @@ import pandas as pd
 
 from sslbench import safeio
 from sslbench.results import charts
+from sslbench.results.identity import component_label
 from sslbench.results.leaderboard import FORMATS, Leaderboard, render
 from sslbench.results.stats import ALPHA, CONFIDENCE, MIN_SEEDS
 
@@ -53,7 +54,7 @@ def ranking_display(group: pd.DataFrame) -> pd.DataFrame:
     ordered = ordered.sort_values(["_k", "_r", "mean"], ascending=[True, True, False], kind="stable")
     return pd.DataFrame({
         "rank": [_rank_text(r) for r in ordered.itertuples()],
-        "task": ordered["task"], "model": ordered["model"],
+        "task": _labels(ordered, "task"), "model": _labels(ordered, "model"),
         "mean": ordered["mean"].map(_num),
         "95% CI": [_ci(lo, hi) for lo, hi in zip(ordered["ci_low"], ordered["ci_high"])],
         "std": ordered["std"].map(_num), "n": ordered["n"].astype(int).astype(str),
@@ -68,6 +69,12 @@ def ranking_display(group: pd.DataFrame) -> pd.DataFrame:
         "peak MiB": ordered["peak_memory_bytes"].map(lambda v: _num(v / 2**20 if charts.finite(v) else v, ".0f")),
         "kind": ordered["kind"],
     })
+
+
+def _labels(entries: pd.DataFrame, kind: str) -> list[str]:
+    """The entries' ``kind`` (task or model) names, a variant's with its base and changed options."""
+    return [component_label(str(name), json.loads(settings).get(kind) or {})
+            for name, settings in zip(entries[kind], entries["settings"])]
 
 
 def summary_display(summary: pd.DataFrame) -> pd.DataFrame:

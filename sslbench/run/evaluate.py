@@ -14,11 +14,12 @@ from typing import Any
 import torch
 
 from sslbench import distributed, safeio
+from sslbench.anchors import EXTERNAL
 from sslbench.contexts import EvalContext, MissingLabelSetError
 from sslbench.errors import PluginError
 from sslbench.options import options_as_dict
-from sslbench.anchors import EXTERNAL
 from sslbench.plan.grid import BASELINE_TASK, Cell, model_options
+from sslbench.plan.variants import bases_of
 from sslbench.results.identity import ROWS_FORMAT, row_identity
 from sslbench.results.rows import make_row
 from sslbench.run import hardware
@@ -99,6 +100,7 @@ def _row(run: RunState, cell: Cell, identity: Mapping[str, Any], value: float | 
     if weights:  # the weights' bytes identify the row, not only their name (a file can change under it)
         settings["model"]["weights_sha256"] = weights["sha256"]
     provenance = {**run.provenance, "weights": dict(weights)} if weights else run.provenance
+    bases = bases_of(run.config.variants, {"evaluator": identity["evaluator"], **components})
     return make_row(
         identity, value, status=status, message=message,
         modality=run.registry.get("dataset", cell.dataset).modality,
@@ -114,7 +116,9 @@ def _row(run: RunState, cell: Cell, identity: Mapping[str, Any], value: float | 
             {kind: _defaults(o) for kind, o in options.items()},
             {"evaluator": spec.version,
              **{kind: run.registry.get(kind, name).version for kind, name in components.items()}},
+            bases,
         ),
+        **({"bases": bases} if bases else {}),  # a variant's registered base (sslbench.plan.variants)
     )
 
 
@@ -190,14 +194,15 @@ def _store_traceback(run: RunState, cell: Cell, seed: int, err: Exception, only:
 
 
 def failure_rows(run: RunState, cell: Cell, seed: int, status: str, err: Exception,
-                  only: tuple[str, str | None] | None = None) -> list[dict[str, Any]]:
+                  only: tuple[str, str | None] | None = None, store_traceback: bool = True) -> list[dict[str, Any]]:
     """One row per (evaluator, label set) the failure cost, value null, with the message.
 
     Called while the failure is being handled: its traceback is stored (and printed with
-    ``--traceback``), and the message ends with where the file is.
+    ``--traceback``), and the message ends with where the file is — unless ``store_traceback``
+    is False (a message that says all there is, e.g. a missing checkpoint).
     """
     message = f"{type(err).__name__}: {err}"
-    stored = _store_traceback(run, cell, seed, err, only)
+    stored = _store_traceback(run, cell, seed, err, only) if store_traceback else ""
     if stored:
         message += f" (traceback: {stored})"
     log.error("%s seed %d %s: %s", cell.key, seed, status, message)

@@ -17,16 +17,16 @@ from typing import Any
 import torch
 
 from sslbench import distributed, safeio
-from sslbench.errors import WeightsError
 from sslbench.contexts import EvalContext
 from sslbench.data import cache_root
 from sslbench.data_api import LoadedDataset
+from sslbench.errors import WeightsError
 from sslbench.options import options_as_dict
 from sslbench.plan.config import Config, RunConfig
 from sslbench.plan.grid import Cell, GridPlan, plan_grid
 from sslbench.plan.identity import IDENTITY_FORMAT, differences, identity_from_full
 from sslbench.registry import Registry
-from sslbench.run import folder, provenance, tensorboard
+from sslbench.run import folder, provenance, reevaluate, tensorboard
 from sslbench.run.cells import (
     build,
     check_divisible,
@@ -71,6 +71,7 @@ def run_grid(config: Config, registry: Registry, out_dir: Path, *, plan: GridPla
 
 def _run_grid(config: Config, registry: Registry, out_dir: Path, plan: GridPlan | None, progress: bool,
               resume: bool, shard: tuple[int, int], show_tracebacks: bool) -> RunSummary:
+    registry = config.registry(registry)  # the config's variants by name
     plan = plan or plan_grid(config, registry)
     mine = shard_pairs(plan, config.run.seeds, shard)
     if not mine:
@@ -92,14 +93,17 @@ def _run_grid(config: Config, registry: Registry, out_dir: Path, plan: GridPlan 
     if distributed.is_main():
         _write_manifest(run)
         registry.pm.hook.sslbench_run_start(plan=plan, out_dir=out_dir)
-    todo = [(cell, seed) for cell in plan.cells for seed in config.run.seeds
-            if folder.pair_name(cell, seed) not in accepted.done and folder.pair_name(cell, seed) in mine]
-    for index, (cell, seed) in enumerate(todo, 1):
+    pairs = [(cell, seed) for cell in plan.cells for seed in config.run.seeds if folder.pair_name(cell, seed) in mine]
+    todo = [(cell, seed) for cell, seed in pairs if folder.pair_name(cell, seed) not in accepted.done]
+    again = reevaluate.pending(run, [(c, s) for c, s in pairs if folder.pair_name(c, s) in accepted.done]) \
+        if distributed.is_main() else []  # finished pairs that lack an evaluation the grid now has
+    jobs = [(cell, seed, _run_claimed) for cell, seed in todo] + [(c, s, reevaluate.evaluate_again) for c, s in again]
+    for index, (cell, seed, job) in enumerate(jobs, 1):
         if distributed.is_main():
-            registry.pm.hook.sslbench_cell_start(cell=cell, seed=seed, index=index, total=len(todo))
-        rows = _run_claimed(run, cell, seed)
+            registry.pm.hook.sslbench_cell_start(cell=cell, seed=seed, index=index, total=len(jobs))
+        rows = job(run, cell, seed)
         if distributed.is_main():
-            registry.pm.hook.sslbench_cell_finish(cell=cell, seed=seed, rows=rows, index=index, total=len(todo))
+            registry.pm.hook.sslbench_cell_finish(cell=cell, seed=seed, rows=rows, index=index, total=len(jobs))
     if distributed.is_main():
         registry.pm.hook.sslbench_run_finish(summary=run.summary)
     return run.summary
