@@ -39,6 +39,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sslbench.results import read_rows
     from sslbench.run.runner import run_grid
 
+    if args.launcher:
+        from sslbench.cli.launch import launch
+
+        return launch(args)
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return _launch_torchrun(args)
     if args.nproc < 1:
@@ -67,7 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         registry.pm.register(ProgressReporter(), name="sslbench-progress")
     try:
         summary = run_grid(config, registry, out, plan=plan, resume=args.resume, shard=args.shard,
-                           show_tracebacks=args.traceback)
+                           show_tracebacks=args.traceback, wait=args.wait)
     except BaseException:
         distributed.shutdown(wait=False)
         raise

@@ -8,6 +8,7 @@ A folder written by ``sslbench run --out DIR``::
     DIR/curves.jsonl      one loss curve per (cell, seed)
     DIR/commits.jsonl     which (cell, seed) pairs are complete (rows and curve together)
     DIR/pending/ locks/ checkpoints/ tracebacks/   the run's working folders
+    DIR/workers/          ``--launcher``'s submitit folder: each worker's log, pickled call and result
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ PENDING_DIR = "pending"
 LOCKS_DIR = "locks"
 CHECKPOINTS_DIR = "checkpoints"
 TRACEBACKS_DIR = "tracebacks"
+WORKERS_DIR = "workers"
 
 CURVE_KEYS = ("suite", "dataset", "task", "model", "seed")
 """Two curves with equal values here are the same cell's; a folder holds at most one."""
