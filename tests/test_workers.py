@@ -189,3 +189,40 @@ def test_a_worker_killed_mid_cell_has_its_pair_finished_by_another(tmp_path, mak
     assert killed not in finishers
     curves = [json.loads(line) for line in (tmp_path / "w" / "curves.jsonl").read_text().splitlines()]
     assert len(curves) == 2  # one curve per sigkill pair, the killed attempt left none
+
+
+def fake_slurm(tmp_path: Path, monkeypatch, exit_code: int = 0) -> Path:
+    """``srun`` and ``sbatch`` on PATH; sbatch keeps the script it is given and answers as SLURM does."""
+    bin_dir, script = tmp_path / "bin", tmp_path / "sbatch-script.sh"
+    bin_dir.mkdir()
+    (bin_dir / "srun").write_text("#!/bin/sh\nexit 0\n")
+    answer = "echo 'Submitted batch job 4242'" if exit_code == 0 else "echo 'sbatch: error: invalid partition' >&2"
+    (bin_dir / "sbatch").write_text(f"#!/bin/sh\ncp \"$1\" {script}\n{answer}\nexit {exit_code}\n")
+    for tool in ("srun", "sbatch"):
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return script
+
+
+def test_slurm_submits_one_job_array_of_workers_with_the_options_given(tmp_path, monkeypatch, capsys):
+    script = fake_slurm(tmp_path, monkeypatch)
+    out = tmp_path / "shared"
+    code = main(["-p", "fake_plugin", "run", str(write_config(tmp_path)), "--out", str(out), "--launcher", "slurm",
+                 "--workers", "3", "--nproc", "2", "--partition", "gpu", "--time", "2:00:00",
+                 "--slurm-option", "account=proj", "--slurm-option", "cpus-per-task=8"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "submitted 3 workers (slurm: 4242_0, 4242_1, 4242_2)" in err and f"sslbench status {out}" in err
+    text = script.read_text()
+    for line in ("#SBATCH --array=0-2%3", "#SBATCH --partition=gpu", "#SBATCH --gpus-per-node=2", "#SBATCH --time=120",
+                 "#SBATCH --account=proj", "#SBATCH --cpus-per-task=8", "#SBATCH --ntasks-per-node=1"):
+        assert line in text, (line, text)
+    assert not (out / "manifest.json").exists()  # nothing run here: the workers write it
+
+
+def test_a_refused_submission_is_one_line(tmp_path, monkeypatch, capsys):
+    fake_slurm(tmp_path, monkeypatch, exit_code=1)
+    code = main(["-p", "fake_plugin", "run", str(write_config(tmp_path)), "--out", str(tmp_path / "o"),
+                 "--launcher", "slurm", "--workers", "2"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "submitting the workers failed" in err, err

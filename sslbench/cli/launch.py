@@ -14,8 +14,12 @@ mistake is one line and no job. ``local`` waits for its workers and prints the l
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import math
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,8 +50,12 @@ def launch(args: argparse.Namespace) -> int:
     extra = slurm_options(args.slurm_option)
     submitit = _import_submitit()
     _check_run(args)
-    executor = submitit.AutoExecutor(folder=str(args.out / "workers" / "%j"), cluster=args.launcher)
-    params: dict[str, Any] = {"timeout_min": minutes, "gpus_per_node": gpus, "tasks_per_node": 1, "nodes": 1,
+    try:
+        executor = submitit.AutoExecutor(folder=str(args.out / "workers"), cluster=args.launcher)
+    except RuntimeError as err:  # submitit: "Could not detect "srun", are you indeed on a slurm cluster?"
+        raise UsageError(f"--launcher {args.launcher}: {err} (submit from a SLURM login node, or use --launcher "
+                         "local)") from None
+    params: dict[str, Any] = {"timeout_min": math.ceil(minutes), "gpus_per_node": gpus, "tasks_per_node": 1, "nodes": 1,
                               "name": "sslbench"}
     if args.launcher == "slurm":
         params.update(slurm_array_parallelism=args.workers, slurm_additional_parameters=extra)
@@ -55,7 +63,15 @@ def launch(args: argparse.Namespace) -> int:
             params["slurm_partition"] = args.partition
     executor.update_parameters(**params)
     argv = worker_argv(args.argv)
-    jobs = executor.map_array(run_worker, [argv] * args.workers)
+    try:  # submitit prints sbatch's stderr before raising it: the one line below says it
+        with contextlib.redirect_stderr(io.StringIO()):
+            jobs = executor.map_array(run_worker, [argv] * args.workers)
+    except (OSError, subprocess.SubprocessError, submitit.core.utils.FailedJobError,
+            submitit.core.utils.FailedSubmissionError) as err:  # sbatch refused the job (unknown partition, account...)
+        detail = getattr(err, "stderr", None) or getattr(err, "output", None) or err
+        detail = detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail)
+        raise UsageError(f"--launcher {args.launcher}: submitting the workers failed: "
+                         f"{' '.join(detail.split())[:300]}") from None
     ids = ", ".join(job.job_id for job in jobs)
     print(f"submitted {len(jobs)} worker{'s' if len(jobs) > 1 else ''} ({args.launcher}: {ids}); logs in "
           f"{args.out / 'workers'}; follow with: sslbench status {args.out}", file=sys.stderr)
