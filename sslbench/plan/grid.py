@@ -22,6 +22,7 @@ from typing import Any
 from sslbench.anchors import NO_ENCODER, RANDOM_INIT
 from sslbench.errors import AmbiguousNameError, UnknownComponentError
 from sslbench.plan.config import Config, RunConfig
+from sslbench.plan.cost import cell_cost
 from sslbench.registry import Registry
 from sslbench.specs import DatasetSpec, ModalitySpec, ModelSpec
 
@@ -49,6 +50,7 @@ class Cell:
     evaluations: tuple[EvalPlan, ...]
     run: RunConfig  # the budget of the grid this cell belongs to
     references: tuple[EvalPlan, ...] = ()  # baseline cells: evaluators whose reference rows (e.g. popularity) to add
+    cost: float = 1.0  # estimated cost of one seed, for --shard (sslbench.plan.cost); never changes what runs
 
     @property
     def is_baseline(self) -> bool:
@@ -102,6 +104,7 @@ def plan_grid(config: Config, registry: Registry) -> GridPlan:
             for model in part.grid.models:
                 _plan_pair(plan, part, registry, dataset, model)
     _add_references(plan, registry)
+    plan.cells[:] = [dataclasses.replace(c, cost=cell_cost(c, registry)) for c in plan.cells]
     return plan
 
 

@@ -9,7 +9,6 @@ tf-idf, ...) the same way, once per seed.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +22,7 @@ from sslbench.data import cache_root
 from sslbench.data_api import LoadedDataset
 from sslbench.options import options_as_dict
 from sslbench.plan.config import Config, RunConfig
+from sslbench.plan.cost import deal
 from sslbench.plan.grid import Cell, GridPlan, plan_grid
 from sslbench.plan.identity import IDENTITY_FORMAT, differences, identity_from_full
 from sslbench.registry import Registry
@@ -102,22 +102,18 @@ def run_grid(config: Config, registry: Registry, out_dir: Path, *, plan: GridPla
 def shard_pairs(plan: GridPlan, seeds: tuple[int, ...], shard: tuple[int, int]) -> set[str]:
     """File names (:func:`pair_name`) of the (cell, seed) pairs shard ``k`` of ``n`` runs.
 
-    The pairs are sorted by a hash of their names and dealt round-robin: shards differ
-    in size by at most one pair (none is empty while another holds two), and the
-    assignment does not change when the config's lists are reordered.
+    The pairs are dealt by their estimated cost (``Cell.cost``, :mod:`sslbench.plan.cost`), the
+    costliest first, each to the least-loaded shard: shards hold about equal compute, none is
+    empty while another holds two pairs, and the assignment does not change when the config's
+    lists are reordered.
     """
     k, n = shard
-    pairs = sorted((_pair_hash(cell, seed), folder.pair_name(cell, seed)) for cell in plan.cells for seed in seeds)
-    return {name for i, (_, name) in enumerate(pairs) if i % n == k}
+    return deal(((folder.pair_name(cell, seed), cell.cost) for cell in plan.cells for seed in seeds), n)[k]
 
 
 def in_shard(cell: Cell, seed: int, shard: tuple[int, int], plan: GridPlan, seeds: tuple[int, ...]) -> bool:
     """Whether (cell, seed) of ``plan`` × ``seeds`` belongs to shard ``k`` of ``n`` (:func:`shard_pairs`)."""
     return folder.pair_name(cell, seed) in shard_pairs(plan, seeds, shard)
-
-
-def _pair_hash(cell: Cell, seed: int) -> bytes:
-    return hashlib.sha256(f"{cell.key}/seed{seed}".encode()).digest()
 
 
 def _attempt(run: RunState, cell: Cell, seed: int, reported: list[tuple[Cell, int]], total: int) -> workers.Outcome:
