@@ -116,6 +116,9 @@ def test_status_eta_counts_each_pair_left_at_its_tasks_pace(tmp_path):
                           running={"d--t--m--seed2": {"started": 90.0}}, left=["d--t--m--seed1", "d--u--m--seed0"],
                           seconds={"t": [20.0, 40.0]})
     assert status.eta(now=100.0) == pytest.approx(30 + 30 + (30 - 10))  # u has no finished pair: mean of all
+    assert status.eta_is_lower_bound()
+    status.running["d--u--m--seed1"] = {"started": 20.0}  # a u pair running for 80 s: u pairs take at least that
+    assert status.eta(now=100.0) == pytest.approx((30 + 80 + (30 - 10) + 0) / 2)
 
 
 def test_status_of_a_folder_without_a_run_is_one_line(tmp_path, capsys):

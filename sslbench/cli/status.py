@@ -35,17 +35,29 @@ class FolderStatus:
     seconds: dict[str, list[float]] = field(default_factory=dict)  # task → finished pairs' durations
 
     def eta(self, now: float) -> float | None:
-        """Seconds until the grid is done at the current pace, or None without a finished pair or a worker."""
+        """Seconds until the grid is done at the current pace, or None without a finished pair or a worker.
+
+        A pair of a task with no finished pair yet counts the mean of all finished pairs, or the longest
+        time a running pair of its task has taken so far if that is longer (then :meth:`eta_is_lower_bound`).
+        """
         every = [s for values in self.seconds.values() for s in values]
         if not every or not self.running:
             return None if self.left or self.running else 0.0
+        elapsed = {name: max(now - float(r.get("started") or now), 0.0) for name, r in self.running.items()}
 
         def mean(name: str) -> float:
-            return statistics.fmean(self.seconds.get(_task(name)) or every)
+            task = _task(name)
+            if self.seconds.get(task):
+                return statistics.fmean(self.seconds[task])
+            return max([statistics.fmean(every), *(t for n, t in elapsed.items() if _task(n) == task)])
 
         work = sum(mean(name) for name in self.left)
-        work += sum(max(mean(name) - (now - float(r.get("started") or now)), 0.0) for name, r in self.running.items())
+        work += sum(max(mean(name) - elapsed[name], 0.0) for name in self.running)
         return work / len(self.running)
+
+    def eta_is_lower_bound(self) -> bool:
+        """Whether a pair left or running belongs to a task that has no finished pair to pace it."""
+        return any(_task(name) not in self.seconds for name in [*self.left, *self.running])
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -107,8 +119,10 @@ def render_status(status: FolderStatus, now: float | None = None) -> str:
         lines.append(f"ETA: unknown ({why})")
     elif status.left or status.running:
         finished = sum(map(len, status.seconds.values()))
-        lines.append(f"ETA: {_duration(eta)} at the pace of {finished} finished pair{'s' if finished != 1 else ''} "
-                     f"with {len(status.running)} worker{'s' if len(status.running) != 1 else ''} running")
+        bound = "at least " if status.eta_is_lower_bound() else ""
+        why = " (a task left has no finished pair yet)" if bound else ""
+        lines.append(f"ETA: {bound}{_duration(eta)} at the pace of {finished} finished pair{'s' if finished != 1 else ''} "
+                     f"with {len(status.running)} worker{'s' if len(status.running) != 1 else ''} running{why}")
     return "\n".join(lines)
 
 
