@@ -102,7 +102,7 @@ class ComponentSpec:
 
 
 def _check_cost(spec: ComponentSpec) -> None:
-    cost = getattr(spec, "cost")
+    cost = spec.cost  # type: ignore[attr-defined]  # ModelSpec and TaskSpec have it
     if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not math.isfinite(cost) or cost <= 0:
         raise ValueError(f"{spec.kind} {spec.name!r}: cost must be a positive number, got {cost!r}")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import rounds  # noqa: E402
+import rounds
 
 
 @pytest.mark.parametrize("n", [6, 7, 9, 12, 15, 20, 31])

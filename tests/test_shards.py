@@ -9,9 +9,9 @@ from test_reliability import write_config
 
 from sslbench.cli import main
 from sslbench.plan.config import load_config
+from sslbench.plan.cost import deal
 from sslbench.plan.grid import plan_grid
 from sslbench.results import read_rows
-from sslbench.plan.cost import deal
 from sslbench.run import folder
 from sslbench.run.runner import shard_pairs
 

@@ -14,7 +14,6 @@ from test_reliability import values
 from sslbench.cli import main
 from sslbench.cli.launch import parse_time, slurm_options, worker_argv
 from sslbench.cli.status import folder_status, render_status
-from sslbench.errors import UsageError
 from sslbench.plan.config import load_config
 from sslbench.run import claims, folder, workers
 from sslbench.run.runner import run_grid

@@ -101,8 +101,9 @@ def render_status(status: FolderStatus, now: float | None = None) -> str:
     now = time.time() if now is None else now
     n = len(status.pairs)
     failed = f" ({len(status.failed)} failed)" if status.failed else ""
-    lines = [f"{status.out_dir}: {n} (cell, seed) pairs: {len(status.done)} done{failed}, "
-             f"{len(status.running)} running, {len(status.left)} left"]
+    head = (f"{status.out_dir}: {n} (cell, seed) pairs: {len(status.done)} done{failed}, "
+            f"{len(status.running)} running, {len(status.left)} left")
+    lines = [head]
     for name, record in status.running.items():
         started = record.get("started")
         since = f", for {_duration(now - float(started))}" if isinstance(started, (int, float)) else ""
