@@ -137,6 +137,8 @@ def test_launcher_options_are_checked_before_anything_is_submitted(tmp_path, cap
         err = capsys.readouterr().err
         assert code == 2 and err.count("\n") == 1 and message in err, err
     assert not (tmp_path / "o").exists()
+    assert main(["-p", "fake_plugin", "run", config, "--workers", "3"]) == 2
+    assert "--workers needs --launcher local|slurm" in capsys.readouterr().err
 
 
 def test_time_and_options_in_slurms_formats():

@@ -43,6 +43,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         from sslbench.cli.launch import launch
 
         return launch(args)
+    given = [name for name, value in (("--workers", args.workers != 1), ("--partition", args.partition),
+             ("--gpus-per-worker", args.gpus_per_worker is not None), ("--time", args.time),
+             ("--slurm-option", args.slurm_option)) if value]
+    if given:
+        raise UsageError(f"{given[0]} needs --launcher local|slurm (it sets up the workers that --launcher starts)")
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return _launch_torchrun(args)
     if args.nproc < 1:
