@@ -140,7 +140,8 @@ def sslbench_cell_finish(cell: Any, seed: int, rows: list[dict[str, Any]] | None
 
     Called on the main process after the (cell, seed)'s rows were written and
     :func:`sslbench_result_row` saw each of them. ``rows`` are those rows (statuses
-    ``ok``, ``failed`` or ``diverged``), or None when another run held the cell's lock.
+    ``ok``, ``failed`` or ``diverged``), or None when another run finished it (or, with
+    ``--no-wait``, still held it when this run ended). Each pair is reported once.
 
     Returns:
         Nothing.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -98,6 +99,12 @@ class ComponentSpec:
     def with_plugin(self, plugin: str) -> "ComponentSpec":
         """A copy of this spec tagged with the plugin that registered it."""
         return dataclasses.replace(self, plugin=plugin)
+
+
+def _check_cost(spec: ComponentSpec) -> None:
+    cost = spec.cost  # type: ignore[attr-defined]  # ModelSpec and TaskSpec have it
+    if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not math.isfinite(cost) or cost <= 0:
+        raise ValueError(f"{spec.kind} {spec.name!r}: cost must be a positive number, got {cost!r}")
 
 
 def _has_no_default(f: dataclasses.Field) -> bool:
@@ -266,16 +273,21 @@ class ModelSpec(ComponentSpec):
             ``library_name``, ``load`` (Python code that loads the folder with the library, ``DIR``
             standing for its path), ``tags`` and ``weights_license``. Without it the encoder's
             ``state_dict`` is written as it is, loadable back through ``weights = DIR``.
+        cost: the encoder's relative compute per sample, a hint for balancing ``--shard`` by
+            cost (:mod:`sslbench.plan.cost`) known without building it: by convention its
+            parameters in millions at default options; 1.0 when not given.
     """
 
     modalities: frozenset[str]
     build: Callable[[Any, Any], Any]
     provides: frozenset[str] = frozenset()
     export: Callable[..., Mapping[str, Any]] | None = None
+    cost: float = 1.0
     kind = "model"
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        _check_cost(self)
         object.__setattr__(self, "modalities", _frozen(self.modalities))
         object.__setattr__(self, "provides", _frozen(self.provides))
         _check_callable(self, "build")
@@ -332,16 +344,21 @@ class TaskSpec(ComponentSpec):
             split the dataset offers (``train`` for a supervised reference, or an extra
             split such as sentence pairs — declare a capability in ``needs`` that only
             datasets offering that split provide).
+        cost: encoder passes per training sample relative to one, a hint for balancing
+            ``--shard`` by cost (:mod:`sslbench.plan.cost`): 2.0 for a task that encodes two
+            views of each sample; 1.0 when not given.
     """
 
     build: Callable[[Any, Any], Any]
     needs: frozenset[str] = frozenset()
     provides: frozenset[str] = frozenset()
     split: str = "pretrain"
+    cost: float = 1.0
     kind = "task"
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        _check_cost(self)
         object.__setattr__(self, "needs", _frozen(self.needs))
         object.__setattr__(self, "provides", _frozen(self.provides))
         _check_callable(self, "build")

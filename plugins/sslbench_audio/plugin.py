@@ -53,12 +53,17 @@ def sslbench_register_datasets() -> list[DatasetSpec]:
     ]
 
 
+AUDIO_COSTS = {"audio-transformer-tiny": 0.115, "audio-transformer-small": 0.848}
+"""Cost hints (``--shard``): millions of parameters at default options on 13 MFCC features (fsdd-mfcc)."""
+
+
 @hookimpl
 def sslbench_register_models() -> list[ModelSpec]:
     return [
         ModelSpec(
             name=name, modalities={"audio"}, build="sslbench_audio.models:build_audio_transformer", options=type(preset),
             provides={"sequence", "frame-masking"}, reference="Baevski et al., 2020 (wav2vec 2.0); Hsu et al., 2021",
+            cost=AUDIO_COSTS.get(name, 1.0),
             description=f"conv front end (time stride {preset.stride}) + {preset.depth}-layer transformer, "
             f"D = {preset.dim}; pooled = mean over real frames",
         )

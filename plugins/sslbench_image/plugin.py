@@ -90,19 +90,22 @@ def sslbench_register_models() -> list[ModelSpec]:
         ModelSpec(
             name="cnn-small", modalities={"image"}, build="sslbench_image.models:build_small_cnn", options=options.SmallCNNOptions,
             provides={"sequence"}, description="4-layer CNN (32-64-128-128 channels), fast on CPU",
+            cost=0.24,  # cost hints (--shard): millions of parameters at default options, 1-channel 28 px input
         ),
         ModelSpec(
             name="resnet18", modalities={"image"}, build="sslbench_image.models:build_resnet18", options=options.ResNet18Options,
             provides={"sequence"}, reference="He et al., 2016", export="sslbench_image.export:export_timm",
-            description="timm ResNet-18, random init, small-image stem below 64 px",
+            description="timm ResNet-18, random init, small-image stem below 64 px", cost=11.2,
         ),
         ModelSpec(
             name="timm", modalities={"image"}, build="sslbench_image.models:build_timm", options=options.TimmOptions,
-            provides={"sequence"}, export="sslbench_image.export:export_timm", description="any timm backbone by name (option arch), random init",
+            provides={"sequence"}, export="sslbench_image.export:export_timm",
+            description="any timm backbone by name (option arch), random init",
+            cost=11.2,  # its default arch, resnet18; another arch keeps this hint
         ),
         ModelSpec(
             name="patch-transformer", modalities={"image"}, build="sslbench_image.vit:build_patch_transformer",
-            options=options.PatchTransformerOptions, provides={"sequence", "frame-masking"},
+            options=options.PatchTransformerOptions, provides={"sequence", "frame-masking"}, cost=0.10,
             reference="Dosovitskiy et al., 2021 (ViT); Xie et al., 2022 (SimMIM mask token)",
             description="timm ViT (64 wide, 2 blocks) over patches with a learned mask token: masked-frames = masked patch modelling",
         ),
@@ -113,7 +116,7 @@ def sslbench_register_models() -> list[ModelSpec]:
 def sslbench_register_tasks() -> list[TaskSpec]:
     return [
         TaskSpec(
-            name="simclr", build="sslbench_image.simclr:build_simclr", options=options.SimCLROptions, needs={"views"},
+            name="simclr", build="sslbench_image.simclr:build_simclr", options=options.SimCLROptions, needs={"views"}, cost=2.0,  # encodes two views of each sample
             reference="Chen et al., 2020, A Simple Framework for Contrastive Learning of Visual Representations",
             description="projection head + NT-Xent on two augmented views",
         )

@@ -58,11 +58,12 @@ def sslbench_register_models() -> list[ModelSpec]:
         ModelSpec(
             name="item-embedding", modalities={"recsys"}, build="sslbench_recsys.models:build_item_embedding",
             options=options.ItemEmbeddingOptions, provides=ITEM_TABLE, reference=ITEM2VEC,
+            cost=0.11,  # cost hints (--shard): millions of parameters at default options, MovieLens-100k's items
             description="an item table; a user is the mean of their history's item vectors",
         ),
         ModelSpec(
             name="item-transformer", modalities={"recsys"}, build="sslbench_recsys.models:build_item_transformer",
-            options=options.ItemTransformerOptions, provides=ITEM_TABLE | {"sequence"},
+            options=options.ItemTransformerOptions, provides=ITEM_TABLE | {"sequence"}, cost=0.21,
             reference="Sun et al., 2019 (BERT4Rec); Kang & McAuley, 2018 (SASRec)",
             description="item + position embeddings, pre-norm transformer (2 layers, D = 64); "
             "pooled = last real position",

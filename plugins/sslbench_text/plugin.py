@@ -52,13 +52,18 @@ def sslbench_register_datasets() -> list[DatasetSpec]:
     ]
 
 
+BERT_COSTS = {"bert-tiny": 1.43, "bert-mini": 5.22, "bert-small": 16.7}
+"""Cost hints (``--shard``): millions of parameters at default options with 20newsgroups' 8,000-word
+WordPiece vocabulary and 64 positions (sum of ``p.numel()`` of the built encoder)."""
+
+
 @hookimpl
 def sslbench_register_models() -> list[ModelSpec]:
     return [
         ModelSpec(
             name=name, modalities={"text"}, build=f"sslbench_text.models:build_{name.replace('-', '_')}", options=options.BertOptions,
             export="sslbench_text.export:export_bert",
-            provides={"sequence", "token-embeddings"},
+            provides={"sequence", "token-embeddings"}, cost=BERT_COSTS.get(name, 1.0),
             reference="Turc et al., 2019, Well-Read Students Learn Better (BERT miniatures)",
             description=f"BERT {size.layers} layers, {size.hidden} hidden, {size.heads} heads, "
             "from BertConfig, random init",

@@ -115,7 +115,15 @@ def build_parser() -> argparse.ArgumentParser:
                    "OUT/tracebacks/)")
     p.add_argument("--nproc", type=int, default=1, metavar="N",
                    help="train each cell on N processes (launches torchrun with DistributedDataParallel)")
+    p.add_argument("--no-wait", dest="wait", action="store_false",
+                   help="end once every pair left is held by another live run, instead of waiting to take over "
+                   "one whose run dies")
+    _add_launcher_options(p)
     p.set_defaults(command=_lazy("run", "cmd_run"))
+
+    from sslbench.cli.status import add_status_parser  # `status DIR`
+
+    add_status_parser(sub, common)
 
     from sslbench.cli.results import (
         add_subcommands,  # leaderboard, report, compare, merge
@@ -131,6 +139,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_export_parser(sub, common)
     return parser
+
+
+def _add_launcher_options(p: argparse.ArgumentParser) -> None:
+    """``run``'s workers through submitit (:mod:`sslbench.cli.launch`)."""
+    p.add_argument("--launcher", choices=["local", "slurm"],
+                   help="run --workers N workers that share the grid: a SLURM job array, or processes here (submitit)")
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="how many workers --launcher starts")
+    p.add_argument("--partition", help="SLURM partition of the workers")
+    p.add_argument("--gpus-per-worker", type=int, metavar="G", help="GPUs of each worker (default: --nproc when > 1, else 0)")
+    p.add_argument("--time", metavar="T", help="each worker's time limit, SLURM's format (default 24:00:00)")
+    p.add_argument("--slurm-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="any sbatch option for the workers, e.g. account=myproj (repeatable)")
 
 
 def console_main() -> NoReturn:

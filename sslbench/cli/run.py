@@ -50,6 +50,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sslbench.results import read_rows
     from sslbench.run.runner import run_grid
 
+    if args.launcher:
+        from sslbench.cli.launch import launch
+
+        return launch(args)
+    given = [name for name, value in (("--workers", args.workers != 1), ("--partition", args.partition),
+             ("--gpus-per-worker", args.gpus_per_worker is not None), ("--time", args.time),
+             ("--slurm-option", args.slurm_option)) if value]
+    if given:
+        raise UsageError(f"{given[0]} needs --launcher local|slurm (it sets up the workers that --launcher starts)")
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return _launch_torchrun(args)
     if args.nproc < 1:
@@ -80,7 +89,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         registry.pm.register(ProgressReporter(), name="sslbench-progress")
     try:
         summary = run_grid(config, registry, out, plan=plan, resume=args.resume, shard=args.shard,
-                           show_tracebacks=args.traceback)
+                           show_tracebacks=args.traceback, wait=args.wait)
     except BaseException:
         distributed.shutdown(wait=False)
         raise

@@ -26,6 +26,7 @@ from typing import Any
 from sslbench.anchors import AS_LOADED, NO_ENCODER, RANDOM_INIT, WEIGHTS_OPTION
 from sslbench.errors import AmbiguousNameError, UnknownComponentError
 from sslbench.plan.config import Config, RunConfig
+from sslbench.plan.cost import cell_cost
 from sslbench.registry import Registry
 from sslbench.specs import DatasetSpec, ModalitySpec, ModelSpec
 
@@ -53,6 +54,7 @@ class Cell:
     evaluations: tuple[EvalPlan, ...]
     run: RunConfig  # the budget of the grid this cell belongs to
     references: tuple[EvalPlan, ...] = ()  # baseline cells: evaluators whose reference rows (e.g. popularity) to add
+    cost: float = 1.0  # estimated cost of one seed, for --shard (sslbench.plan.cost); never changes what runs
 
     @property
     def is_baseline(self) -> bool:
@@ -117,6 +119,7 @@ def plan_grid(config: Config, registry: Registry) -> GridPlan:
             for model in part.grid.models:
                 _plan_pair(plan, part, registry, dataset, model, _weights_of(config, model))
     _add_references(plan, registry)
+    plan.cells[:] = [dataclasses.replace(c, cost=cell_cost(c, registry)) for c in plan.cells]
     return plan
 
 

@@ -9,6 +9,7 @@ A folder written by ``sslbench run --out DIR``::
     DIR/commits.jsonl     which (cell, seed) pairs are complete (rows and curve together)
     DIR/pending/ locks/ checkpoints/ tracebacks/   the run's working folders
     DIR/tensorboard/      live curves and metrics, when [run] loggers names tensorboard
+    DIR/workers/          ``--launcher``'s submitit folder: each worker's log, pickled call and result
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ LOCKS_DIR = "locks"
 CHECKPOINTS_DIR = "checkpoints"
 TRACEBACKS_DIR = "tracebacks"
 TENSORBOARD_DIR = "tensorboard"  # one TensorBoard run per (cell, seed), with [run] loggers = ["tensorboard"]
+WORKERS_DIR = "workers"
 
 CURVE_KEYS = ("suite", "dataset", "task", "model", "seed")
 """Two curves with equal values here are the same cell's; a folder holds at most one."""

@@ -26,6 +26,7 @@ from sslbench.results.files import (
     ROWS_FILE,
     TENSORBOARD_DIR,
     TRACEBACKS_DIR,
+    WORKERS_DIR,
 )
 from sslbench.results.rows import read_rows
 from sslbench.run.commit import done_cells, replay_pending
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 
 
 RESULT_FILES = (MANIFEST_FILE, ROWS_FILE, CURVES_FILE, COMMITS_FILE)
-RESULT_FOLDERS = (LOCKS_DIR, CHECKPOINTS_DIR, PENDING_DIR, TRACEBACKS_DIR, TENSORBOARD_DIR)
+RESULT_FOLDERS = (LOCKS_DIR, CHECKPOINTS_DIR, PENDING_DIR, TRACEBACKS_DIR, TENSORBOARD_DIR, WORKERS_DIR)
 RESULT_ENTRIES = frozenset({*RESULT_FILES, *RESULT_FOLDERS})
 """What ``sslbench run`` keeps in a result folder (besides ``.NAME.PID.tmp``, ``*.torn-*`` and ``*.corrupt-*``)."""
 
@@ -168,8 +169,6 @@ def claim(out_dir: Path, cell: Cell, seed: int) -> contextlib.AbstractContextMan
 
 
 @contextlib.contextmanager
-
-
 def claim_name(out_dir: Path, name: str) -> Iterator[bool]:
     """The lock of the cell whose files are called ``name`` (see :func:`claim`)."""
     locks = safeio.ensure_dir(out_dir / LOCKS_DIR)
@@ -178,7 +177,7 @@ def claim_name(out_dir: Path, name: str) -> Iterator[bool]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            log.warning("%s: another run is on it; leaving it to that run", name)
+            log.info("%s: another run holds it; retrying it after the others", name)
             yield False
             return
         yield True

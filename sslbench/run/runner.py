@@ -9,8 +9,8 @@ tf-idf, ...) the same way, once per seed.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +23,11 @@ from sslbench.data_api import LoadedDataset
 from sslbench.errors import WeightsError
 from sslbench.options import options_as_dict
 from sslbench.plan.config import Config, RunConfig
+from sslbench.plan.cost import deal
 from sslbench.plan.grid import Cell, GridPlan, plan_grid
 from sslbench.plan.identity import IDENTITY_FORMAT, differences, identity_from_full
 from sslbench.registry import Registry
-from sslbench.run import folder, provenance, reevaluate, tensorboard
+from sslbench.run import claims, folder, provenance, reevaluate, tensorboard, workers
 from sslbench.run.cells import (
     build,
     check_divisible,
@@ -48,7 +49,7 @@ log = logging.getLogger(__name__)
 
 def run_grid(config: Config, registry: Registry, out_dir: Path, *, plan: GridPlan | None = None,
              progress: bool = True, resume: bool = False, shard: tuple[int, int] = (0, 1),
-             show_tracebacks: bool = False) -> RunSummary:
+             show_tracebacks: bool = False, wait: bool = True) -> RunSummary:
     """Run every cell of ``config`` for every seed and append rows under ``out_dir``.
 
     Datasets are loaded before anything is written, so a missing dataset fails the
@@ -59,18 +60,20 @@ def run_grid(config: Config, registry: Registry, out_dir: Path, *, plan: GridPla
     ``(k, n)`` runs only the (cell, seed) pairs that :func:`shard_pairs` deals to k; an
     empty shard returns at once, having written nothing (``summary.pairs == 0``).
     The traceback of every failed or diverged cell goes to ``OUT/tracebacks/`` (its rows'
-    message names the file); ``show_tracebacks`` also prints it to stderr.
+    message names the file); ``show_tracebacks`` also prints it to stderr. A pair another
+    run holds is retried after the others until it is done, so a pair whose run dies is taken
+    over (:mod:`sslbench.run.workers`); with ``wait=False`` the run ends once only held pairs are left.
 
     Under torchrun every rank calls this; rank 0 alone writes and reports. The trackers that
     ``[run] loggers`` names (:mod:`sslbench.run.tensorboard`) observe the run on rank 0.
     """
     loggers = config.run.loggers if distributed.is_main() else ()
     with tensorboard.attached(loggers, registry.pm, out_dir):
-        return _run_grid(config, registry, out_dir, plan, progress, resume, shard, show_tracebacks)
+        return _run_grid(config, registry, out_dir, plan, progress, resume, shard, show_tracebacks, wait)
 
 
 def _run_grid(config: Config, registry: Registry, out_dir: Path, plan: GridPlan | None, progress: bool,
-              resume: bool, shard: tuple[int, int], show_tracebacks: bool) -> RunSummary:
+              resume: bool, shard: tuple[int, int], show_tracebacks: bool, wait: bool) -> RunSummary:
     registry = config.registry(registry)  # the config's variants by name
     plan = plan or plan_grid(config, registry)
     mine = shard_pairs(plan, config.run.seeds, shard)
@@ -97,13 +100,15 @@ def _run_grid(config: Config, registry: Registry, out_dir: Path, plan: GridPlan 
     todo = [(cell, seed) for cell, seed in pairs if folder.pair_name(cell, seed) not in accepted.done]
     again = reevaluate.pending(run, [(c, s) for c, s in pairs if folder.pair_name(c, s) in accepted.done]) \
         if distributed.is_main() else []  # finished pairs that lack an evaluation the grid now has
-    jobs = [(cell, seed, _run_claimed) for cell, seed in todo] + [(c, s, reevaluate.evaluate_again) for c, s in again]
-    for index, (cell, seed, job) in enumerate(jobs, 1):
-        if distributed.is_main():
-            registry.pm.hook.sslbench_cell_start(cell=cell, seed=seed, index=index, total=len(jobs))
-        rows = job(run, cell, seed)
-        if distributed.is_main():
-            registry.pm.hook.sslbench_cell_finish(cell=cell, seed=seed, rows=rows, index=index, total=len(jobs))
+    total, reported = len(todo) + len(again), []
+    left = workers.work(todo, lambda pair: _attempt(run, *pair, reported, total), wait=wait,
+                        on_wait=lambda held, delay: log.info("%d pair(s) held by other workers; scanning again "
+                                                             "in %.1fs", held, delay))
+    for cell, seed in left:  # --no-wait: left to the live workers that hold them
+        _report(run, cell, seed, None, reported, total)
+    for cell, seed in again:
+        _announce(run, cell, seed, reported, total)
+        _report(run, cell, seed, reevaluate.evaluate_again(run, cell, seed) or [], reported, total)
     if distributed.is_main():
         registry.pm.hook.sslbench_run_finish(summary=run.summary)
     return run.summary
@@ -112,13 +117,13 @@ def _run_grid(config: Config, registry: Registry, out_dir: Path, plan: GridPlan 
 def shard_pairs(plan: GridPlan, seeds: tuple[int, ...], shard: tuple[int, int]) -> set[str]:
     """File names (:func:`pair_name`) of the (cell, seed) pairs shard ``k`` of ``n`` runs.
 
-    The pairs are sorted by a hash of their names and dealt round-robin: shards differ
-    in size by at most one pair (none is empty while another holds two), and the
-    assignment does not change when the config's lists are reordered.
+    The pairs are dealt by their estimated cost (``Cell.cost``, :mod:`sslbench.plan.cost`), the
+    costliest first, each to the least-loaded shard: shards hold about equal compute, none is
+    empty while another holds two pairs, and the assignment does not change when the config's
+    lists are reordered.
     """
     k, n = shard
-    pairs = sorted((_pair_hash(cell, seed), folder.pair_name(cell, seed)) for cell in plan.cells for seed in seeds)
-    return {name for i, (_, name) in enumerate(pairs) if i % n == k}
+    return deal(((folder.pair_name(cell, seed), cell.cost) for cell in plan.cells for seed in seeds), n)[k]
 
 
 def in_shard(cell: Cell, seed: int, shard: tuple[int, int], plan: GridPlan, seeds: tuple[int, ...]) -> bool:
@@ -126,24 +131,53 @@ def in_shard(cell: Cell, seed: int, shard: tuple[int, int], plan: GridPlan, seed
     return folder.pair_name(cell, seed) in shard_pairs(plan, seeds, shard)
 
 
-def _pair_hash(cell: Cell, seed: int) -> bytes:
-    return hashlib.sha256(f"{cell.key}/seed{seed}".encode()).digest()
+def _attempt(run: RunState, cell: Cell, seed: int, reported: list[tuple[Cell, int]], total: int) -> workers.Outcome:
+    """One attempt at (cell, seed) (:func:`_run_claimed`); observers hear of each pair once: when this
+    run ran it, or when it found it done by another."""
+    outcome, rows = _run_claimed(run, cell, seed, lambda: _announce(run, cell, seed, reported, total))
+    if outcome is not workers.Outcome.HELD:
+        _report(run, cell, seed, rows, reported, total)
+    return outcome
 
 
-def _run_claimed(run: RunState, cell: Cell, seed: int) -> list[dict[str, Any]] | None:
-    """Run (cell, seed) unless another run holds it; rank 0 claims and decides, every rank trains.
+def _announce(run: RunState, cell: Cell, seed: int, reported: list[tuple[Cell, int]], total: int) -> None:
+    if distributed.is_main():
+        run.registry.pm.hook.sslbench_cell_start(cell=cell, seed=seed, index=len(reported) + 1, total=total)
 
-    Returns the rows written (rank 0), or None when another run had it. Without
-    torch.distributed this is rank 0 alone (broadcast and barrier are no-ops).
+
+def _report(run: RunState, cell: Cell, seed: int, rows: list[dict[str, Any]] | None,
+            reported: list[tuple[Cell, int]], total: int) -> None:
+    """``sslbench_cell_finish`` (after ``sslbench_cell_start`` when the pair was not run here)."""
+    if rows is None:
+        _announce(run, cell, seed, reported, total)
+    reported.append((cell, seed))
+    if distributed.is_main():
+        run.registry.pm.hook.sslbench_cell_finish(cell=cell, seed=seed, rows=rows, index=len(reported), total=total)
+
+
+def _run_claimed(run: RunState, cell: Cell, seed: int,
+                 announce: Callable[[], None]) -> tuple[workers.Outcome, list[dict[str, Any]] | None]:
+    """Run (cell, seed) unless another run holds it or finished it; rank 0 claims and decides, every rank trains.
+
+    Returns what the attempt found and the rows written (rank 0; None unless it ran here). The
+    claim's lock file records who runs it and, once committed, how long it took
+    (:mod:`sslbench.run.claims`). Without torch.distributed this is rank 0 alone (broadcast
+    and barrier are no-ops).
     """
-    main, rows = distributed.is_main(), None
+    main, rows, name = distributed.is_main(), None, folder.pair_name(cell, seed)
     with folder.claim(run.out_dir, cell, seed) if main else contextlib.nullcontext(False) as claimed:
-        if distributed.broadcast_object(claimed and not folder.is_done(run.out_dir, cell, seed)):
+        decision = distributed.broadcast_object(
+            (workers.Outcome.HELD if not claimed else workers.Outcome.DONE
+             if folder.is_done(run.out_dir, cell, seed) else workers.Outcome.RAN) if main else None)
+        if decision is workers.Outcome.RAN:
+            announce()
+            started = claims.record_start(run.out_dir, name) if main else 0.0
             rows, trained = _run_cell(run, cell, seed)
             if main:  # only rank 0 writes rows and curves
                 _commit(run, cell, seed, rows, trained)
+                claims.record_finish(run.out_dir, name, started)
     distributed.barrier()
-    return rows
+    return decision, rows
 
 
 def _write_manifest(run: RunState) -> None:
