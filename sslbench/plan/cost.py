@@ -26,16 +26,17 @@ import heapq
 from collections.abc import Iterable
 from typing import Any
 
+from sslbench.anchors import NO_ENCODER, UNTRAINED_TASKS
+
 EVAL_SAMPLES = 3_000  # training samples' worth of compute per planned evaluation of a cell
 REFERENCE_SIZE = 0.15  # size of a no-encoder reference (text-cpu: tf-idf ≈ 0.1 × bert-tiny's 1.43)
 SAMPLES_PER_SECOND = 80 * 1.43  # size × samples per second of training, text-cpu's pace on 2 CPU cores
-UNTRAINED = ("random-init", "no-encoder")
 
 
 def cell_cost(cell: Any, registry: Any) -> float:
     """The estimated cost of one seed of ``cell`` (a :class:`~sslbench.plan.grid.Cell`), in
     size × samples (see the module doc); always > 0."""
-    if cell.task == "no-encoder":
+    if cell.task == NO_ENCODER:
         size = REFERENCE_SIZE
     else:
         size = float(registry.get("model", cell.model).cost)
@@ -44,7 +45,7 @@ def cell_cost(cell: Any, registry: Any) -> float:
 
 
 def _training_samples(cell: Any, registry: Any, size: float) -> float:
-    if cell.task in UNTRAINED:
+    if cell.task in UNTRAINED_TASKS:  # random-init, no-encoder, as-loaded: nothing trains here
         return 0.0
     passes = float(registry.get("task", cell.task).cost)
     run = cell.run
