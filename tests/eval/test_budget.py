@@ -175,3 +175,41 @@ def test_the_supervised_anchor_reads_only_the_subset_labels():
     b, _ = budget_context(other, KNNOptions(labels_per_class=8))
     assert torch.equal(a.encoder.proj.weight, b.encoder.proj.weight)
     assert run_knn(ctx, KNNOptions(labels_per_class=8)) == run_knn(other, KNNOptions(labels_per_class=8))
+
+
+def test_a_grid_with_a_label_budget_runs_and_its_supervised_rows_pay_for_the_anchor(tmp_path, make_registry):
+    """End to end: the budget is in the rows' protocol; the supervised rows' anchor is re-trained on the subset."""
+    import textwrap
+
+    import fake_plugin
+
+    from sslbench.plan.config import load_config
+    from sslbench.results import read_rows
+    from sslbench.run.runner import run_grid
+
+    registry = make_registry(fake_plugin)
+    path = tmp_path / "cfg.toml"
+    path.write_text(textwrap.dedent("""
+        [run]
+        seeds = [0, 1]
+        device = "cpu"
+        steps = 5
+        batch_size = 16
+        [grid]
+        datasets = ["blobs"]
+        tasks = ["supervised"]
+        models = ["mlp"]
+        evaluators = ["knn", "linear-probe"]
+        [evaluators.knn]
+        labels_per_class = 3
+        [evaluators.linear-probe]
+        label_fraction = 0.5
+    """))
+    assert run_grid(load_config(path, registry), registry, tmp_path / "out").exit_code == 0
+    rows = read_rows(tmp_path / "out")
+    assert {(r["task"], r["evaluator"]) for r in rows if r["status"] == "ok"} == {
+        (t, e) for t in ("random-init", "supervised") for e in ("knn", "linear-probe")}
+    knn = [r for r in rows if r["evaluator"] == "knn"]
+    assert all(r["protocol"]["labels_per_class"] == 3 for r in knn)
+    assert all(r["cost"].get("eval_anchor_steps", 0) > 0 for r in rows if r["task"] == "supervised")
+    assert not any("eval_anchor_steps" in r["cost"] for r in rows if r["task"] == "random-init")
