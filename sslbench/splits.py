@@ -2,7 +2,7 @@
 
 A dataset's splits are seeded by a constant the dataset chooses, never by the run's seed,
 so every cell and machine sees the same samples in each split. (An evaluator's label
-budget, a draw *within* the train split, is seeded from the run's seed: sslbench_eval.budget.)
+budget, a draw *within* the train split, is seeded from the run's seed by the evaluator.)
 """
 from __future__ import annotations
 
