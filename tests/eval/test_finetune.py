@@ -70,8 +70,8 @@ def test_a_frozen_encoder_with_the_head_only_matches_the_linear_probe():
     torch.manual_seed(0)
     encoder = Linear(8, 16).requires_grad_(False).eval()
     tuned = run_finetune(context(encoder), FinetuneOptions(steps=400, lr_grid=(1e-2,), freeze_encoder=True))
-    probe = run_linear_probe(context(encoder, valid=False), LinearProbeOptions(standardize=False))
-    assert math.isclose(tuned["top1"], probe["top1"], abs_tol=0.03), (tuned, probe)
+    probe = run_linear_probe(context(encoder), LinearProbeOptions())
+    assert math.isclose(tuned["top1"], probe["top1"], abs_tol=0.02), (tuned, probe)
 
 
 class Scaled(nn.Module):
