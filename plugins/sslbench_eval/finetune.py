@@ -118,13 +118,10 @@ def finetune(ctx: EvalContext, options: FinetuneOptions, lr: float, num_classes:
              statistics: tuple[Tensor, Tensor], subset: Tensor | None = None) -> tuple[Classifier, int]:
     """A copy of ``ctx.encoder`` with a new head on standardised input (``statistics``: shift, scale),
     trained on ``train`` (its ``subset`` rows when given); returns it and its FLOPs."""
+    encoder = ctx.encoder if options.freeze_encoder else copy.deepcopy(ctx.encoder)  # frozen: never changed
     with torch.random.fork_rng(devices=[]):  # the head's init must not move the global generator
         torch.manual_seed(ctx.seed)
-        head = nn.Linear(ctx.encoder.embed_dim, num_classes)  # drawn first, frozen or not: the same init
-    encoder = ctx.encoder if options.freeze_encoder else copy.deepcopy(ctx.encoder)  # frozen: never changed
-    model = Classifier(encoder, num_classes)
-    model.head = head
-    model = model.to(ctx.device)
+        model = Classifier(encoder, num_classes).to(ctx.device)  # the head: the first draw, frozen or not
     model.shift.copy_(statistics[0])
     model.scale.copy_(statistics[1])
     rows = torch.arange(len(ctx.dataset.split("train"))) if subset is None else subset.cpu()
