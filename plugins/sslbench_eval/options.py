@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 
-def check_label_budget(options: object) -> None:
+def check_label_budget(options: Any) -> None:
     """Refuse a label budget that is out of range or given twice (``labels_per_class`` and ``label_fraction``)."""
-    per_class, fraction = getattr(options, "labels_per_class"), getattr(options, "label_fraction")
+    per_class, fraction = options.labels_per_class, options.label_fraction
     if isinstance(per_class, bool) or per_class < 0:
         raise ValueError(f"labels_per_class: must be an integer >= 1 (0 = all labels), got {per_class!r}")
     if not 0 < fraction <= 1:

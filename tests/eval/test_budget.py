@@ -148,7 +148,7 @@ def supervised_cell(seed: int = 0) -> tuple[EvalContext, SupervisedTask, dict]:
 
 
 def test_the_supervised_anchor_under_a_budget_is_trained_from_its_init_on_the_subset_only():
-    ctx, task, initial = supervised_cell()
+    ctx, _, initial = supervised_cell()
     same, subset = budget_context(ctx, KNNOptions())
     assert same is ctx and subset is None  # no budget: the anchor as the task trained it
     anchor, subset = budget_context(ctx, KNNOptions(labels_per_class=8))
