@@ -1,7 +1,8 @@
 """Fixed, class-balanced draws that dataset plugins use to carve splits (e.g. ``valid``).
 
-Every draw is seeded by a constant the dataset chooses, never by the run's seed,
-so every cell and machine sees the same samples in each split.
+A dataset's splits are seeded by a constant the dataset chooses, never by the run's seed,
+so every cell and machine sees the same samples in each split. (An evaluator's label
+budget, a draw *within* the train split, is seeded from the run's seed by the evaluator.)
 """
 from __future__ import annotations
 
@@ -30,13 +31,36 @@ def stratified_subset(labels: Tensor, size: int | None, seed: int = 0) -> Tensor
     take = quota.floor().long()
     extra = torch.argsort(quota - take, descending=True, stable=True)[: size - int(take.sum())]
     take[extra] += 1
+    return _draw(labels, classes, take, seed)
+
+
+def balanced_subset(labels: Tensor, per_class: int, seed: int = 0) -> Tensor:
+    """Sorted indices of ``per_class`` samples of every class, chosen by a seeded permutation.
+
+    The draw of each class is the same one :func:`stratified_subset` makes. A class with
+    fewer than ``per_class`` samples is refused (``ValueError`` naming the class): a clamped
+    draw would no longer be balanced.
+
+    Shape:
+        labels (N,) long → (per_class · C,) long.
+    """
+    classes, counts = labels.unique(return_counts=True)
+    short = torch.nonzero(counts < per_class).flatten()
+    if len(short):
+        c, have = int(classes[short[0]]), int(counts[short[0]])
+        raise ValueError(f"labels_per_class: {per_class} is more than class {c} has ({have}); "
+                         f"allowed: 1 to {int(counts.min())} on this split")
+    return _draw(labels, classes, torch.full_like(counts, per_class), seed)
+
+
+def _draw(labels: Tensor, classes: Tensor, take: Tensor, seed: int) -> Tensor:
+    """``take[i]`` samples of class ``classes[i]`` each, by one seeded generator in class order; sorted."""
     generator = torch.Generator().manual_seed(seed)
     picked = []
     for c, k in zip(classes.tolist(), take.tolist()):
         members = torch.nonzero(labels == c).flatten()
         picked.append(members[torch.randperm(len(members), generator=generator)[:k]])
     return torch.cat(picked).sort().values
-
 
 def carve_valid(labels: Tensor, size: int, seed: int = VALID_SEED) -> tuple[Tensor, Tensor]:
     """A fixed class-balanced validation draw of ``size`` samples and the rest, both sorted.

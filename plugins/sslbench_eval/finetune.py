@@ -15,11 +15,24 @@ validation split the first value of the grid is used. What it spent (steps, FLOP
 counted on the first batch with :func:`sslbench.flops.count_step_flops`) lands in the row's
 ``cost`` as ``eval_steps`` / ``eval_flops``; the chosen lr in ``selected``.
 
+The head's input is standardised for every encoder — ``(pooled - mean) / std`` with the
+train split's per-feature statistics of the encoder as handed over, fixed during training —
+as the linear probe standardises, and as MAE's linear probing puts a BatchNorm without
+affine parameters before the head (He et al., 2022, appendix A.2): the head is then judged
+on the features, not on their scale (a frozen cnn-small's raw features left AdamW's head at
+0.196 where the probe reads 0.948 on digits, issue 25). With ``freeze_encoder = true`` the
+encoder cannot change, so the head trains on the cell's cached embeddings (the same numbers
+the encoder would give batch by batch; no encoder pass per step).
+
 An encoder without parameters (a no-encoder reference: raw pixels, frame statistics,
-tf-idf) has nothing to fine-tune, so only its head trains; its features are then
-standardised with the train split's mean and std first, as the linear probe does, so the
-head is not judged on the features' raw scale (tf-idf weights, MFCC units) within a budget
-sized for learned embeddings.
+tf-idf) has nothing to fine-tune: its row is its best linear head, the linear probe's fit
+(L-BFGS to convergence, L2 chosen on ``valid``, :mod:`sslbench_eval.linear_probe` at its
+defaults), so a reference's ``finetune`` row never sits below its probe row for a reason
+that has nothing to do with its features (200 AdamW steps left raw pixels at 0.832 against
+the probe's 0.965).
+
+A label budget (``labels_per_class`` / ``label_fraction``, :mod:`sslbench_eval.budget`)
+restricts the training batches (and the head's input statistics) to the budget's subset.
 """
 from __future__ import annotations
 
@@ -31,13 +44,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sslbench import EvalContext, autocast_for, count_step_flops, embed_split, label_key, move_batch
-
-
-from sslbench_eval.options import FinetuneOptions  # noqa: F401  # torch-free: re-exported
+from sslbench_eval.budget import budget_context, budget_of
+from sslbench_eval.linear_probe import run_linear_probe
+from sslbench_eval.options import FinetuneOptions, LinearProbeOptions
 
 
 class Classifier(nn.Module):
-    """Encoder + linear head on its (optionally standardised) pooled output. Shape: batch → logits (B, C)."""
+    """Encoder + linear head on its standardised pooled output. Shape: batch → logits (B, C)."""
 
     def __init__(self, encoder: nn.Module, num_classes: int) -> None:
         super().__init__()
@@ -60,17 +73,28 @@ def has_parameters(encoder: nn.Module) -> bool:
 
 
 def run_finetune(ctx: EvalContext, options: FinetuneOptions) -> dict[str, float]:
-    """``top1``: test accuracy of the encoder fine-tuned with the lr chosen on ``valid``."""
+    """``top1``: test accuracy of the encoder fine-tuned with the lr chosen on ``valid``
+    (of a reference: of the linear probe's fit, module docstring)."""
+    ctx, subset = budget_context(ctx, options)
+    if not has_parameters(ctx.encoder):
+        return run_linear_probe(ctx, LinearProbeOptions(**budget_of(options)))
+    model = tune(ctx, options, subset)
+    return {"top1": accuracy(model, ctx, "test", frozen=options.freeze_encoder)}
+
+
+def tune(ctx: EvalContext, options: FinetuneOptions, subset: Tensor | None = None) -> Classifier:
+    """The model fine-tuned on ``train`` (its ``subset`` rows when given) with the lr of ``options.lr_grid``
+    best on ``valid`` (the first without a valid split); records the choice and the cost on ``ctx``."""
     train = ctx.dataset.split("train")
     num_classes = int(train.labels[ctx.label_set].max()) + 1
     grid = options.lr_grid if ctx.has_split("valid") else options.lr_grid[:1]
     best: tuple[float, float, Classifier] | None = None
     total_flops = 0
-    statistics = None if has_parameters(ctx.encoder) else train_statistics(ctx)  # once, not per lr
+    statistics = train_statistics(ctx, subset)  # once, not per lr
     for lr in grid:
-        model, flops = finetune(ctx, options, lr, num_classes, statistics)
+        model, flops = finetune(ctx, options, lr, num_classes, statistics, subset)
         total_flops += flops
-        score = accuracy(model, ctx, "valid") if len(grid) > 1 else math.nan
+        score = accuracy(model, ctx, "valid", frozen=options.freeze_encoder) if len(grid) > 1 else math.nan
         if best is None or score > best[0]:
             best = (score, lr, model)
     assert best is not None
@@ -78,47 +102,86 @@ def run_finetune(ctx: EvalContext, options: FinetuneOptions) -> dict[str, float]
     if len(grid) > 1:
         ctx.record_choice(lr=lr)
     ctx.record_cost(steps=options.steps * len(grid), flops=total_flops)
-    return {"top1": accuracy(model, ctx, "test")}
+    return model
 
 
-def train_statistics(ctx: EvalContext) -> tuple[Tensor, Tensor]:
-    """Mean and std (each (D,)) of the frozen encoder's train embeddings, as the linear probe standardises."""
-    train = embed_split(ctx.encoder, ctx.dataset.split("train"), ctx.device, ctx.embed_batch_size)  # (N, D)
-    return train.mean(dim=0), train.std(dim=0).clamp_min(1e-6)
+def train_statistics(ctx: EvalContext, subset: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Mean and std (each (D,)) of the handed-over encoder's train embeddings (the ``subset`` rows when
+    given), as the linear probe standardises; from the cell's cached embeddings."""
+    train = ctx.embeddings("train")  # (N, D)
+    if subset is not None:
+        train = train[subset.to(train.device)]
+    return train.mean(dim=0), train.std(dim=0).nan_to_num(1.0).clamp_min(1e-6)
 
 
 def finetune(ctx: EvalContext, options: FinetuneOptions, lr: float, num_classes: int,
-             statistics: tuple[Tensor, Tensor] | None = None) -> tuple[Classifier, int]:
-    """A copy of ``ctx.encoder`` with a new head, trained on ``train``; returns it and its FLOPs.
-
-    ``statistics``: (shift, scale) for the head's input, given for parameter-free references only."""
+             statistics: tuple[Tensor, Tensor], subset: Tensor | None = None) -> tuple[Classifier, int]:
+    """A copy of ``ctx.encoder`` with a new head on standardised input (``statistics``: shift, scale),
+    trained on ``train`` (its ``subset`` rows when given); returns it and its FLOPs."""
+    encoder = ctx.encoder if options.freeze_encoder else copy.deepcopy(ctx.encoder)  # frozen: never changed
     with torch.random.fork_rng(devices=[]):  # the head's init must not move the global generator
         torch.manual_seed(ctx.seed)
-        model = Classifier(copy.deepcopy(ctx.encoder), num_classes).to(ctx.device)
-    if statistics is not None:  # a reference: its head sees standardised features, as in the probe
-        model.shift.copy_(statistics[0])
-        model.scale.copy_(statistics[1])
-    model.encoder.requires_grad_(not options.freeze_encoder)
-    model.train()
-    if options.freeze_encoder:
-        model.encoder.eval()  # a frozen encoder keeps its batch-norm statistics and no dropout
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=options.weight_decay)
+        model = Classifier(encoder, num_classes).to(ctx.device)  # the head: the first draw, frozen or not
+    model.shift.copy_(statistics[0])
+    model.scale.copy_(statistics[1])
+    rows = torch.arange(len(ctx.dataset.split("train"))) if subset is None else subset.cpu()
+    order = [rows[i] for i in _batches(len(rows), options.batch_size, options.steps, ctx.generator())]
+    optimizer = torch.optim.AdamW([p for p in (model.head if options.freeze_encoder else model).parameters()],
+                                  lr=lr, weight_decay=options.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(options.steps, options.warmup_fraction))
-    split, key = ctx.dataset.split("train"), label_key(ctx.label_set)
-    order = _batches(len(split), options.batch_size, options.steps, ctx.generator())
     with torch.enable_grad():  # the runner evaluates under no_grad
-        flops_per_step = count_step_flops(_WithLoss(model, key), move_batch(split.batch(order[0]), ctx.device)).flops
-        for index in order:
-            batch = move_batch(split.batch(index), ctx.device)
-            with autocast_for(ctx.device):
-                loss = F.cross_entropy(model(batch), batch[key])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
+        if options.freeze_encoder:
+            flops = _train_head(model, ctx, order, optimizer, schedule)
+        else:
+            flops = _train_end_to_end(model, ctx, order, optimizer, schedule)
     model.eval()
-    return model, (flops_per_step or 0) * options.steps
+    return model, (flops or 0) * options.steps
+
+
+def _train_end_to_end(model: Classifier, ctx: EvalContext, order: list[Tensor], optimizer: torch.optim.Optimizer,
+                      schedule: torch.optim.lr_scheduler.LRScheduler) -> int | None:
+    """Encoder and head trained on the train split's batches ``order``; returns the FLOPs of one step."""
+    split, key = ctx.dataset.split("train"), label_key(ctx.label_set)
+    model.train()
+    flops = count_step_flops(_WithLoss(model, key), move_batch(split.batch(order[0]), ctx.device)).flops
+    for index in order:
+        batch = move_batch(split.batch(index), ctx.device)
+        with autocast_for(ctx.device):
+            loss = F.cross_entropy(model(batch), batch[key])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+    return flops
+
+
+def _train_head(model: Classifier, ctx: EvalContext, order: list[Tensor], optimizer: torch.optim.Optimizer,
+                schedule: torch.optim.lr_scheduler.LRScheduler) -> int | None:
+    """The head alone trained on the cell's cached train embeddings (the frozen encoder's output), batches
+    ``order``; returns the FLOPs of one step. Shape: embeddings (N, D), labels (N,)."""
+    x = ctx.embeddings("train")
+    y = ctx.dataset.split("train").labels[ctx.label_set].to(x.device)
+    head = _HeadLoss(model)
+    flops = count_step_flops(head, {"x": x[order[0].to(x.device)], "y": y[order[0].to(x.device)]}).flops
+    for index in order:
+        index = index.to(x.device)
+        loss = head({"x": x[index], "y": y[index]})["loss"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+    return flops
+
+
+class _HeadLoss(nn.Module):
+    """The head on cached embeddings as a task: ``{"x": (B, D), "y": (B,)}`` → ``{"loss": CE}``."""
+
+    def __init__(self, model: Classifier) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        return {"loss": F.cross_entropy(self.model.head(self.model.features(batch["x"])), batch["y"])}
 
 
 class _WithLoss(nn.Module):
@@ -132,9 +195,13 @@ class _WithLoss(nn.Module):
         return {"loss": F.cross_entropy(self.model(batch), batch[self.key])}
 
 
-def accuracy(model: Classifier, ctx: EvalContext, split: str) -> float:
-    """Top-1 of ``model`` on ``split`` (its labels read here, after training)."""
-    features = embed_split(model.encoder, ctx.dataset.split(split), ctx.device, ctx.embed_batch_size)  # (N, D)
+def accuracy(model: Classifier, ctx: EvalContext, split: str, frozen: bool = False) -> float:
+    """Top-1 of ``model`` on ``split`` (its labels read here, after training); a ``frozen`` encoder's
+    features are the cell's cached embeddings."""
+    if frozen:
+        features = ctx.embeddings(split)  # (N, D)
+    else:
+        features = embed_split(model.encoder, ctx.dataset.split(split), ctx.device, ctx.embed_batch_size)  # (N, D)
     with torch.no_grad():
         pred = model.head(model.features(features)).argmax(dim=1)
     return (pred == ctx.labels(split)).float().mean().item()

@@ -10,7 +10,8 @@ the accuracy on ``valid`` with ``train`` as the memory bank (ties go to the smal
 k); ``test`` is then scored once with that k and the same memory bank (train only,
 as without a ``valid`` split). One top-k search at the largest k serves the whole
 grid: the k nearest neighbours are a prefix of the largest k's. Without a ``valid``
-split, or with an empty ``k_grid``, the fixed ``k`` is used. The chosen k is
+split, or with an empty ``k_grid``, the fixed ``k`` is used. A k above the memory bank's
+size (a small label budget) votes with the whole bank. The chosen k is
 recorded with ``EvalContext.record_choice`` (the row's ``selected``).
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sslbench import EvalContext
+from sslbench_eval.budget import budget_context
 from sslbench_eval.options import KNNOptions  # noqa: F401  # torch-free: re-exported
 
 
@@ -81,9 +83,13 @@ def run_knn(ctx: EvalContext, options: KNNOptions) -> dict[str, float]:
     """``top1``: accuracy of kNN on the test split with the train split as memory bank.
 
     k is selected on ``valid`` when the dataset has one (module docstring) and
-    recorded as ``selected.k``; test labels are read once, after k is fixed.
+    recorded as ``selected.k``; test labels are read once, after k is fixed. With a label
+    budget the memory bank is the budget's subset of train (:mod:`sslbench_eval.budget`).
     """
+    ctx, subset = budget_context(ctx, options)
     train_x, train_y = ctx.embeddings("train"), ctx.labels("train")
+    if subset is not None:
+        train_x, train_y = train_x[subset.to(train_x.device)], train_y[subset.to(train_y.device)]
     k = options.k
     if ctx.has_split("valid") and options.k_grid:
         valid_y = ctx.labels("valid")

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sslbench import EvalContext
+from sslbench_eval.budget import budget_context
 from sslbench_eval.options import LinearProbeOptions  # noqa: F401  # torch-free: re-exported
 
 
@@ -106,14 +107,18 @@ def run_linear_probe(ctx: EvalContext, options: LinearProbeOptions) -> dict[str,
 
     With a ``valid`` split and a non-empty ``l2_grid`` the L2 is selected on valid
     (module docstring) and recorded as ``selected.l2``; otherwise ``l2`` is used.
-    Test labels are read once, after the model is fixed.
+    Test labels are read once, after the model is fixed. With a label budget the probe is
+    fit (and standardised) on the budget's subset of train only (:mod:`sslbench_eval.budget`).
     """
+    ctx, subset = budget_context(ctx, options)
     select = ctx.has_split("valid") and bool(options.l2_grid)
     names = ("train", "valid", "test") if select else ("train", "test")
     xs = [ctx.embeddings(name) for name in names]
+    train_y = ctx.labels("train")
+    if subset is not None:
+        xs[0], train_y = xs[0][subset.to(xs[0].device)], train_y[subset.to(train_y.device)]
     if options.standardize:
         xs = list(standardize(*xs))
-    train_y = ctx.labels("train")
     valid_y = ctx.labels("valid") if select else train_y[:0]
     num_classes = int(max(train_y.max(), valid_y.max() if len(valid_y) else 0)) + 1
     dtype = torch.float64 if options.precision == "float64" else torch.float32

@@ -5,7 +5,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+
+def check_label_budget(options: Any) -> None:
+    """Refuse a label budget that is out of range or given twice (``labels_per_class`` and ``label_fraction``)."""
+    per_class, fraction = options.labels_per_class, options.label_fraction
+    if isinstance(per_class, bool) or per_class < 0:
+        raise ValueError(f"labels_per_class: must be an integer >= 1 (0 = all labels), got {per_class!r}")
+    if not 0 < fraction <= 1:
+        raise ValueError(f"label_fraction: must be in (0, 1] (1 = all labels), got {fraction!r}")
+    if per_class and fraction < 1:
+        raise ValueError("labels_per_class and label_fraction: give one label budget, not both")
 
 
 @dataclass(frozen=True)
@@ -16,8 +27,11 @@ class KNNOptions:
     k_grid: tuple[int, ...] = (5, 10, 20, 50, 100, 200)  # k values tried on valid; empty: use k
     temperature: float = 0.07  # τ of the exp(s/τ) vote weights
     weighting: Literal["similarity", "uniform"] = "similarity"
+    labels_per_class: int = 0  # > 0: read the labels of only this many train samples per class (drawn per seed); 0: all
+    label_fraction: float = 1.0  # < 1: read the labels of only this share of the train split (stratified, per seed)
 
     def __post_init__(self) -> None:
+        check_label_budget(self)
         if self.k < 1:
             raise ValueError(f"k: must be >= 1, got {self.k}")
         if any(v < 1 for v in self.k_grid):
@@ -36,8 +50,11 @@ class LinearProbeOptions:
     tolerance: float = 1e-4  # stop when every gradient entry is below this (scikit-learn's default tol)
     precision: Literal["float32", "float64"] = "float32"  # float64 only matters for very tight tolerances
     standardize: bool = True  # zero mean, unit variance per feature (train statistics)
+    labels_per_class: int = 0  # > 0: read the labels of only this many train samples per class (drawn per seed); 0: all
+    label_fraction: float = 1.0  # < 1: read the labels of only this share of the train split (stratified, per seed)
 
     def __post_init__(self) -> None:
+        check_label_budget(self)
         if self.l2 < 0:
             raise ValueError(f"l2: must be >= 0, got {self.l2}")
         if any(v < 0 for v in self.l2_grid):
@@ -69,8 +86,11 @@ class FinetuneOptions:
     weight_decay: float = 0.01  # AdamW's, on the encoder and the head
     warmup_fraction: float = 0.1  # linear warmup, then cosine decay to 0
     freeze_encoder: bool = False  # True: train the head only (a linear probe by SGD; the peer check)
+    labels_per_class: int = 0  # > 0: read the labels of only this many train samples per class (drawn per seed); 0: all
+    label_fraction: float = 1.0  # < 1: read the labels of only this share of the train split (stratified, per seed)
 
     def __post_init__(self) -> None:
+        check_label_budget(self)
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError(f"steps and batch_size: must be >= 1, got {self.steps} and {self.batch_size}")
         if not self.lr_grid or any(not (lr > 0 and math.isfinite(lr)) for lr in self.lr_grid):

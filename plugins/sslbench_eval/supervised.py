@@ -10,9 +10,15 @@ protocols, is the "1" of the leaderboard's normalised score (random init is the
 The task trains on the ``train`` split (``TaskSpec.split``); its batches carry the
 labels under ``label:<label set>`` keys, so the training loop's sampling (epochs
 without replacement, sharding across processes, resume) applies unchanged.
+
+The task keeps its encoder's initial weights (the random init of the cell's seed, outside
+its ``state_dict``, so checkpoints are unchanged): an evaluator with a label budget trains
+the anchor again from them on the budget's labels only (:mod:`sslbench_eval.budget`).
 """
 from __future__ import annotations
 
+
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -46,6 +52,9 @@ class SupervisedTask(nn.Module):
         super().__init__()
         self.encoder, self.label_set = encoder, label_set
         self.head = nn.Linear(encoder.embed_dim, num_classes)
+        # plain attributes, not buffers: the checkpoint and the trained state stay as they were
+        self.initial_encoder_state = {k: v.detach().clone() for k, v in encoder.state_dict().items()}
+        self.budget_encoders: dict[str, Any] = {}  # budget → (encoder trained on its subset, steps, FLOPs)
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
         """``loss`` (cross-entropy) and ``accuracy`` on the labeled batch.
