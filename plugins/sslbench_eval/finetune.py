@@ -119,6 +119,8 @@ def finetune(ctx: EvalContext, options: FinetuneOptions, lr: float, num_classes:
     """A copy of ``ctx.encoder`` with a new head on standardised input (``statistics``: shift, scale),
     trained on ``train`` (its ``subset`` rows when given); returns it and its FLOPs."""
     encoder = ctx.encoder if options.freeze_encoder else copy.deepcopy(ctx.encoder)  # frozen: never changed
+    if not options.freeze_encoder:  # the runner hands evaluators a frozen encoder; its copy trains end to end
+        encoder.requires_grad_(True)
     with torch.random.fork_rng(devices=[]):  # the head's init must not move the global generator
         torch.manual_seed(ctx.seed)
         model = Classifier(encoder, num_classes).to(ctx.device)  # the head: the first draw, frozen or not

@@ -50,6 +50,20 @@ def test_it_trains_a_copy_and_leaves_the_frozen_encoder_alone():
     assert ctx.costs["steps"] == 120 and ctx.costs["flops"] > 0
 
 
+def test_end_to_end_the_copy_of_the_frozen_encoder_it_is_handed_trains():
+    """The runner hands evaluators an encoder with requires_grad off; fine-tuning must switch it on in its
+    copy (a refactor once dropped that, and `finetune` silently trained the head alone)."""
+    from sslbench_eval.finetune import tune
+
+    torch.manual_seed(0)
+    encoder = Linear(8, 16).requires_grad_(False).eval()
+    model = tune(context(encoder), FinetuneOptions(steps=20, lr_grid=(1e-2,)))
+    moved = (model.encoder.proj.weight - encoder.proj.weight).abs().max().item()
+    assert moved > 1e-3 and not any(p.requires_grad for p in encoder.parameters())
+    frozen = tune(context(encoder), FinetuneOptions(steps=20, lr_grid=(1e-2,), freeze_encoder=True))
+    assert torch.equal(frozen.encoder.proj.weight, encoder.proj.weight)
+
+
 def test_test_labels_are_read_once_and_last():
     ctx = context(Linear(8, 16).requires_grad_(False))
     reads = []
