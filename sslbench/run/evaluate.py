@@ -30,6 +30,24 @@ from sslbench.run.train import TrainResult
 log = logging.getLogger(__name__)
 
 
+def evaluate_cell(run: RunState, cell: Cell, seed: int, dataset: Any, modality: Any, encoder: torch.nn.Module,
+                  task: torch.nn.Module | None, trained: TrainResult | None) -> list[dict[str, Any]]:
+    """Freeze a built cell and run its evaluations; a random-init cell adds its evaluators' reference rows.
+
+    The one path from a built (and trained, or loaded) cell to its rows, for a run and for
+    evaluating a finished pair again (:mod:`sslbench.run.reevaluate`).
+    """
+    encoder.requires_grad_(False).eval().to(run.device)
+    if task is not None:
+        task.eval()
+    ctx = EvalContext(encoder=encoder, task=task, dataset=dataset, modality=modality, label_set=None,
+                      device=run.device, seed=seed, embed_batch_size=cell.run.embed_batch_size)
+    rows = evaluate(run, cell, seed, ctx, trained)
+    if cell.is_baseline:
+        rows += baseline_rows(run, cell, seed, ctx)
+    return rows
+
+
 def evaluate(run: RunState, cell: Cell, seed: int, ctx: EvalContext, trained: TrainResult | None) -> list[dict[str, Any]]:
     rows = []
     weights = weights_facts(ctx.encoder)

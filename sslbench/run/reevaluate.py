@@ -25,14 +25,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sslbench import distributed, safeio
-from sslbench.contexts import EvalContext
 from sslbench.plan.grid import Cell, EvalPlan
 from sslbench.results.files import CHECKPOINTS_DIR
 from sslbench.run import folder
 from sslbench.run.cells import build, explain, seed_everything
 from sslbench.run.checkpoint import CellCheckpoint
 from sslbench.run.commit import commit_cell
-from sslbench.run.evaluate import baseline_rows, evaluate, failure_rows
+from sslbench.run.evaluate import evaluate_cell, failure_rows
 from sslbench.run.state import RunState
 
 TRAINING_COST = ("steps", "train_seconds", "flops", "flops_per_step", "samples_per_s", "peak_memory_bytes",
@@ -109,18 +108,11 @@ def _rows(run: RunState, cell: Cell, seed: int, earlier: list[dict[str, Any]]) -
         if safeio.is_storage_error(err):
             raise safeio.as_storage_error(err) from None
         return failure_rows(run, cell, seed, "failed", explain(err, cell))
-    encoder.requires_grad_(False).eval().to(run.device)
-    if task is not None:
-        task.eval()
-    ctx = EvalContext(encoder=encoder, task=task, dataset=dataset, modality=modality, label_set=None,
-                      device=run.device, seed=seed, embed_batch_size=cell.run.embed_batch_size)
-    rows = evaluate(run, cell, seed, ctx, None)
+    rows = evaluate_cell(run, cell, seed, dataset, modality, encoder, task, None)
     if pretrained and ok:  # what the pretraining cost, as the pair's earlier rows recorded it
         training = {k: v for k, v in (ok[0].get("cost") or {}).items() if k in TRAINING_COST}
-        for row in rows:
+        for row in rows:  # (a pretrained cell is never a random-init one: no reference rows among them)
             row["cost"] = {**row["cost"], **training}
-    if cell.is_baseline:
-        rows += baseline_rows(run, cell, seed, ctx)
     return rows
 
 

@@ -17,7 +17,6 @@ from typing import Any
 import torch
 
 from sslbench import distributed, safeio
-from sslbench.contexts import EvalContext
 from sslbench.data import cache_root
 from sslbench.data_api import LoadedDataset
 from sslbench.errors import WeightsError
@@ -40,7 +39,7 @@ from sslbench.run.cells import (
 )
 from sslbench.run.checkpoint import CellCheckpoint
 from sslbench.run.commit import commit_cell
-from sslbench.run.evaluate import baseline_rows, evaluate, failure_rows
+from sslbench.run.evaluate import evaluate_cell, failure_rows
 from sslbench.run.state import RunState, RunSummary
 from sslbench.run.train import DivergedError, TrainResult, pretrain
 
@@ -235,17 +234,7 @@ def _run_cell(run: RunState, cell: Cell, seed: int) -> tuple[list[dict[str, Any]
         return failure_rows(run, cell, seed, status, explain(undeclared(run, cell, err), cell)), None
     if not distributed.is_main():
         return [], trained  # evaluation runs once, on rank 0
-    encoder.requires_grad_(False).eval().to(run.device)
-    if task is not None:
-        task.eval()
-    ctx = EvalContext(
-        encoder=encoder, task=task, dataset=dataset, modality=modality, label_set=None,
-        device=run.device, seed=seed, embed_batch_size=cell.run.embed_batch_size,
-    )
-    rows = evaluate(run, cell, seed, ctx, trained)
-    if cell.is_baseline:
-        rows += baseline_rows(run, cell, seed, ctx)
-    return rows, trained
+    return evaluate_cell(run, cell, seed, dataset, modality, encoder, task, trained), trained
 
 
 def _train_log(run: RunState, cell: Cell, seed: int) -> Any:
