@@ -47,3 +47,18 @@ def seed_list_arg(text: str) -> tuple[int, ...]:
     if not seeds:
         raise argparse.ArgumentTypeError("seeds must name at least one integer")
     return seeds
+
+
+def load_run_config(args: argparse.Namespace, registry: Any) -> Any:
+    """The config ``sslbench run`` runs: the file, its ``key=value`` overrides, then ``--device``,
+    ``--seeds`` and ``--log`` (each wins over the file and the overrides)."""
+    from sslbench.plan.config import load_config
+
+    flags: dict[str, Any] = {}
+    if args.device:
+        flags["device"] = args.device
+    if args.seeds is not None:
+        flags["seeds"] = args.seeds
+    if getattr(args, "loggers", None):
+        flags["loggers"] = tuple(dict.fromkeys(args.loggers))
+    return load_config(args.config, registry, flags, settings=args.overrides)

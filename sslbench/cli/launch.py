@@ -143,15 +143,13 @@ def _import_submitit() -> Any:
 
 def _check_run(args: argparse.Namespace) -> None:
     """Everything a worker would refuse in one line, checked once before submitting: config, plan, folder."""
-    from sslbench.cli.common import registry_from_args
-    from sslbench.plan.config import load_config
+    from sslbench.cli.common import load_run_config, registry_from_args
     from sslbench.plan.grid import plan_grid
     from sslbench.run import folder
     from sslbench.run.runner import differences_from_manifest
 
     registry = registry_from_args(args)
-    overrides: dict[str, Any] = {k: v for k, v in (("device", args.device), ("seeds", args.seeds)) if v}
-    config = load_config(args.config, registry, overrides, settings=args.overrides)
+    config = load_run_config(args, registry)
     plan_grid(config, registry)
     folder.prepare(args.out, config.hash, args.resume, lambda m: differences_from_manifest(config, m))
 

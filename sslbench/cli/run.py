@@ -7,9 +7,8 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
-from sslbench.cli.common import EXIT_OK, registry_from_args
+from sslbench.cli.common import EXIT_OK, load_run_config, registry_from_args
 from sslbench.errors import UsageError
 
 
@@ -45,7 +44,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``sslbench run``: plan the grid, run it, write rows, print the leaderboard."""
-    from sslbench.plan.config import load_config
     from sslbench.plan.grid import plan_grid
     from sslbench.results import read_rows
     from sslbench.run.runner import run_grid
@@ -64,14 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.nproc < 1:
         raise UsageError(f"--nproc must be >= 1, got {args.nproc}")
     registry = registry_from_args(args)
-    overrides: dict[str, Any] = {}
-    if args.device:
-        overrides["device"] = args.device
-    if args.seeds is not None:
-        overrides["seeds"] = args.seeds
-    if args.loggers:
-        overrides["loggers"] = tuple(dict.fromkeys(args.loggers))
-    config = load_config(args.config, registry, overrides, settings=args.overrides)
+    config = load_run_config(args, registry)
     if args.resume and args.out is None:
         raise UsageError("--resume needs --out DIR: the folder of the run to continue")
     from sslbench import distributed

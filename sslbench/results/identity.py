@@ -17,6 +17,7 @@ option that differs, so such rows are kept apart, never silently matched.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -128,6 +129,7 @@ def defaults_from_registry(registry: Any) -> tuple[Defaults, Callable[[str], str
     """What :func:`with_identity` needs, from the loaded plugins: options' defaults, a dataset's modality."""
     from sslbench.options import options_as_dict
 
+    @functools.cache  # once per component, not once per legacy row
     def defaults(kind: str, name: str) -> Mapping[str, Any] | None:
         try:
             return options_as_dict(registry.get(kind, name).options())

@@ -350,8 +350,9 @@ class Leaderboard:
         with. Entries in no ranking (every seed failed) follow once. ``compare`` reads such a
         table back with one row per entry.
         """
-        parts = [members.assign(ranking=name) for name, members in self.rankings()]
-        placed = {i for _, members in self.rankings() for i in members.index}
+        rankings = self.rankings()
+        parts = [members.assign(ranking=name) for name, members in rankings]
+        placed = {i for _, members in rankings for i in members.index}
         parts.append(self.table[~self.table.index.isin(placed)])
         return pd.concat(parts, ignore_index=True)[self.table.columns] if parts else self.table
 
