@@ -18,8 +18,8 @@ whole train split, before any evaluator runs, so its encoder has seen every labe
 evaluator with a budget, its row would then read an encoder trained on more labels than
 the budget allows. Instead (:func:`budget_context`) the anchor's encoder is re-trained from
 the cell's own initial weights (the random init of that seed, which the task keeps) on
-the subset's labels only, end to end, by the ``finetune`` protocol at its defaults
-(lr chosen on ``valid``), once per cell and budget; each evaluator then reads that
+the subset's labels only, end to end, by the ``finetune`` protocol at its defaults (its head drawn at random,
+as the supervised task's own; lr chosen on ``valid``), once per cell and budget; each evaluator then reads that
 encoder out as it reads any other. docs/protocols.md states the design and its cost.
 """
 from __future__ import annotations
@@ -109,7 +109,9 @@ def _anchor_on_subset(ctx: EvalContext, task: SupervisedTask, subset: Tensor,
         start = copy.deepcopy(ctx.encoder)
         start.load_state_dict(task.initial_encoder_state)
         scratch = dataclasses.replace(ctx, encoder=start, label_set=task.label_set, _cache={}, choices={}, costs={})
-        options = FinetuneOptions(**budget)
+        # A randomly drawn head, as the supervised task's own head at every label (not LP-FT: the anchor is
+        # supervised training from scratch, and its rows at every label and at a budget stay one protocol).
+        options = FinetuneOptions(**budget, head_init="random")
         model = tune(scratch, options, subset)
         encoder = model.encoder.requires_grad_(False).eval()
         task.budget_encoders[key] = (encoder, scratch.costs.get("steps", 0.0), scratch.costs.get("flops", 0.0))

@@ -24,6 +24,20 @@ on the features, not on their scale (a frozen cnn-small's raw features left Adam
 encoder cannot change, so the head trains on the cell's cached embeddings (the same numbers
 the encoder would give batch by batch; no encoder pass per step).
 
+The head starts from the linear probe's fit on those same standardised train features
+(``head_init = "probe"``, the default: LP-FT, Kumar et al., 2022, "Fine-Tuning can Distort
+Pretrained Features and Underperform Out-of-Distribution", ICLR) — L-BFGS, L2 chosen on
+``valid``, :mod:`sslbench_eval.linear_probe` at its defaults, fit once per cell and seed and
+recorded as ``selected.head_l2``. Fine-tuning then starts where the frozen reading ends: a
+randomly drawn head's first steps push large, uninformed gradients into the encoder (the
+distortion LP-FT was proposed against), and on badly conditioned features a few hundred
+first-order steps do not reach the directions the probe reads (a frozen random-init
+patch-transformer's standardised features span 3 of 64 directions above 1e-3 of the largest
+eigenvalue; its randomly drawn head read 0.235 on digits where the probe read 0.460,
+benchmarks/finetune-head/). ``head_init = "random"`` is the head drawn by ``nn.Linear``'s
+initialiser, as before this option existed. The probe's fit is not counted in the row's
+``eval_steps`` / ``eval_flops`` (the ``linear-probe`` evaluator counts none either).
+
 An encoder without parameters (a no-encoder reference: raw pixels, frame statistics,
 tf-idf) has nothing to fine-tune: its row is its best linear head, the linear probe's fit
 (L-BFGS to convergence, L2 chosen on ``valid``, :mod:`sslbench_eval.linear_probe` at its
@@ -45,7 +59,7 @@ from torch import Tensor, nn
 
 from sslbench import EvalContext, autocast_for, count_step_flops, embed_split, label_key, move_batch
 from sslbench_eval.budget import budget_context, budget_of
-from sslbench_eval.linear_probe import run_linear_probe
+from sslbench_eval.linear_probe import fit_logistic_regression, run_linear_probe, select_l2
 from sslbench_eval.options import FinetuneOptions, LinearProbeOptions
 
 
@@ -91,8 +105,9 @@ def tune(ctx: EvalContext, options: FinetuneOptions, subset: Tensor | None = Non
     best: tuple[float, float, Classifier] | None = None
     total_flops = 0
     statistics = train_statistics(ctx, subset)  # once, not per lr
+    head = probe_head(ctx, statistics, num_classes, subset) if options.head_init == "probe" else None
     for lr in grid:
-        model, flops = finetune(ctx, options, lr, num_classes, statistics, subset)
+        model, flops = finetune(ctx, options, lr, num_classes, statistics, subset, head)
         total_flops += flops
         score = accuracy(model, ctx, "valid", frozen=options.freeze_encoder) if len(grid) > 1 else math.nan
         if best is None or score > best[0]:
@@ -114,10 +129,35 @@ def train_statistics(ctx: EvalContext, subset: Tensor | None = None) -> tuple[Te
     return train.mean(dim=0), train.std(dim=0).nan_to_num(1.0).clamp_min(1e-6)
 
 
+def probe_head(ctx: EvalContext, statistics: tuple[Tensor, Tensor], num_classes: int,
+               subset: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """The LP of LP-FT: the linear probe's fit (:mod:`sslbench_eval.linear_probe` at its defaults, L2 chosen on
+    ``valid`` when there is one and recorded as ``head_l2``, the fixed ``l2`` otherwise) on the train embeddings standardised by ``statistics``
+    — exactly the head's input — from the ``subset`` rows when given. Reads no test data.
+
+    Shape: returns the head's weight (C, D) and bias (C,), ``nn.Linear``'s layout.
+    """
+    options = LinearProbeOptions()
+    shift, scale = statistics
+    x, y = (ctx.embeddings("train").float() - shift) / scale, ctx.labels("train")  # (N, D), (N,)
+    if subset is not None:
+        x, y = x[subset.to(x.device)], y[subset.to(y.device)]
+    if ctx.has_split("valid"):
+        valid = ((ctx.embeddings("valid").float() - shift) / scale, ctx.labels("valid"))
+        l2, (weight, bias), _ = select_l2((x, y), valid, num_classes, options)
+        ctx.record_choice(head_l2=l2)
+    else:  # nothing to select on: the probe's fixed L2, as the linear-probe evaluator does
+        weight, bias = fit_logistic_regression(x, y, num_classes, options.l2, options.max_iter, options.tolerance,
+                                               torch.float32)  # the probe's default precision
+    return weight.T.contiguous(), bias
+
+
 def finetune(ctx: EvalContext, options: FinetuneOptions, lr: float, num_classes: int,
-             statistics: tuple[Tensor, Tensor], subset: Tensor | None = None) -> tuple[Classifier, int]:
-    """A copy of ``ctx.encoder`` with a new head on standardised input (``statistics``: shift, scale),
-    trained on ``train`` (its ``subset`` rows when given); returns it and its FLOPs."""
+             statistics: tuple[Tensor, Tensor], subset: Tensor | None = None,
+             head: tuple[Tensor, Tensor] | None = None) -> tuple[Classifier, int]:
+    """A copy of ``ctx.encoder`` with a new head on standardised input (``statistics``: shift, scale), that head
+    starting from ``head`` (weight (C, D), bias (C,)) when given, trained on ``train`` (its ``subset`` rows when
+    given); returns it and its FLOPs."""
     encoder = ctx.encoder if options.freeze_encoder else copy.deepcopy(ctx.encoder)  # frozen: never changed
     if not options.freeze_encoder:  # the runner hands evaluators a frozen encoder; its copy trains end to end
         encoder.requires_grad_(True)
@@ -126,6 +166,9 @@ def finetune(ctx: EvalContext, options: FinetuneOptions, lr: float, num_classes:
         model = Classifier(encoder, num_classes).to(ctx.device)  # the head: the first draw, frozen or not
     model.shift.copy_(statistics[0])
     model.scale.copy_(statistics[1])
+    if head is not None:
+        model.head.weight.data.copy_(head[0])
+        model.head.bias.data.copy_(head[1])
     rows = torch.arange(len(ctx.dataset.split("train"))) if subset is None else subset.cpu()
     order = [rows[i] for i in _batches(len(rows), options.batch_size, options.steps, ctx.generator())]
     optimizer = torch.optim.AdamW([p for p in (model.head if options.freeze_encoder else model).parameters()],

@@ -86,6 +86,7 @@ class FinetuneOptions:
     weight_decay: float = 0.01  # AdamW's, on the encoder and the head
     warmup_fraction: float = 0.1  # linear warmup, then cosine decay to 0
     freeze_encoder: bool = False  # True: train the head only (a linear probe by SGD; the peer check)
+    head_init: Literal["probe", "random"] = "probe"  # probe: the head starts from the linear probe's fit (LP-FT)
     labels_per_class: int = 0  # > 0: read the labels of only this many train samples per class (drawn per seed); 0: all
     label_fraction: float = 1.0  # < 1: read the labels of only this share of the train split (stratified, per seed)
 

@@ -25,8 +25,11 @@ def sslbench_register_evaluators() -> list[EvaluatorSpec]:
         ),
         EvaluatorSpec(
             name="finetune", run="sslbench_eval.finetune:run_finetune", options=options.FinetuneOptions, label_kinds={"class"},
-            reference="Devlin et al., 2019 (BERT fine-tuning); He et al., 2022 (MAE: fine-tuning vs linear probe)",
-            description="a copy of the encoder + linear head trained end to end on train (lr chosen on valid); "
+            version=2,  # 2: the head starts from the linear probe's fit (LP-FT; head_init), before: a random head
+            reference="Devlin et al., 2019 (BERT fine-tuning); He et al., 2022 (MAE: fine-tuning vs linear probe); "
+            "Kumar et al., 2022 (LP-FT: the head starts from the linear probe)",
+            description="a copy of the encoder + linear head (started from the probe's fit) trained end to end on train "
+            "(lr chosen on valid); "
             "metric top1",
         ),
     ]

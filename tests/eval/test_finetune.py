@@ -1,5 +1,6 @@
 """The finetune evaluator: a trained copy (the frozen encoder untouched), lr chosen on valid, test read
 last, costs recorded, and with a frozen encoder the same answer as the linear probe (the peer check)."""
+import dataclasses
 import math
 
 import torch
@@ -46,7 +47,10 @@ def test_it_trains_a_copy_and_leaves_the_frozen_encoder_alone():
     metrics = run_finetune(ctx, FinetuneOptions(steps=60, lr_grid=(1e-2, 1e-4)))
     assert all(torch.equal(before[k], v) for k, v in encoder.state_dict().items())
     assert metrics["top1"] > 0.8  # the blobs are separable
-    assert ctx.choices == {"lr": 1e-2}  # 60 steps at 1e-4 barely move: valid picks 1e-2
+    probe_ctx = context(encoder)
+    run_linear_probe(probe_ctx, LinearProbeOptions())
+    # 60 steps at 1e-4 barely move: valid picks 1e-2; the head started from the probe's fit, with the probe's L2
+    assert ctx.choices == {"lr": 1e-2, "head_l2": probe_ctx.choices["l2"]}
     assert ctx.costs["steps"] == 120 and ctx.costs["flops"] > 0
 
 
@@ -70,20 +74,34 @@ def test_test_labels_are_read_once_and_last():
     original = ctx.labels
     ctx.labels = lambda split: reads.append(split) or original(split)  # type: ignore[method-assign]
     run_finetune(ctx, FinetuneOptions(steps=10, lr_grid=(1e-2, 1e-3)))
-    assert reads == ["valid", "valid", "test"]
+    assert reads == ["train", "valid", "valid", "valid", "test"]  # the head's probe fit, one valid per lr, test
 
 
 def test_without_a_valid_split_the_first_lr_is_used_and_nothing_is_selected():
     ctx = context(Linear(8, 16).requires_grad_(False), valid=False)
     run_finetune(ctx, FinetuneOptions(steps=10, lr_grid=(1e-2, 1e-3)))
-    assert ctx.choices == {} and ctx.costs["steps"] == 10
+    assert ctx.choices == {} and ctx.costs["steps"] == 10  # the head's probe fit too: its fixed l2, no choice
+
+
+def test_the_head_starts_from_the_probe_fit_unless_head_init_is_random():
+    """LP-FT: with ``head_init = "probe"`` (the default) the head starts as the linear probe's fit, so a frozen
+    head that barely moves (lr 1e-9) scores what the probe scores; a randomly drawn head does not."""
+    torch.manual_seed(0)
+    encoder = Linear(8, 16).requires_grad_(False).eval()
+    still = FinetuneOptions(steps=5, lr_grid=(1e-9,), freeze_encoder=True)
+    probe = run_linear_probe(context(encoder), LinearProbeOptions())["top1"]
+    assert run_finetune(context(encoder), still)["top1"] == probe > 0.8
+    drawn = run_finetune(context(encoder), dataclasses.replace(still, head_init="random"))["top1"]
+    assert drawn < probe - 0.2  # nn.Linear's draw on 4 separable blobs, not trained
 
 
 def test_a_frozen_encoder_with_the_head_only_matches_the_linear_probe():
-    """Peer check: head-only fine-tuning is a logistic regression fit by AdamW instead of L-BFGS."""
+    """Peer check: head-only fine-tuning is a logistic regression fit by AdamW instead of L-BFGS — from a randomly
+    drawn head, so that AdamW's own training is what is checked (from the probe's fit it starts at the answer)."""
     torch.manual_seed(0)
     encoder = Linear(8, 16).requires_grad_(False).eval()
-    tuned = run_finetune(context(encoder), FinetuneOptions(steps=400, lr_grid=(1e-2,), freeze_encoder=True))
+    head = FinetuneOptions(steps=400, lr_grid=(1e-2,), freeze_encoder=True, head_init="random")
+    tuned = run_finetune(context(encoder), head)
     probe = run_linear_probe(context(encoder), LinearProbeOptions())
     assert math.isclose(tuned["top1"], probe["top1"], abs_tol=0.02), (tuned, probe)
 
@@ -133,7 +151,8 @@ def test_a_frozen_head_trains_on_the_cached_embeddings_and_its_input_is_standard
         encoder.proj.bias.add_(50.0)
     Counting.seen = 0
     ctx = context(encoder)
-    tuned = run_finetune(ctx, FinetuneOptions(steps=300, lr_grid=(1e-2, 1e-3), freeze_encoder=True))
+    head = FinetuneOptions(steps=300, lr_grid=(1e-2, 1e-3), freeze_encoder=True, head_init="random")  # AdamW's own
+    tuned = run_finetune(ctx, head)
     assert Counting.seen == 400 + 200 + 400  # train, valid, test: once each
     probe = run_linear_probe(ctx, LinearProbeOptions())
     assert math.isclose(tuned["top1"], probe["top1"], abs_tol=0.02), (tuned, probe)
