@@ -2,9 +2,10 @@
 
 For a few built-in encoders at their random init (seed 0, the peer test's data), prints the number of
 eigenvalues of the standardised train features' covariance above 1e-3 × the largest (the directions a
-first-order head reaches in a few hundred steps), the probe's top-1, the frozen head's on standardised
-input (what ``finetune`` does), and the frozen head's on PCA-whitened input (eigenvalues floored at
-1e-6 × the largest) — the alternative that would make every direction equally easy to reach.
+first-order head reaches in a few hundred steps), the probe's top-1, and the top-1 of a frozen head drawn at
+random (``head_init = "random"``) and trained by AdamW on standardised input (what ``finetune`` did before
+its head started from the probe's fit) and on PCA-whitened input (eigenvalues floored at 1e-6 × the
+largest) — the alternative that would make every direction equally easy to reach.
 
 Run from the repository root (writes benchmarks/finetune-head/CONDITIONING.md)::
 
@@ -15,6 +16,8 @@ from __future__ import annotations
 import sys
 import tempfile
 from pathlib import Path
+
+import dataclasses
 
 import torch
 
@@ -27,6 +30,7 @@ import sslbench_eval.finetune as finetune  # noqa: E402
 from sslbench import EvalContext, ModelContext  # noqa: E402
 from sslbench_eval.linear_probe import LinearProbeOptions, run_linear_probe  # noqa: E402
 
+RANDOM_HEAD = dataclasses.replace(peers.HEAD, head_init="random")  # AdamW from nn.Linear's draw: what is studied
 CASES = [("image", "patch-transformer"), ("image", "cnn-small"), ("text", "bert-tiny"),
          ("audio", "audio-transformer-tiny"), ("recsys", "item-embedding")]
 
@@ -41,7 +45,7 @@ def whitened_head(ctx: EvalContext) -> float:
     finetune.Classifier.features = lambda self, pooled: (pooled.float() - mean) @ w
     finetune.train_statistics = lambda ctx, subset=None: (mean, torch.ones_like(mean))
     try:
-        return finetune.run_finetune(ctx, peers.HEAD)["top1"]
+        return finetune.run_finetune(ctx, RANDOM_HEAD)["top1"]
     finally:
         finetune.Classifier.features, finetune.train_statistics = features, statistics
 
@@ -61,7 +65,7 @@ def main() -> None:
         lam = torch.linalg.eigvalsh(torch.cov(((x - x.mean(0)) / x.std(0).clamp_min(1e-6)).T.double()))
         rank = int((lam > lam.max() * 1e-3).sum())
         probe = run_linear_probe(ctx, LinearProbeOptions())["top1"]
-        head = finetune.run_finetune(ctx, peers.HEAD)["top1"]
+        head = finetune.run_finetune(ctx, RANDOM_HEAD)["top1"]
         line = f"| {modality} | {model} | {rank} of {x.shape[1]} | {probe:.4f} | {head:.4f} | {whitened_head(ctx):.4f} |"
         print(line, flush=True)
         lines.append(line)
@@ -75,9 +79,10 @@ def main() -> None:
         "```",
         "",
         "Random init, seed 0, the peer test's data. Directions: eigenvalues of the standardised train features' "
-        "covariance above 1e-3 × the largest. Heads: `finetune` with the peer test's settings.",
+        "covariance above 1e-3 × the largest. Heads: `finetune` with the peer test's settings and a randomly "
+        "drawn head (`head_init = \"random\"`).",
         "",
-        "| modality | model | directions | probe | head, standardised (finetune) | head, whitened |",
+        "| modality | model | directions | probe | random head, standardised | random head, whitened |",
         "|---|---|---|---|---|---|",
         *lines,
         "",
