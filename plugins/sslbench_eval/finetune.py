@@ -131,9 +131,10 @@ def train_statistics(ctx: EvalContext, subset: Tensor | None = None) -> tuple[Te
 
 def probe_head(ctx: EvalContext, statistics: tuple[Tensor, Tensor], num_classes: int,
                subset: Tensor | None = None) -> tuple[Tensor, Tensor]:
-    """The LP of LP-FT: the linear probe's fit (:mod:`sslbench_eval.linear_probe` at its defaults, L2 chosen on
-    ``valid`` when there is one and recorded as ``head_l2``, the fixed ``l2`` otherwise) on the train embeddings standardised by ``statistics``
-    — exactly the head's input — from the ``subset`` rows when given. Reads no test data.
+    """The LP of LP-FT: the linear probe's fit (:mod:`sslbench_eval.linear_probe` at its defaults; L2 chosen on
+    ``valid`` when there is one and recorded as ``head_l2``, the fixed ``l2`` otherwise) on the train embeddings
+    standardised by ``statistics`` — exactly the head's input — from the ``subset`` rows when given. Reads no
+    test data.
 
     Shape: returns the head's weight (C, D) and bias (C,), ``nn.Linear``'s layout.
     """
