@@ -24,7 +24,8 @@ assumption printed beside the table:
   (× ``HBM_RATIO``, 4.8 / 3.35 TB/s), and the call's ``benchmarks.json`` gives the actual.
 - **Evaluation** costs, per (cell, seed), the median summed ``eval_seconds`` of one
   (cell, seed) in the H200 run, plus the largest one's excess once (warm-up); the
-  ``finetune`` evaluator is estimated from its steps (``finetune_seconds``); **start-up
+  ``finetune`` evaluator is estimated from its steps and its head's probe fit
+  (``finetune_seconds``); **start-up
   and loading** cost a fixed, assumed (not measured) number of seconds per dataset and per run.
 - **The call** (``benchmarks/device/run.sh`` → ``benchmarks/gpu.sh``): the grid plus the
   other stages at their caps, read from ``gpu.sh`` and ``run.sh`` (the time limits those
@@ -158,7 +159,9 @@ def finetune_seconds(config, plan, cells: list[CellEstimate], throughput: Throug
 
     Each runs ``steps`` optimizer steps per learning rate of ``lr_grid`` at its own batch size;
     a step costs what a pretraining step of the same (dataset, model) costs per sample (the
-    encoder's forward and backward dominate), never less than the measured floor step.
+    encoder's forward and backward dominate), never less than the measured floor step. Before
+    them, with ``head_init = "probe"`` (LP-FT), the head's start is one linear-probe fit: counted
+    as one whole measured evaluation of a (cell, seed) (kNN + probe + mlm-accuracy), a bound.
     """
     from sslbench_eval.finetune import FinetuneOptions
 
@@ -172,7 +175,8 @@ def finetune_seconds(config, plan, cells: list[CellEstimate], throughput: Throug
     for cell in runs:
         flops = per_sample.get((cell.dataset, cell.model), 0.0) * options.batch_size
         step = max(throughput.floor_step_seconds, flops / throughput.achieved_flops)
-        seconds += step * options.steps * len(options.lr_grid) * len(config.run.seeds)
+        head_fit = throughput.eval_seconds if options.head_init == "probe" else 0.0
+        seconds += (step * options.steps * len(options.lr_grid) + head_fit) * len(config.run.seeds)
     return seconds, len(runs) * len(config.run.seeds)
 
 
@@ -272,7 +276,7 @@ def render(config_path: Path, limit: float, device: str = "H100") -> tuple[str, 
         f"| training: {len(cells)} pretrained cells x {seeds} seeds | {train:.0f} |",
         f"| evaluation: {pairs} (cell, seed) pairs incl. random-init x {tp.eval_seconds:.2f} s"
         f" + {tp.warmup_seconds:.2f} s warm-up once | {evaluation:.0f} |",
-        f"| fine-tuning evaluator: {tuned} (cell, seed) runs, steps × lr_grid at its batch (see finetune_seconds)"
+        f"| fine-tuning evaluator: {tuned} (cell, seed) runs, steps × lr_grid at its batch + the head's probe fit (see finetune_seconds)"
         f" | {tuning:.0f} |",
         f"| start-up {STARTUP_SECONDS:.0f} s + {datasets} datasets x {DATASET_LOAD_SECONDS:.0f} s (assumed)"
         f" | {fixed:.0f} |",
