@@ -17,12 +17,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from sslbench.results import dedupe, read_rows
+
 KEYS = ["dataset", "task", "model", "evaluator", "label_set", "metric", "seed"]
 
 
-def read_rows(path: Path, evaluator: str) -> pd.DataFrame:
-    """The finished rows of ``evaluator`` (its variants included: names starting with it) in a rows file."""
-    rows = pd.read_json(path, lines=True)
+def finished_rows(path: Path, evaluator: str) -> pd.DataFrame:
+    """The finished rows of ``evaluator`` (its variants included: names starting with it) in a rows file, read
+    by sslbench's own reader (torn last lines skipped) and deduplicated as a merge does (the last row of an
+    identity kept), so a resumed run's repeated row is paired once."""
+    rows = pd.DataFrame(dedupe(read_rows(path)))
     rows = rows[(rows["status"] == "ok") & rows["evaluator"].str.startswith(evaluator)]
     return rows[KEYS + ["value"]]
 
@@ -55,7 +59,11 @@ def main() -> int:
         if not path.is_file():
             print(f"{path}: no such rows file (give a run's rows.jsonl)", file=sys.stderr)
             return 2
-    table = paired_change(read_rows(args.before, args.evaluator), read_rows(args.after, args.evaluator))
+    try:
+        table = paired_change(finished_rows(args.before, args.evaluator), finished_rows(args.after, args.evaluator))
+    except ValueError as err:  # a damaged line or a record that is not a row: read_rows names it
+        print(err, file=sys.stderr)
+        return 2
     if table.empty:
         print(f"no {args.evaluator} rows pair up between {args.before} and {args.after}", file=sys.stderr)
         return 2

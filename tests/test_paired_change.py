@@ -10,7 +10,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "paired_change.py"
 
 
 def row(task: str, evaluator: str, seed: int, value: float, status: str = "ok") -> dict:
-    return {"dataset": "d", "task": task, "model": "m", "evaluator": evaluator, "label_set": "y", "metric": "top1",
+    return {"suite": "s", "dataset": "d", "task": task, "model": "m", "evaluator": evaluator, "label_set": "y", "metric": "top1",
             "seed": seed, "value": value, "status": status}
 
 

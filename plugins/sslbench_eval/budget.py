@@ -92,15 +92,16 @@ def budget_context(ctx: EvalContext, options: Any) -> tuple[EvalContext, Tensor 
     subset = train_subset(ctx, options)
     if subset is None or not isinstance(ctx.task, SupervisedTask):
         return ctx, subset
-    encoder, steps, flops = _anchor_on_subset(ctx, ctx.task, subset, budget_of(options))
+    encoder, steps, flops, embeddings = _anchor_on_subset(ctx, ctx.task, subset, budget_of(options))
     ctx.record_cost(anchor_steps=steps, anchor_flops=flops)
-    return dataclasses.replace(ctx, encoder=encoder, _cache={}), subset
+    return dataclasses.replace(ctx, encoder=encoder, _cache=embeddings), subset
 
 
 def _anchor_on_subset(ctx: EvalContext, task: SupervisedTask, subset: Tensor,
-                      budget: dict[str, Any]) -> tuple[nn.Module, float, float]:
+                      budget: dict[str, Any]) -> tuple[nn.Module, float, float, dict[str, Tensor]]:
     """The supervised anchor's encoder trained from its initial weights on ``subset``'s labels of the task's
-    label set; computed once per cell and budget (kept on the task, which lives as long as the cell)."""
+    label set, its steps and FLOPs, and its embedding cache (each split encoded once for every evaluator with
+    that budget); computed once per cell and budget (kept on the task, which lives as long as the cell)."""
     key = json.dumps({**budget, "label_set": task.label_set}, sort_keys=True)
     if key not in task.budget_encoders:
         # Imported here: finetune imports this module (every evaluator reads its budget from it).
@@ -114,5 +115,5 @@ def _anchor_on_subset(ctx: EvalContext, task: SupervisedTask, subset: Tensor,
         options = FinetuneOptions(**budget, head_init="random")
         model = tune(scratch, options, subset)
         encoder = model.encoder.requires_grad_(False).eval()
-        task.budget_encoders[key] = (encoder, scratch.costs.get("steps", 0.0), scratch.costs.get("flops", 0.0))
+        task.budget_encoders[key] = (encoder, scratch.costs.get("steps", 0.0), scratch.costs.get("flops", 0.0), {})
     return task.budget_encoders[key]

@@ -140,9 +140,10 @@ def probe_head(ctx: EvalContext, statistics: tuple[Tensor, Tensor], num_classes:
     """
     options = LinearProbeOptions()
     shift, scale = statistics
-    x, y = (ctx.embeddings("train").float() - shift) / scale, ctx.labels("train")  # (N, D), (N,)
+    x, y = ctx.embeddings("train"), ctx.labels("train")  # (N, D), (N,)
     if subset is not None:
         x, y = x[subset.to(x.device)], y[subset.to(y.device)]
+    x = (x.float() - shift) / scale
     if ctx.has_split("valid"):
         valid = ((ctx.embeddings("valid").float() - shift) / scale, ctx.labels("valid"))
         l2, (weight, bias), _ = select_l2((x, y), valid, num_classes, options)

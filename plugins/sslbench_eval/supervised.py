@@ -54,7 +54,7 @@ class SupervisedTask(nn.Module):
         self.head = nn.Linear(encoder.embed_dim, num_classes)
         # plain attributes, not buffers: the checkpoint and the trained state stay as they were
         self.initial_encoder_state = {k: v.detach().clone() for k, v in encoder.state_dict().items()}
-        self.budget_encoders: dict[str, Any] = {}  # budget → (encoder trained on its subset, steps, FLOPs)
+        self.budget_encoders: dict[str, Any] = {}  # budget → (encoder trained on its subset, steps, FLOPs, embeddings)
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
         """``loss`` (cross-entropy) and ``accuracy`` on the labeled batch.

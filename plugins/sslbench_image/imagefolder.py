@@ -127,7 +127,8 @@ def decode_folder(listing: Listing, folder: Path, size: int, workers: int, progr
     npy = folder / "images.npy"
     images = open_memmap(npy, mode="w+", dtype=np.uint8, shape=(n, 3, size, size))
     del images  # workers open it themselves; the header is written
-    jobs = [list(enumerate(listing.files))[i:i + CHUNK] for i in range(0, n, CHUNK)]
+    indexed = list(enumerate(listing.files))
+    jobs = [indexed[i:i + CHUNK] for i in range(0, n, CHUNK)]
     start = time.perf_counter()
     log.info("imagefolder: decoding %d images of %s at %d px in %d process(es) into %s",
              n, listing.root, size, max(1, workers), folder)
